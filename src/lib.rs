@@ -1,0 +1,19 @@
+//! Kong-compatible OpenID Connect relying party, as a proxy-wasm HTTP filter.
+//!
+//! The OIDC logic is a sans-IO core (`config`, `discovery`, `token`, `session`, `flows`,
+//! `logout`, `http`) that takes inputs and returns decisions ([`step::Step`]); `proxy` is the
+//! thin proxy-wasm adapter that carries those decisions out. Only `proxy` talks to the host.
+
+pub mod config;
+pub mod discovery;
+pub mod flows;
+pub mod http;
+pub mod logout;
+pub mod proxy;
+pub mod session;
+pub mod step;
+pub mod token;
+
+proxy_wasm::main! {{
+    proxy::register();
+}}
