@@ -1,0 +1,151 @@
+// The oidc-provider instance: clients, features, token formats, and the
+// extensions the tests need (password grant, direct logout, event recording).
+import Provider, { errors } from 'oidc-provider';
+import { CLAIMS, SCOPES, findAccount } from './accounts.js';
+import { ROUTES } from './endpoints.js';
+import { escapeHtml, htmlPage } from './http-util.js';
+import { directLogoutMiddleware, loggedOutPage } from './logout.js';
+import { PASSWORD_GRANT_PARAMS, passwordGrantHandler } from './password-grant.js';
+import { recorderMiddleware } from './recorder.js';
+
+// The resource server that JWT access tokens are issued for (--jwt-access-tokens).
+export const JWT_RESOURCE = 'urn:openid-connect-test:api';
+
+const GRANT_TYPES = ['authorization_code', 'refresh_token', 'password', 'client_credentials'];
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+const COOKIE_OPTIONS = { httpOnly: true, sameSite: 'lax' };
+
+function clientsFor(secret) {
+  const origins = ['http://127.0.0.1:8000', 'http://localhost:8000'];
+  const common = {
+    client_secret: secret,
+    grant_types: GRANT_TYPES,
+    response_types: ['code'],
+    redirect_uris: origins.flatMap((origin) => [`${origin}/`, `${origin}/callback`]),
+    post_logout_redirect_uris: origins.flatMap((origin) => [`${origin}/`, `${origin}/logged-out`]),
+  };
+  return [
+    { ...common, client_id: 'kong', token_endpoint_auth_method: 'client_secret_basic' },
+    { ...common, client_id: 'kong-post', token_endpoint_auth_method: 'client_secret_post' },
+  ];
+}
+
+// Tests run gateways on random ports, so on top of the registered URIs any
+// http(s) URI on a loopback host is accepted, and any URI that starts with
+// one of the configured prefixes.
+function extraUriAllowed(uri, prefixes) {
+  if (prefixes.some((prefix) => uri.startsWith(prefix))) return true;
+  const parsed = URL.parse(uri);
+  return Boolean(parsed)
+    && (parsed.protocol === 'http:' || parsed.protocol === 'https:')
+    && LOOPBACK_HOSTS.has(parsed.hostname)
+    && parsed.hash === '';
+}
+
+function widenRedirectUris(provider, prefixes) {
+  const { prototype } = provider.Client;
+  const exactRedirect = prototype.redirectUriAllowed;
+  const exactPostLogout = prototype.postLogoutRedirectUriAllowed;
+  prototype.redirectUriAllowed = function redirectUriAllowed(uri) {
+    return exactRedirect.call(this, uri) || extraUriAllowed(uri, prefixes);
+  };
+  prototype.postLogoutRedirectUriAllowed = function postLogoutRedirectUriAllowed(uri) {
+    return exactPostLogout.call(this, uri) || extraUriAllowed(uri, prefixes);
+  };
+}
+
+function resourceIndicators(options) {
+  if (!options.jwtAccessTokens) return { enabled: false };
+  const info = (client) => ({
+    scope: SCOPES.join(' '),
+    audience: options.jwtAudience ?? client.clientId,
+    accessTokenFormat: 'jwt',
+    accessTokenTTL: options.accessTokenTtl,
+    jwt: { sign: { alg: 'RS256' } },
+  });
+  return {
+    enabled: true,
+    defaultResource: async () => JWT_RESOURCE,
+    useGrantedResource: async () => true,
+    getResourceServerInfo: async (_ctx, resource, client) => {
+      if (resource !== JWT_RESOURCE) throw new errors.InvalidTarget(`unknown resource, use ${JWT_RESOURCE}`);
+      return info(client);
+    },
+    // For the password grant, which resolves the resource itself.
+    resolve: async (_ctx, client) => ({ identifier: JWT_RESOURCE, info: info(client) }),
+  };
+}
+
+// Creates the provider. `options` are those of lib/options.js; `issuer` is
+// final (the port is known); `events` is the EventLog.
+export function createProvider({ issuer, options, jwks, events }) {
+  const resources = resourceIndicators(options);
+  const { resolve: resolveJwtResource, ...resourceIndicatorsFeature } = resources;
+
+  const provider = new Provider(issuer, {
+    clients: clientsFor(options.clientSecret),
+    jwks,
+    findAccount,
+    claims: CLAIMS,
+    scopes: SCOPES,
+    routes: ROUTES,
+    conformIdTokenClaims: false,
+    // Refresh tokens for every client allowed the refresh_token grant, not
+    // only when offline_access was requested and consented.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: options.rotateRefreshTokens,
+    cookies: { keys: ['openid-connect-test-idp'], long: COOKIE_OPTIONS, short: COOKIE_OPTIONS },
+    ttl: {
+      AccessToken: options.accessTokenTtl,
+      AuthorizationCode: 60,
+      ClientCredentials: options.accessTokenTtl,
+      Grant: options.refreshTokenTtl,
+      IdToken: options.accessTokenTtl,
+      Interaction: 3600,
+      RefreshToken: options.refreshTokenTtl,
+      Session: 86400,
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      // Any of our clients may introspect any token (Kong's introspection
+      // auth method uses the configured client); RFC 7009 lets a client
+      // revoke only its own tokens.
+      introspection: { enabled: true, allowedPolicy: async () => true },
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      },
+      userinfo: { enabled: true },
+      resourceIndicators: resourceIndicatorsFeature,
+      rpInitiatedLogout: {
+        enabled: true,
+        // Replaced by directLogoutMiddleware's answer; kept plain in case.
+        logoutSource: async (ctx, form) => {
+          ctx.body = htmlPage('Log out', `${form}<button type="submit" form="op.logoutForm" name="logout" value="yes">Log out</button>`);
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.body = loggedOutPage(ctx.oidc.client?.clientId);
+        },
+      },
+    },
+    renderError: async (ctx, out) => {
+      ctx.state.idpError = out;
+      ctx.type = 'html';
+      ctx.body = htmlPage('Error', `<h1>${escapeHtml(out.error)}</h1>\n<p>${escapeHtml(out.error_description ?? '')}</p>`);
+    },
+  });
+
+  widenRedirectUris(provider, options.redirectUriPrefixes);
+  provider.registerGrantType(
+    'password',
+    passwordGrantHandler({ jwtResource: resolveJwtResource }),
+    PASSWORD_GRANT_PARAMS,
+  );
+  provider.use(recorderMiddleware(events));
+  provider.use(directLogoutMiddleware({ cookieOptions: COOKIE_OPTIONS }));
+  return provider;
+}
