@@ -6,14 +6,9 @@
 
 pub mod config;
 pub mod discovery;
-pub mod flows;
 pub mod http;
-pub mod logout;
-pub mod proxy;
 pub mod session;
 pub mod step;
 pub mod token;
 
-proxy_wasm::main! {{
-    proxy::register();
-}}
+proxy_wasm::main! {{}}

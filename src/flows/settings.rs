@@ -1,0 +1,89 @@
+//! Everything a flow needs that is fixed for one configuration: the parsed config and the
+//! session codecs built from it.
+
+use crate::config::{self, ClientAuthMethod, Config};
+use crate::http::url::HttpUrl;
+use crate::session::{SameSite, SessionCodec, SessionSettings};
+
+/// The configuration in the form the flows use it.
+pub struct Settings {
+    pub config: Config,
+    /// The `realm` of `WWW-Authenticate`: the issuer's host, as Kong sends it.
+    pub realm: String,
+    /// Session cookies when they are not `Secure`.
+    session_plain: SessionCodec,
+    /// Session cookies with `Secure`: used when `session_cookie_secure` is true, or unset and the
+    /// client came over https (Kong's rule).
+    session_secure: SessionCodec,
+}
+
+/// A configuration the parser accepted but the flows cannot carry out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct SettingsError {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl Settings {
+    /// Builds the settings; `session_secret` is the configured secret, or the shared random one
+    /// the adapter generated when none is configured.
+    pub fn new(config: Config, session_secret: &[u8]) -> Result<Settings, SettingsError> {
+        check_client_auth_supported(&config)?;
+        let realm = HttpUrl::parse(&config.issuer).map(|u| u.host().to_string()).unwrap_or_else(|| config.issuer.clone());
+        let session_plain = SessionCodec::new(session_settings(&config, false), session_secret);
+        let session_secure = SessionCodec::new(session_settings(&config, true), session_secret);
+        Ok(Settings { config, realm, session_plain, session_secure })
+    }
+
+    /// The session codec for a request that came in over `scheme`.
+    pub fn session_codec(&self, scheme: &str) -> &SessionCodec {
+        let secure = self.config.session_cookie_secure.unwrap_or(scheme.eq_ignore_ascii_case("https"));
+        if secure {
+            &self.session_secure
+        } else {
+            &self.session_plain
+        }
+    }
+}
+
+fn session_settings(config: &Config, secure: bool) -> SessionSettings {
+    SessionSettings {
+        cookie_name: config.session_cookie_name.clone(),
+        path: config.session_cookie_path.clone(),
+        domain: config.session_cookie_domain.clone(),
+        same_site: match config.session_cookie_same_site {
+            config::SameSite::Default => SameSite::Default,
+            config::SameSite::Lax => SameSite::Lax,
+            config::SameSite::None => SameSite::None,
+            config::SameSite::Strict => SameSite::Strict,
+        },
+        http_only: config.session_cookie_http_only,
+        secure,
+        idling_timeout: config.session_idling_timeout,
+        rolling_timeout: config.session_rolling_timeout,
+        absolute_timeout: config.session_absolute_timeout,
+    }
+}
+
+/// The client authentication methods the flows can perform; the others need keys or mTLS
+/// certificates this filter does not manage yet.
+fn check_client_auth_supported(config: &Config) -> Result<(), SettingsError> {
+    let supported = |m: &ClientAuthMethod| {
+        matches!(m, ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost | ClientAuthMethod::None)
+    };
+    let explicit = [
+        ("token_endpoint_auth_method", config.token_endpoint_auth_method.as_ref()),
+        ("revocation_endpoint_auth_method", config.revocation_endpoint_auth_method.as_ref()),
+        ("introspection_endpoint_auth_method", config.introspection_endpoint_auth_method.as_ref()),
+    ];
+    for (field, method) in explicit {
+        if let Some(method) = method.filter(|m| !supported(m)) {
+            return Err(SettingsError { field, reason: format!("{} not supported yet", method.as_str()) });
+        }
+    }
+    if let Some(method) = config.client_auth.iter().find(|m| !supported(m)) {
+        return Err(SettingsError { field: "client_auth", reason: format!("{} not supported yet", method.as_str()) });
+    }
+    Ok(())
+}
