@@ -20,10 +20,10 @@ function requestedScopes(ctx) {
 export function passwordGrantHandler({ jwtResource }) {
   return async function passwordGrant(ctx) {
     const { client, params, provider } = ctx.oidc;
-    if (!params.username || params.password === undefined) {
-      throw new errors.InvalidRequest('username and password are required');
-    }
-    const account = authenticate(params.username, params.password);
+    if (!params.username) throw new errors.InvalidRequest('username is required');
+    // An empty password arrives as undefined; like Keycloak, answer it as
+    // wrong credentials rather than as a malformed request.
+    const account = authenticate(params.username, params.password ?? '');
     if (!account) throw new errors.InvalidGrant('invalid username or password');
 
     const scope = requestedScopes(ctx).join(' ');

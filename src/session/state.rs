@@ -1,0 +1,116 @@
+//! One session: its audience entries and, once it has been read or written, what the cookie
+//! held (the header, the first chunk, how many cookies) so that it can be touched, renewed,
+//! shrunk or cleared later.
+
+use serde_json::Value;
+
+use super::header::Header;
+use super::keys::Ikm;
+use super::plaintext::AudienceEntry;
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub(super) entries: Vec<AudienceEntry>,
+    pub(super) created_at: u64,
+    pub(super) cookie: Option<StoredCookie>,
+}
+
+/// What the last cookie read or written for this session looked like.
+#[derive(Debug, Clone)]
+pub(super) struct StoredCookie {
+    pub header: Header,
+    /// The payload characters carried by the first cookie, after the header; a touch re-sends
+    /// them unchanged.
+    pub first_chunk: String,
+    pub chunk_count: usize,
+    /// The key that verified (or wrote) the header: a touch re-MACs with it, as the library
+    /// does when a fallback secret opened the session.
+    pub ikm: Ikm,
+}
+
+impl Session {
+    pub(super) fn new(created_at: u64) -> Session {
+        Session {
+            entries: Vec::new(),
+            created_at,
+            cookie: None,
+        }
+    }
+
+    /// The data stored for `audience` (Kong stores its tokens under `session_audience`).
+    pub fn data(&self, audience: &str) -> Option<&serde_json::Value> {
+        self.entry(audience).map(|entry| &entry.data)
+    }
+
+    pub fn subject(&self, audience: &str) -> Option<&str> {
+        self.entry(audience)
+            .and_then(|entry| entry.subject.as_deref())
+    }
+
+    /// Like `data`, but an absent audience is the library's "missing session audience" error.
+    pub fn audience_data(&self, audience: &str) -> Result<&Value, super::SessionError> {
+        self.data(audience)
+            .ok_or(super::SessionError::MissingAudience)
+    }
+
+    /// Replaces the data and subject of `audience`, or adds the audience after the others.
+    pub fn set(&mut self, audience: &str, data: serde_json::Value, subject: Option<String>) {
+        match self
+            .entries
+            .iter_mut()
+            .find(|entry| entry.audience == audience)
+        {
+            Some(entry) => {
+                entry.data = data;
+                entry.subject = subject;
+            }
+            None => self.entries.push(AudienceEntry {
+                data,
+                audience: audience.to_string(),
+                subject,
+            }),
+        }
+    }
+
+    /// Removes this audience; true when no audience is left (the whole session must then be cleared).
+    pub fn remove(&mut self, audience: &str) -> bool {
+        if let Some(index) = self
+            .entries
+            .iter()
+            .position(|entry| entry.audience == audience)
+        {
+            self.entries.remove(index);
+        }
+        self.entries.is_empty()
+    }
+
+    /// Creation time (epoch seconds): kept across saves, bounded by the absolute timeout.
+    pub fn created_at(&self) -> u64 {
+        self.created_at
+    }
+
+    /// How many cookies the session was read from or last written to (0 for a new session).
+    pub fn chunk_count(&self) -> usize {
+        self.cookie.as_ref().map_or(0, |cookie| cookie.chunk_count)
+    }
+
+    fn entry(&self, audience: &str) -> Option<&AudienceEntry> {
+        self.entries.iter().find(|entry| entry.audience == audience)
+    }
+
+    /// Every audience entry, in cookie order.
+    pub fn entries(&self) -> &[AudienceEntry] {
+        &self.entries
+    }
+
+    /// The header of the cookie this session was read from or last written to.
+    pub fn header(&self) -> Option<&Header> {
+        self.cookie.as_ref().map(|cookie| &cookie.header)
+    }
+
+    /// The session id (sid) of that cookie, base64url-encoded as the library's `Session-Id`.
+    pub fn id(&self) -> Option<String> {
+        self.header()
+            .map(|header| super::base64url::encode(&header.sid))
+    }
+}
