@@ -125,11 +125,13 @@ describe('password grant', () => {
     assert.equal(badPassword.json.error, 'invalid_grant');
     const unknownUser = await passwordGrant('nobody', 'doe');
     assert.equal(unknownUser.json.error, 'invalid_grant');
+    const emptyPassword = await passwordGrant('john', '');
+    assert.equal(emptyPassword.json.error, 'invalid_grant', 'as after the seed\'s `-a john:`');
     const badSecret = await passwordGrant('john', 'doe', {}, { authorization: basic('kong', 'wrong') });
     assert.equal(badSecret.status, 401);
     assert.equal(badSecret.json.error, 'invalid_client');
     const recorded = (await events('token')).map((e) => [e.status, e.error]);
-    assert.deepEqual(recorded, [[400, 'invalid_grant'], [400, 'invalid_grant'], [401, 'invalid_client']]);
+    assert.deepEqual(recorded, [[400, 'invalid_grant'], [400, 'invalid_grant'], [400, 'invalid_grant'], [401, 'invalid_client']]);
   });
 
   test('an unknown scope is refused', async () => {
@@ -457,6 +459,8 @@ describe('JWT access tokens and restarts', () => {
 
     const introspected = await postForm(`${jwtIdp.url}/token/introspection`, { token: json.access_token }, auth);
     assert.equal(introspected.json.error, 'unsupported_token_type', 'JWT access tokens are not stored');
+    const userinfo = await fetch(`${jwtIdp.url}/me`, { headers: { authorization: `Bearer ${json.access_token}` } });
+    assert.equal(userinfo.status, 401, 'userinfo refuses access tokens meant for the resource server');
   });
 
   test('a restart with the same jwks file keeps the keys', async () => {
