@@ -69,7 +69,8 @@ export async function startIdp(options) {
   const faults = new FaultSwitch();
   const jwks = loadOrCreateJwks(options.jwksFile);
 
-  let handle = () => {};
+  // Until the provider exists (the issuer needs the bound port), say so.
+  let handle = (_req, res) => sendJson(res, 503, { error: 'temporarily_unavailable', error_description: 'starting' });
   const server = http.createServer((req, res) => handle(req, res));
   server.keepAliveTimeout = 5000;
   await new Promise((resolve, reject) => {
