@@ -56,8 +56,11 @@ function widenRedirectUris(provider, prefixes) {
   };
 }
 
-function resourceIndicators(options) {
-  if (!options.jwtAccessTokens) return { enabled: false };
+// JWT access tokens need a resource server whose format is `jwt`: every
+// request defaults to ours. Returns the resourceIndicators feature and, for
+// the password grant (which resolves the resource itself), a resolver.
+function jwtResourceServer(options) {
+  if (!options.jwtAccessTokens) return { feature: { enabled: false }, resolve: undefined };
   const info = (client) => ({
     scope: SCOPES.join(' '),
     audience: options.jwtAudience ?? client.clientId,
@@ -66,14 +69,15 @@ function resourceIndicators(options) {
     jwt: { sign: { alg: 'RS256' } },
   });
   return {
-    enabled: true,
-    defaultResource: async () => JWT_RESOURCE,
-    useGrantedResource: async () => true,
-    getResourceServerInfo: async (_ctx, resource, client) => {
-      if (resource !== JWT_RESOURCE) throw new errors.InvalidTarget(`unknown resource, use ${JWT_RESOURCE}`);
-      return info(client);
+    feature: {
+      enabled: true,
+      defaultResource: async () => JWT_RESOURCE,
+      useGrantedResource: async () => true,
+      getResourceServerInfo: async (_ctx, resource, client) => {
+        if (resource !== JWT_RESOURCE) throw new errors.InvalidTarget(`unknown resource, use ${JWT_RESOURCE}`);
+        return info(client);
+      },
     },
-    // For the password grant, which resolves the resource itself.
     resolve: async (_ctx, client) => ({ identifier: JWT_RESOURCE, info: info(client) }),
   };
 }
@@ -81,8 +85,7 @@ function resourceIndicators(options) {
 // Creates the provider. `options` are those of lib/options.js; `issuer` is
 // final (the port is known); `events` is the EventLog.
 export function createProvider({ issuer, options, jwks, events }) {
-  const resources = resourceIndicators(options);
-  const { resolve: resolveJwtResource, ...resourceIndicatorsFeature } = resources;
+  const jwtResource = jwtResourceServer(options);
 
   const provider = new Provider(issuer, {
     clients: clientsFor(options.clientSecret),
@@ -120,7 +123,7 @@ export function createProvider({ issuer, options, jwks, events }) {
         allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
       },
       userinfo: { enabled: true },
-      resourceIndicators: resourceIndicatorsFeature,
+      resourceIndicators: jwtResource.feature,
       rpInitiatedLogout: {
         enabled: true,
         // Replaced by directLogoutMiddleware's answer; kept plain in case.
@@ -142,7 +145,7 @@ export function createProvider({ issuer, options, jwks, events }) {
   widenRedirectUris(provider, options.redirectUriPrefixes);
   provider.registerGrantType(
     'password',
-    passwordGrantHandler({ jwtResource: resolveJwtResource }),
+    passwordGrantHandler({ jwtResource: jwtResource.resolve }),
     PASSWORD_GRANT_PARAMS,
   );
   provider.use(recorderMiddleware(events));
