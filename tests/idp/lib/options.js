@@ -20,6 +20,8 @@ const FLAGS = {
   'access-token-ttl': { type: 'string', env: 'IDP_ACCESS_TOKEN_TTL' },
   'refresh-token-ttl': { type: 'string', env: 'IDP_REFRESH_TOKEN_TTL' },
   'rotate-refresh-tokens': { type: 'boolean', env: 'IDP_ROTATE_REFRESH_TOKENS' },
+  'no-end-session': { type: 'boolean', env: 'IDP_NO_END_SESSION' },
+  'no-revocation': { type: 'boolean', env: 'IDP_NO_REVOCATION' },
   quiet: { type: 'boolean', env: 'IDP_QUIET' },
   help: { type: 'boolean' },
 };
@@ -39,6 +41,9 @@ export const USAGE = `usage: node tests/idp/server.js [options]
   --refresh-token-ttl SECS   refresh token lifetime (default 86400)               IDP_REFRESH_TOKEN_TTL
   --rotate-refresh-tokens    a refresh answers a new refresh token and the old    IDP_ROTATE_REFRESH_TOKENS=1
                              one stops working (default: the same one is kept)
+  --no-end-session           no RP-initiated logout: discovery has no             IDP_NO_END_SESSION=1
+                             end_session_endpoint (tests of the RP's fallbacks)
+  --no-revocation            no token revocation endpoint in discovery            IDP_NO_REVOCATION=1
   --quiet                    no per-request log lines                             IDP_QUIET=1
 `;
 
@@ -91,6 +96,8 @@ export function parseOptions(argv = process.argv.slice(2), env = process.env) {
     accessTokenTtl: raw['access-token-ttl'] === undefined ? 3600 : positiveInteger('access-token-ttl', raw['access-token-ttl']),
     refreshTokenTtl: raw['refresh-token-ttl'] === undefined ? 86400 : positiveInteger('refresh-token-ttl', raw['refresh-token-ttl']),
     rotateRefreshTokens: Boolean(raw['rotate-refresh-tokens']),
+    noEndSession: Boolean(raw['no-end-session']),
+    noRevocation: Boolean(raw['no-revocation']),
     quiet: Boolean(raw.quiet),
   };
   if (options.port > 65535) throw new Error(`--port must be at most 65535, got ${options.port}`);

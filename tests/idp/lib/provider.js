@@ -119,13 +119,13 @@ export function createProvider({ issuer, options, jwks, events }) {
       // revoke only its own tokens.
       introspection: { enabled: true, allowedPolicy: async () => true },
       revocation: {
-        enabled: true,
+        enabled: !options.noRevocation,
         allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
       },
       userinfo: { enabled: true },
       resourceIndicators: jwtResource.feature,
       rpInitiatedLogout: {
-        enabled: true,
+        enabled: !options.noEndSession,
         // Replaced by directLogoutMiddleware's answer; kept plain in case.
         logoutSource: async (ctx, form) => {
           ctx.body = htmlPage('Log out', `${form}<button type="submit" form="op.logoutForm" name="logout" value="yes">Log out</button>`);
