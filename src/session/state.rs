@@ -8,11 +8,28 @@ use super::header::Header;
 use super::keys::Ikm;
 use super::plaintext::AudienceEntry;
 
-#[derive(Debug, Clone)]
+/// `Debug` shows the audiences and cookie metadata but not the data (it holds tokens).
+#[derive(Clone)]
 pub struct Session {
     pub(super) entries: Vec<AudienceEntry>,
     pub(super) created_at: u64,
     pub(super) cookie: Option<StoredCookie>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let audiences: Vec<&str> = self
+            .entries
+            .iter()
+            .map(|entry| entry.audience.as_str())
+            .collect();
+        f.debug_struct("Session")
+            .field("audiences", &audiences)
+            .field("created_at", &self.created_at)
+            .field("header", &self.header())
+            .field("chunk_count", &self.chunk_count())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the last cookie read or written for this session looked like.
@@ -112,5 +129,40 @@ impl Session {
     pub fn id(&self) -> Option<String> {
         self.header()
             .map(|header| super::base64url::encode(&header.sid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn set_replaces_or_appends_and_debug_hides_data() {
+        let mut session = Session::new(5);
+        session.set(
+            "a",
+            json!({"access_token": "secret-token"}),
+            Some("alice".into()),
+        );
+        session.set("b", json!(1), None);
+        session.set("a", json!(2), None);
+        assert_eq!(
+            session
+                .entries()
+                .iter()
+                .map(|e| e.audience.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert_eq!(session.data("a"), Some(&json!(2)));
+        assert_eq!(session.subject("a"), None);
+        let debug = format!("{session:?}");
+        assert!(
+            debug.contains("\"a\"") && !debug.contains("secret-token") && !debug.contains('2'),
+            "{debug}"
+        );
+        assert!(!session.remove("a"));
+        assert!(session.remove("b"));
     }
 }
