@@ -43,6 +43,8 @@ function handle(req, res) {
   req.on('end', () => {
     const url = new URL(req.url, 'http://upstream.invalid');
     const headers = headersOf(req);
+    // One line per request, so tests can count what reached the upstream.
+    process.stdout.write(`request ${req.method} ${req.url}\n`);
     const payload = JSON.stringify({
       method: req.method,
       path: url.pathname,
