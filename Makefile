@@ -1,0 +1,56 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+# Every target installs what it needs (wasm target, npm packages, HTTPie in a venv).
+
+SHELL := /bin/bash
+CARGO ?= cargo
+WASM_TARGET := wasm32-wasip1
+FILTERS_DIR := target/filters
+FILTER_WASM := $(FILTERS_DIR)/openid_connect.wasm
+VENV := tests/.venv
+
+.PHONY: run test wasm gateway deps rust-deps node-deps py-deps bench fuzz clean-run
+
+## Build everything and start the IdP (:8080), the echo upstream (:9000) and the gateway (:8000, admin :8001).
+run: deps wasm gateway
+	@scripts/stack.sh run
+
+## All tests: unit, conformance, end-to-end, the IdP's own tests and the seed transcript.
+test: deps wasm gateway
+	@scripts/test.sh
+
+## The filter, built for wasm32-wasip1 with its Kong metadata beside it (Kong's <name>.meta.json).
+wasm: rust-deps
+	$(CARGO) build --release --target $(WASM_TARGET) -p openid-connect
+	@mkdir -p $(FILTERS_DIR)
+	@cp target/$(WASM_TARGET)/release/openid_connect.wasm $(FILTER_WASM)
+	@cp filter-config/openid_connect.meta.json $(FILTERS_DIR)/openid_connect.meta.json
+	@echo "openid_connect.wasm: $$(stat -c %s $(FILTER_WASM)) bytes ($(FILTER_WASM))"
+
+gateway: rust-deps
+	$(CARGO) build -p gateway
+
+deps: rust-deps node-deps py-deps
+
+rust-deps:
+	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+
+node-deps: tests/idp/node_modules/.package-lock.json
+
+tests/idp/node_modules/.package-lock.json: tests/idp/package-lock.json
+	cd tests/idp && npm ci --no-audit --no-fund
+	@touch $@
+
+py-deps: $(VENV)/.installed
+
+$(VENV)/.installed: tests/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	@touch $@
+
+## Throughput ratios: gateway with no filter, a no-op filter and the OIDC filter vs the upstream alone.
+bench: deps wasm
+	@bench/run.sh
+
+## Coverage-guided fuzzing of the cookie codec and config parser (installs cargo-fuzz on first use).
+fuzz:
+	@scripts/fuzz.sh

@@ -1,0 +1,296 @@
+//! The end-to-end harness: the real test IdP (npm oidc-provider), the echo upstream and the real
+//! gateway loading the real filter, each on a free port, stopped when the [`Stack`] drops (also
+//! when a test fails).
+
+#![allow(dead_code)]
+
+pub mod http;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub const SESSION_SECRET: &str = "e2e-session-secret-0123456789abcdef";
+pub const PLUGIN_ID: &str = "5f35b796-ced6-4c00-9b2a-90eef745f4f9";
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Builds the filter and the gateway once per test binary when `make` has not already.
+fn ensure_built() {
+    static BUILD: Once = Once::new();
+    BUILD.call_once(|| {
+        let root = repo_root();
+        let wasm = target_dir().join("filters/openid_connect.wasm");
+        if !wasm.exists() {
+            let status = Command::new("make").arg("wasm").current_dir(&root).status().expect("make wasm");
+            assert!(status.success(), "make wasm failed");
+        }
+        if !target_dir().join("debug/gateway").exists() {
+            let status = Command::new("cargo").args(["build", "-p", "gateway"]).current_dir(&root).status().expect("cargo build");
+            assert!(status.success(), "building the gateway failed");
+        }
+        if !root.join("tests/idp/node_modules").exists() {
+            let status = Command::new("make").arg("node-deps").current_dir(&root).status().expect("make node-deps");
+            assert!(status.success(), "npm ci failed");
+        }
+    });
+}
+
+/// A child process killed on drop, with its output in a log file.
+pub struct Process {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    fn spawn(name: &str, mut command: Command, log_dir: &Path) -> Process {
+        let log = log_dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        command.stdout(file.try_clone().unwrap()).stderr(file).stdin(Stdio::null());
+        let child = command.spawn().unwrap_or_else(|e| panic!("start {name}: {e}"));
+        Process { name: name.to_string(), child, log }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `url` until it answers (any status), for up to 30 s.
+pub fn wait_until_up(addr: &str, path: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            let ok = std::panic::catch_unwind(|| http::send(addr, "GET", path, &[], b"").status).is_ok();
+            if ok {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not come up at {addr}{path}");
+}
+
+/// Options of a stack.
+pub struct StackOptions {
+    pub plugin_config: Value,
+    /// Extra flags for the IdP (`--jwt-access-tokens`, `--no-end-session`, ...).
+    pub idp_args: Vec<&'static str>,
+    pub start_idp: bool,
+    pub workers: usize,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        StackOptions { plugin_config: json!({}), idp_args: Vec::new(), start_idp: true, workers: 2 }
+    }
+}
+
+/// IdP + echo upstream + gateway.
+pub struct Stack {
+    pub idp_port: u16,
+    pub echo_port: u16,
+    pub proxy_port: u16,
+    pub admin_port: u16,
+    pub idp: Option<Process>,
+    pub echo: Process,
+    pub gateway: Process,
+    pub dir: tempdir::TempDir,
+}
+
+pub mod tempdir {
+    /// A temporary directory removed on drop.
+    pub struct TempDir(pub std::path::PathBuf);
+    impl TempDir {
+        pub fn new(prefix: &str) -> TempDir {
+            let unique = format!("{prefix}-{}-{:?}", std::process::id(), std::time::SystemTime::now());
+            let dir = std::env::temp_dir().join(unique.replace([' ', ':', '{', '}', ','], "_"));
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+        pub fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            if std::env::var_os("KEEP_E2E_LOGS").is_none() {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+}
+
+impl Stack {
+    /// The base plugin config every test starts from: the IdP, the client, a session secret.
+    pub fn base_config(idp_port: u16) -> Value {
+        json!({
+            "issuer": format!("http://127.0.0.1:{idp_port}"),
+            "client_id": ["kong"],
+            "client_secret": ["secret"],
+            "session_secret": SESSION_SECRET,
+        })
+    }
+
+    pub fn start(options: StackOptions) -> Stack {
+        ensure_built();
+        let dir = tempdir::TempDir::new("oidc-e2e");
+        let (idp_port, echo_port, proxy_port, admin_port) = (free_port(), free_port(), free_port(), free_port());
+        let root = repo_root();
+
+        let idp = options.start_idp.then(|| {
+            let mut command = Command::new("node");
+            command.arg(root.join("tests/idp/server.js")).args(["--port", &idp_port.to_string()]);
+            command.args(["--jwks-file", dir.path().join("jwks.json").to_str().unwrap()]);
+            command.arg("--quiet").args(&options.idp_args);
+            let process = Process::spawn("idp", command, dir.path());
+            wait_until_up(&format!("127.0.0.1:{idp_port}"), "/.well-known/openid-configuration", "the IdP");
+            process
+        });
+
+        let mut echo_command = Command::new("node");
+        echo_command.arg(root.join("tests/echo/server.js")).args(["--port", &echo_port.to_string()]);
+        let echo = Process::spawn("echo", echo_command, dir.path());
+        wait_until_up(&format!("127.0.0.1:{echo_port}"), "/", "the echo upstream");
+
+        let mut config = Stack::base_config(idp_port);
+        if let (Value::Object(base), Value::Object(extra)) = (&mut config, options.plugin_config) {
+            base.extend(extra);
+        }
+        let wasm = target_dir().join("filters/openid_connect.wasm");
+        let gateway_config = json!({
+            "proxy_listen": format!("127.0.0.1:{proxy_port}"),
+            "admin_listen": format!("127.0.0.1:{admin_port}"),
+            "workers": options.workers,
+            "services": [{
+                "id": "5fa9e468-0007-4d7e-9aeb-49ca9edd6ccd",
+                "name": "echo",
+                "url": format!("http://127.0.0.1:{echo_port}"),
+                "routes": [{ "id": "0f3e7e2a-4c3b-4d47-9d6a-2b8a7c1e5d10", "paths": ["/"] }],
+            }],
+            "plugins": [{
+                "id": PLUGIN_ID,
+                "name": "openid-connect",
+                "wasm": wasm.to_str().unwrap(),
+                "service": "5fa9e468-0007-4d7e-9aeb-49ca9edd6ccd",
+                "config": config,
+            }],
+        });
+        // JSON is YAML: the gateway reads it as its YAML config.
+        let config_path = dir.path().join("gateway.yaml");
+        std::fs::write(&config_path, serde_json::to_vec_pretty(&gateway_config).unwrap()).unwrap();
+        let mut gateway_command = Command::new(target_dir().join("debug/gateway"));
+        gateway_command.arg("--config").arg(&config_path);
+        let gateway = Process::spawn("gateway", gateway_command, dir.path());
+        wait_until_up(&format!("127.0.0.1:{admin_port}"), "/", "the gateway");
+
+        Stack { idp_port, echo_port, proxy_port, admin_port, idp, echo, gateway, dir }
+    }
+
+    pub fn proxy(&self) -> String {
+        format!("127.0.0.1:{}", self.proxy_port)
+    }
+
+    pub fn admin(&self) -> String {
+        format!("127.0.0.1:{}", self.admin_port)
+    }
+
+    pub fn idp_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.idp_port)
+    }
+
+    pub fn client(&self) -> http::Client {
+        http::Client::new(&self.proxy())
+    }
+
+    /// What the IdP recorded (`GET /__test/events`).
+    pub fn idp_events(&self) -> Vec<Value> {
+        let response = http::send(&self.idp_addr(), "GET", "/__test/events", &[], b"");
+        match response.json() {
+            Value::Array(events) => events,
+            Value::Object(mut o) => match o.remove("events") {
+                Some(Value::Array(events)) => events,
+                _ => panic!("unexpected events shape"),
+            },
+            other => panic!("unexpected events shape: {other}"),
+        }
+    }
+
+    pub fn clear_idp_events(&self) {
+        http::send(&self.idp_addr(), "DELETE", "/__test/events", &[], b"");
+    }
+
+    /// Makes the IdP fail an endpoint (`POST /__test/fail`).
+    pub fn idp_fail(&self, rule: Value) {
+        let body = rule.to_string();
+        let response =
+            http::send(&self.idp_addr(), "POST", "/__test/fail", &[("Content-Type", "application/json")], body.as_bytes());
+        assert!(response.status < 300, "fail switch refused: {}", response.text());
+    }
+
+    /// `PATCH /plugins/{id}` with a JSON config fragment.
+    pub fn patch_config(&self, config: Value) -> http::Response {
+        let body = json!({ "config": config }).to_string();
+        http::send(
+            &self.admin(),
+            "PATCH",
+            &format!("/plugins/{PLUGIN_ID}"),
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+    }
+
+    /// Introspects a token at the IdP as the `kong` client.
+    pub fn introspect(&self, token: &str) -> Value {
+        let body = format!("token={}", urlencode(token));
+        let auth = http::basic("kong", "secret");
+        http::send(
+            &self.idp_addr(),
+            "POST",
+            "/token/introspection",
+            &[("Content-Type", "application/x-www-form-urlencoded"), ("Authorization", &auth)],
+            body.as_bytes(),
+        )
+        .json()
+    }
+
+    pub fn gateway_log(&self) -> String {
+        self.gateway.log_text()
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

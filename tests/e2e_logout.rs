@@ -1,0 +1,235 @@
+//! End to end over real HTTP: the real gateway loading the real filter, the real test IdP
+//! (oidc-provider) and the echo upstream. Password login, session reuse and every logout path.
+
+mod common;
+
+use common::http::{basic, Client, Response};
+use common::{Stack, StackOptions};
+use serde_json::{json, Value};
+
+fn stack_with(config: Value) -> Stack {
+    Stack::start(StackOptions { plugin_config: config, ..Default::default() })
+}
+
+fn seed_config() -> Value {
+    json!({
+        "auth_methods": ["session", "password"],
+        "logout_uri_suffix": "/logout",
+        "logout_methods": ["POST"],
+        "logout_revoke": true,
+    })
+}
+
+/// Logs john in with Basic credentials; returns the echo of the upstream request.
+fn login(client: &mut Client) -> Value {
+    let response = client.request("GET", "/anything", &[("Authorization", &basic("john", "doe"))], b"");
+    assert_eq!(response.status, 200, "login failed: {} {:?}", response.text(), response.headers);
+    assert!(client.cookies.contains_key("session"), "no session cookie: {:?}", response.headers);
+    response.json()
+}
+
+fn bearer_of(echo: &Value) -> String {
+    let authorization = echo["headers"]["authorization"].as_str().expect("an Authorization header upstream");
+    authorization.strip_prefix("Bearer ").expect("a bearer token upstream").to_string()
+}
+
+fn events_of<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["type"] == kind).collect()
+}
+
+fn query_of(location: &str) -> Vec<(String, String)> {
+    let query = location.split_once('?').map(|(_, q)| q).unwrap_or("");
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), urldecode(v)))
+        .collect()
+}
+
+fn urldecode(s: &str) -> String {
+    let bytes = s.replace('+', " ").into_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            out.push(u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap(), 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn assert_unauthorized(response: &Response) {
+    assert_eq!(response.status, 401, "{}", response.text());
+    assert_eq!(response.json(), json!({"message": "Unauthorized"}));
+    let challenge = response.header("www-authenticate").expect("WWW-Authenticate");
+    assert!(challenge.starts_with("Bearer realm=\"127.0.0.1\""), "{challenge}");
+}
+
+#[test]
+fn password_login_then_session_then_logout_with_revocation_and_end_session() {
+    let stack = stack_with(seed_config());
+    let mut client = stack.client();
+
+    let echo = login(&mut client);
+    let access_token = bearer_of(&echo);
+    assert!(echo["headers"].get("cookie").is_none(), "the session cookie reached the upstream: {echo}");
+    assert_eq!(stack.introspect(&access_token)["active"], true);
+
+    // The session alone authenticates; the cookie never reaches the upstream.
+    let response = client.request("GET", "/again", &[("Cookie", "other=1")], b"");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let echo = response.json();
+    assert_eq!(bearer_of(&echo), access_token);
+    let upstream_cookie = echo["headers"]["cookie"].as_str().unwrap_or("");
+    assert!(!upstream_cookie.contains("session="), "session cookie leaked upstream: {upstream_cookie}");
+
+    stack.clear_idp_events();
+    let response = client.request("POST", "/logout", &[], b"");
+    assert_eq!(response.status, 302, "{}", response.text());
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+    assert!(!client.cookies.contains_key("session"), "the session cookie was not expired: {:?}", response.headers);
+    let location = response.header("location").unwrap();
+    assert!(location.starts_with(&format!("http://127.0.0.1:{}/session/end?", stack.idp_port)), "{location}");
+    let args = query_of(location);
+    let id_token_hint = &args.iter().find(|(k, _)| k == "id_token_hint").expect("id_token_hint").1;
+    assert_eq!(id_token_hint.split('.').count(), 3);
+    assert!(args.iter().any(|(k, v)| k == "client_id" && v == "kong"), "{location}");
+
+    // Kong's order: the refresh token first, then the access token; both end up inactive.
+    let events = stack.idp_events();
+    let revocations = events_of(&events, "revocation");
+    assert_eq!(revocations.len(), 2, "{events:?}");
+    assert_eq!(revocations[0]["token_type_hint"], "refresh_token");
+    assert_eq!(revocations[1]["token_type_hint"], "access_token");
+    assert_eq!(stack.introspect(&access_token)["active"], false);
+
+    // Following the redirect ends at the IdP's logged-out page.
+    let path = location.split_once(&format!("127.0.0.1:{}", stack.idp_port)).unwrap().1;
+    let end = common::http::send(&stack.idp_addr(), "GET", path, &[], b"");
+    assert_eq!(end.status, 200, "{}", end.text());
+
+    // No cookie any more, no credentials: 401.
+    assert_unauthorized(&client.get("/"));
+}
+
+#[test]
+fn logout_redirect_uri_is_sent_as_post_logout_redirect_uri() {
+    let mut config = seed_config();
+    config["logout_redirect_uri"] = json!(["http://127.0.0.1:1/bye"]);
+    let stack = stack_with(config);
+    let mut client = stack.client();
+    login(&mut client);
+    let response = client.request("POST", "/app/logout", &[], b"");
+    assert_eq!(response.status, 302);
+    let args = query_of(response.header("location").unwrap());
+    assert!(args.iter().any(|(k, v)| k == "post_logout_redirect_uri" && v == "http://127.0.0.1:1/bye"), "{args:?}");
+}
+
+#[test]
+fn logout_by_query_argument_and_by_post_argument() {
+    let mut config = seed_config();
+    config["logout_query_arg"] = json!("logout");
+    config["logout_post_arg"] = json!("do_logout");
+    let stack = stack_with(config);
+
+    let mut client = stack.client();
+    login(&mut client);
+    let response = client.request("POST", "/some/page?logout", &[], b"");
+    assert_eq!(response.status, 302, "query arg logout: {}", response.text());
+    assert!(!client.cookies.contains_key("session"));
+
+    // The POST argument counts because a suffix is configured and did not match (Kong's rule).
+    let mut client = stack.client();
+    login(&mut client);
+    let response = client.request(
+        "POST",
+        "/some/page",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"do_logout=1",
+    );
+    assert_eq!(response.status, 302, "post arg logout: {}", response.text());
+    assert!(!client.cookies.contains_key("session"));
+}
+
+#[test]
+fn post_argument_alone_is_not_a_logout_without_a_suffix() {
+    let config = json!({
+        "auth_methods": ["session", "password"],
+        "logout_methods": ["POST"],
+        "logout_post_arg": "do_logout",
+    });
+    let stack = stack_with(config);
+    let mut client = stack.client();
+    login(&mut client);
+    let response = client.request(
+        "POST",
+        "/some/page",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"do_logout=1",
+    );
+    assert_eq!(response.status, 200, "Kong checks the post argument only inside the suffix branch");
+    assert_eq!(response.json()["body"], "do_logout=1", "the body reached the upstream intact");
+}
+
+#[test]
+fn a_method_not_in_logout_methods_is_not_a_logout() {
+    let stack = stack_with(seed_config());
+    let mut client = stack.client();
+    login(&mut client);
+    let response = client.request("GET", "/logout", &[], b"");
+    assert_eq!(response.status, 200, "GET is not in logout_methods: the request is proxied");
+    assert_eq!(response.json()["path"], "/logout");
+    assert!(client.cookies.contains_key("session"));
+}
+
+#[test]
+fn without_end_session_endpoint_logout_redirects_to_logout_redirect_uri_or_answers_204() {
+    let stack = Stack::start(StackOptions {
+        plugin_config: seed_config(),
+        idp_args: vec!["--no-end-session"],
+        ..Default::default()
+    });
+    let mut client = stack.client();
+    login(&mut client);
+    let response = client.request("POST", "/logout", &[], b"");
+    assert_eq!(response.status, 204, "{:?}", response.headers);
+    assert!(response.body.is_empty());
+    assert!(!client.cookies.contains_key("session"));
+
+    let patched = stack.patch_config(json!({"logout_redirect_uri": ["http://127.0.0.1:1/bye"]}));
+    assert_eq!(patched.status, 200, "{}", patched.text());
+    let mut client = stack.client();
+    login(&mut client);
+    let response = client.request("POST", "/logout", &[], b"");
+    assert_eq!(response.status, 302);
+    assert_eq!(response.header("location"), Some("http://127.0.0.1:1/bye"));
+}
+
+#[test]
+fn revocation_failure_still_logs_out() {
+    let stack = stack_with(seed_config());
+    let mut client = stack.client();
+    login(&mut client);
+    stack.idp_fail(json!({"endpoint": "revocation", "status": 503, "times": 2}));
+    let response = client.request("POST", "/logout", &[], b"");
+    assert_eq!(response.status, 302, "{}", response.text());
+    assert!(!client.cookies.contains_key("session"));
+    assert!(stack.gateway_log().contains("revocation failed"), "the failure is logged");
+    assert_unauthorized(&client.get("/"));
+}
+
+#[test]
+fn logout_without_a_session_still_redirects() {
+    let stack = stack_with(seed_config());
+    let mut client = stack.client();
+    let response = client.request("POST", "/logout", &[], b"");
+    assert_eq!(response.status, 302);
+    let args = query_of(response.header("location").unwrap());
+    assert!(!args.iter().any(|(k, _)| k == "id_token_hint"), "no session, no hint");
+    assert!(args.iter().any(|(k, v)| k == "client_id" && v == "kong"));
+    assert!(stack.idp_events().iter().all(|e| e["type"] != "revocation"));
+}
