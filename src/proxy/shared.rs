@@ -1,9 +1,10 @@
 //! State shared by every worker through the host's shared data: the provider documents, the
 //! JWKS refetch gate and, when none is configured, the session secret.
 //!
-//! Keys carry no `/`: Kong's ngx_wasm_module reads `ns/key` as a key in the shm zone `ns`,
-//! while plain keys go to its default zone. Each key holds a hash of the issuer so several
-//! plugin instances with different providers do not collide.
+//! Keys are `openid_connect/<name>.<issuer hash>`: Kong's ngx_wasm_module reads `ns/key` as a
+//! key in the shm zone `ns`, so Kong needs `nginx_wasm_shm_kv_openid_connect = 1m` (its default
+//! zone `*` cannot be declared from kong.conf). The issuer hash keeps plugin instances with
+//! different providers apart.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -32,10 +33,10 @@ impl SharedKeys {
         let digest = Sha256::digest(issuer.as_bytes());
         let id: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
         SharedKeys {
-            provider: format!("openid_connect.provider.{id}"),
-            jwks_refetch: format!("openid_connect.jwks_refetch.{id}"),
-            session_secret: format!("openid_connect.session_secret.{id}"),
-            fetch_lease: format!("openid_connect.fetch_lease.{id}"),
+            provider: format!("openid_connect/provider.{id}"),
+            jwks_refetch: format!("openid_connect/jwks_refetch.{id}"),
+            session_secret: format!("openid_connect/session_secret.{id}"),
+            fetch_lease: format!("openid_connect/fetch_lease.{id}"),
         }
     }
 }
