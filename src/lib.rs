@@ -6,9 +6,14 @@
 
 pub mod config;
 pub mod discovery;
+pub mod flows;
 pub mod http;
+pub mod logout;
+pub mod proxy;
 pub mod session;
 pub mod step;
 pub mod token;
 
-proxy_wasm::main! {{}}
+proxy_wasm::main! {{
+    proxy::register();
+}}

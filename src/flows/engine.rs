@@ -171,15 +171,16 @@ impl RequestFlow {
     /// After a token named a key the JWKS lacks: take the new keys (or keep the old ones when the
     /// refetch failed) and finish the login.
     fn on_jwks_refetch(&mut self, settings: &Settings, env: &mut Env, response: CallResponse, tokens: TokenSet) -> Step {
-        match (provider_fetch::parse_jwks(&response), self.provider.as_ref()) {
-            (Ok(jwks), Some(provider)) => {
-                let mut updated = Provider::clone(provider);
-                updated.jwks = jwks;
-                self.provider = Some(Rc::new(updated));
+        let refreshed = provider_fetch::ok_body(&response, "JWKS").and_then(|body| match self.provider.as_ref() {
+            Some(provider) => provider.with_jwks(body, env.now),
+            None => Err("no provider documents".to_string()),
+        });
+        match refreshed {
+            Ok(provider) => {
+                self.provider = Some(Rc::new(provider));
                 self.provider_updated = true;
             }
-            (Err(e), _) => self.notes.push(Note::Warn(format!("JWKS refetch failed, keeping the old keys: {e}"))),
-            (Ok(_), None) => {}
+            Err(e) => self.notes.push(Note::Warn(format!("JWKS refetch failed, keeping the old keys: {e}"))),
         }
         self.complete_login(settings, env, tokens, false)
     }

@@ -1,21 +1,65 @@
 //! The identity provider's documents (discovery metadata and JWKS) and the endpoint rules that
 //! combine them with the configuration.
 
-use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use crate::discovery::{Jwks, ProviderMetadata};
 use crate::flows::settings::Settings;
 
-/// What discovery produced, shared between workers by the adapter.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What discovery produced. Workers share the documents as the IdP sent them (see
+/// [`Provider::to_shared`]) and each parses them once.
+#[derive(Debug, Clone)]
 pub struct Provider {
     pub metadata: ProviderMetadata,
     pub jwks: Jwks,
     /// When the documents were fetched (epoch seconds).
     pub fetched_at: u64,
+    /// The documents as received, for sharing.
+    pub metadata_document: Value,
+    pub jwks_document: Value,
 }
 
 impl Provider {
+    /// Parses the documents as the IdP sent them.
+    pub fn from_documents(metadata: &[u8], jwks: Option<&[u8]>, fetched_at: u64) -> Result<Provider, String> {
+        let parsed_metadata = ProviderMetadata::parse(metadata).map_err(|e| format!("discovery document rejected: {e}"))?;
+        let metadata_document = serde_json::from_slice(metadata).map_err(|e| e.to_string())?;
+        let (parsed_jwks, jwks_document) = match jwks {
+            Some(bytes) => (
+                Jwks::parse(bytes).map_err(|e| format!("JWKS rejected: {e}"))?,
+                serde_json::from_slice(bytes).map_err(|e| e.to_string())?,
+            ),
+            None => (Jwks::default(), json!({"keys": []})),
+        };
+        Ok(Provider { metadata: parsed_metadata, jwks: parsed_jwks, fetched_at, metadata_document, jwks_document })
+    }
+
+    /// Replaces the keys after a refetch.
+    pub fn with_jwks(&self, jwks_bytes: &[u8], fetched_at: u64) -> Result<Provider, String> {
+        let jwks = Jwks::parse(jwks_bytes).map_err(|e| format!("JWKS rejected: {e}"))?;
+        let jwks_document = serde_json::from_slice(jwks_bytes).map_err(|e| e.to_string())?;
+        Ok(Provider { jwks, jwks_document, fetched_at, ..self.clone() })
+    }
+
+    /// The form kept in the host's shared data.
+    pub fn to_shared(&self) -> Vec<u8> {
+        json!({
+            "fetched_at": self.fetched_at,
+            "metadata": self.metadata_document,
+            "jwks": self.jwks_document,
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    pub fn from_shared(bytes: &[u8]) -> Result<Provider, String> {
+        let shared: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let fetched_at = shared.get("fetched_at").and_then(Value::as_u64).unwrap_or(0);
+        let metadata = serde_json::to_vec(shared.get("metadata").unwrap_or(&Value::Null)).map_err(|e| e.to_string())?;
+        let jwks = serde_json::to_vec(shared.get("jwks").unwrap_or(&Value::Null)).map_err(|e| e.to_string())?;
+        Provider::from_documents(&metadata, Some(&jwks), fetched_at)
+    }
+
     /// Config field first, then discovery (Kong's override rule).
     pub fn token_endpoint<'a>(&'a self, settings: &'a Settings) -> Option<&'a str> {
         settings.config.token_endpoint.as_deref().or(self.metadata.token_endpoint.as_deref())

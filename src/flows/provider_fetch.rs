@@ -1,7 +1,7 @@
 //! Fetching the provider's documents: the discovery metadata, then the JWKS it points to. Used
 //! by a request that finds no documents yet and by the root context's periodic refresh.
 
-use crate::discovery::{self, Jwks, ProviderMetadata};
+use crate::discovery::{self, ProviderMetadata};
 use crate::flows::outbound;
 use crate::flows::provider::Provider;
 use crate::flows::settings::Settings;
@@ -17,7 +17,8 @@ pub struct ProviderFetch {
 #[derive(Debug)]
 enum Stage {
     Metadata,
-    Jwks(Box<ProviderMetadata>),
+    /// The discovery document as received.
+    Jwks(Vec<u8>),
 }
 
 /// Where a fetch stands after an answer.
@@ -40,36 +41,40 @@ impl ProviderFetch {
     pub fn on_response(self, settings: &Settings, response: &CallResponse, now: u64) -> FetchProgress {
         match self.stage {
             Stage::Metadata => {
-                let metadata = match ok_body(response, "discovery").and_then(|body| {
-                    ProviderMetadata::parse(body).map_err(|e| format!("discovery document rejected: {e}"))
-                }) {
-                    Ok(metadata) => metadata,
+                let body = match ok_body(response, "discovery") {
+                    Ok(body) => body,
                     Err(e) => return FetchProgress::Failed(e),
+                };
+                let metadata = match ProviderMetadata::parse(body) {
+                    Ok(metadata) => metadata,
+                    Err(e) => return FetchProgress::Failed(format!("discovery document rejected: {e}")),
                 };
                 let Some(jwks_url) = Provider::jwks_endpoint(settings, &metadata).map(str::to_string) else {
                     // Nothing to verify tokens with; logout and opaque flows still work.
-                    return FetchProgress::Done(Provider { metadata, jwks: Jwks::default(), fetched_at: now });
+                    return done(Provider::from_documents(body, None, now));
                 };
                 match outbound::get(settings, &jwks_url) {
-                    Ok(request) => FetchProgress::Next(ProviderFetch { stage: Stage::Jwks(Box::new(metadata)) }, request),
+                    Ok(request) => FetchProgress::Next(ProviderFetch { stage: Stage::Jwks(body.to_vec()) }, request),
                     Err(e) => FetchProgress::Failed(e),
                 }
             }
-            Stage::Jwks(metadata) => match parse_jwks(response) {
-                Ok(jwks) => FetchProgress::Done(Provider { metadata: *metadata, jwks, fetched_at: now }),
+            Stage::Jwks(metadata) => match ok_body(response, "JWKS") {
+                Ok(jwks) => done(Provider::from_documents(&metadata, Some(jwks), now)),
                 Err(e) => FetchProgress::Failed(e),
             },
         }
     }
 }
 
-/// Reads a JWKS answer.
-pub fn parse_jwks(response: &CallResponse) -> Result<Jwks, String> {
-    let body = ok_body(response, "JWKS")?;
-    Jwks::parse(body).map_err(|e| format!("JWKS rejected: {e}"))
+fn done(provider: Result<Provider, String>) -> FetchProgress {
+    match provider {
+        Ok(provider) => FetchProgress::Done(provider),
+        Err(e) => FetchProgress::Failed(e),
+    }
 }
 
-fn ok_body<'a>(response: &'a CallResponse, what: &str) -> Result<&'a [u8], String> {
+/// The body of a 200 answer, else why there is none.
+pub fn ok_body<'a>(response: &'a CallResponse, what: &str) -> Result<&'a [u8], String> {
     match response.status {
         Some(200) => Ok(&response.body),
         Some(status) => Err(format!("{what} answered {status}")),

@@ -67,7 +67,7 @@ impl ProviderCache {
                 return Some(provider.clone());
             }
         }
-        match serde_json::from_slice::<Provider>(&bytes) {
+        match Provider::from_shared(&bytes) {
             Ok(provider) => {
                 let provider = Rc::new(provider);
                 self.cached = Some((cas, provider.clone()));
@@ -82,10 +82,7 @@ impl ProviderCache {
 
     /// Shares freshly fetched documents with every worker.
     pub fn publish(&mut self, provider: &Rc<Provider>) {
-        let bytes = match serde_json::to_vec(provider.as_ref()) {
-            Ok(bytes) => bytes,
-            Err(e) => return host::log(LogLevel::Warn, &format!("openid-connect: cannot share provider documents: {e}")),
-        };
+        let bytes = provider.to_shared();
         if let Err(status) = hostcalls::set_shared_data(&self.keys.provider, Some(&bytes), None) {
             host::log(LogLevel::Warn, &format!("openid-connect: cannot share provider documents: {status:?}"));
         }
