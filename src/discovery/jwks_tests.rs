@@ -60,6 +60,45 @@ fn a_key_without_alg_is_usable_for_every_algorithm_of_its_type() {
 }
 
 #[test]
+fn each_key_type_fits_exactly_its_algorithms() {
+    use Algorithm::*;
+    let jwks = Jwks::parse(&mixed_set()).unwrap();
+    let expected: [&[Algorithm]; 4] = [
+        &[RS256, RS384, RS512, PS256, PS384, PS512],
+        &[ES256],
+        &[ES384],
+        &[EdDSA],
+    ];
+    for (jwk, expected) in jwks.keys().iter().zip(expected) {
+        let fitting: Vec<Algorithm> = Algorithm::ALL
+            .into_iter()
+            .filter(|alg| jwk.key.fits(*alg))
+            .collect();
+        let mut expected = expected.to_vec();
+        expected.sort_by_key(|a| a.name());
+        let mut fitting = fitting;
+        fitting.sort_by_key(|a| a.name());
+        assert_eq!(fitting, expected, "{}", jwk.key.kty());
+    }
+}
+
+#[test]
+fn small_order_ed25519_keys_are_skipped() {
+    // The identity point (y = 1) is a valid encoding of a point of order 1.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let jwks = Jwks::parse(&jwks_json(&[
+        json!({"kty": "OKP", "crv": "Ed25519", "kid": "weak", "x": b64(&identity)}),
+    ]))
+    .unwrap();
+    assert!(jwks.is_empty());
+    assert!(matches!(
+        jwks.skipped()[0].reason,
+        SkipReason::InvalidKey(_)
+    ));
+}
+
+#[test]
 fn selection_follows_kid_then_algorithm() {
     let jwks = Jwks::parse(&mixed_set()).unwrap();
     assert_eq!(

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use super::{clip, TokenError};
+use super::{clip, JsonObject, TokenError};
 
 /// Tokens longer than this are refused before any decoding. Real ID and access tokens are a few
 /// kilobytes even with many group claims; this bounds the work an attacker can cause.
@@ -136,9 +136,7 @@ pub fn looks_like_jwt(token: &str) -> bool {
 
 /// The header and claims of a JWT, without verifying anything: for callers that only read
 /// claims of a token they already trust (e.g. one just received from the token endpoint).
-pub fn decode_unverified(
-    token: &str,
-) -> Result<(Map<String, Value>, Map<String, Value>), TokenError> {
+pub fn decode_unverified(token: &str) -> Result<(JsonObject, JsonObject), TokenError> {
     let jws = parse(token)?;
     Ok((jws.header, jws.claims))
 }

@@ -21,6 +21,9 @@ use crate::discovery::{Algorithm, Jwks};
 
 pub use compact::{decode_unverified, looks_like_jwt, MAX_TOKEN_LEN};
 
+/// A decoded JWT header or claim set.
+pub type JsonObject = Map<String, Value>;
+
 /// What a token must satisfy. Field names follow Kong's configuration where Kong has one.
 #[derive(Clone, PartialEq, Eq)]
 pub struct VerifyPolicy {
