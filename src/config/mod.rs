@@ -1,1 +1,309 @@
-//! placeholder until the module lands
+//! The filter's configuration: the `config` object of Kong's openid-connect plugin.
+//!
+//! Users give the same JSON they give Kong (Kong passes it cjson-encoded, Envoy as a string).
+//! [`Config::parse`] keeps Kong's field names, types, value sets and defaults. Every other field
+//! of Kong 3.10's schema is recognised ([`kong_fields`]): absent, null or at Kong's default it is
+//! accepted and ignored, as users paste the whole config Kong's Admin API shows; any other value
+//! is refused as not supported yet. Problems are all reported at once, each naming its field.
+//!
+//! One field is ours: `dispatch_clusters`, for hosts (Envoy) whose HTTP calls go to named
+//! clusters rather than to the authority of the identity provider's URL.
+//!
+//! The JSON Schema Kong loads beside the filter (`filter-config/openid_connect.meta.json`) is
+//! generated from these types by [`schema::kong_config_schema`].
+
+mod defaults;
+mod error;
+pub mod kong_fields;
+mod parse;
+pub mod schema;
+mod types;
+mod value;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+pub use error::{ConfigError, FieldProblem, Problem};
+pub use schema::{kong_config_schema, kong_filter_meta};
+pub use types::{AuthMethod, ClientAuthMethod, HttpMethod, ParamType, SameSite};
+
+/// The openid-connect plugin configuration, as far as this filter implements it.
+///
+/// Field names are Kong's. Arrays that Kong leaves null are empty here; strings Kong leaves
+/// null are `None`. Durations are whole seconds unless a field says otherwise.
+#[derive(Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Config {
+    // --- The identity provider -------------------------------------------------------------
+    /// The discovery endpoint or the issuer identifier (an http or https URL). Without
+    /// `/.well-known/openid-configuration` at its end, that path is appended for discovery.
+    pub issuer: String,
+    /// How long (seconds) discovered documents are used before they are fetched again.
+    #[serde(default = "defaults::rediscovery_lifetime")]
+    pub rediscovery_lifetime: u64,
+    /// Network timeout for every call to the identity provider, in milliseconds.
+    #[serde(default = "defaults::timeout")]
+    pub timeout: u64,
+    /// The token endpoint; overrides the discovered one.
+    #[serde(default)]
+    pub token_endpoint: Option<String>,
+    /// The revocation endpoint; overrides the discovered one.
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
+    /// The end session endpoint (RP-initiated logout); overrides the discovered one.
+    #[serde(default)]
+    pub end_session_endpoint: Option<String>,
+    /// The JWKS endpoint; overrides the discovered `jwks_uri` (a Kong 3.14 field).
+    #[serde(default)]
+    pub jwks_endpoint: Option<String>,
+    /// Not a Kong field: where the filter sends its calls to the identity provider. Maps an
+    /// authority of the provider's URLs (`host:port`, or `host` when the URL has no port) to the
+    /// name the host's HTTP call takes: an Envoy cluster name. An authority without an entry is
+    /// itself the target, which is what Kong expects.
+    #[serde(default)]
+    pub dispatch_clusters: BTreeMap<String, String>,
+
+    // --- The client ------------------------------------------------------------------------
+    /// The client id the filter uses at the identity provider. Kong's multi-client arrays are
+    /// not supported yet: at most one value.
+    #[serde(default)]
+    pub client_id: Vec<String>,
+    /// The client secret (at most one value, as `client_id`).
+    #[serde(default)]
+    pub client_secret: Vec<String>,
+    /// The client authentication method (at most one value). Unset: each endpoint's own method,
+    /// else what discovery advertises, else `client_secret_basic` when a secret is set.
+    #[serde(default)]
+    pub client_auth: Vec<ClientAuthMethod>,
+    /// The client authentication method at the token endpoint; unset: `client_auth`.
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<ClientAuthMethod>,
+    /// The client authentication method at the revocation endpoint; unset: `client_auth`.
+    #[serde(default)]
+    pub revocation_endpoint_auth_method: Option<ClientAuthMethod>,
+    /// The client authentication method at the introspection endpoint; unset: `client_auth`.
+    #[serde(default)]
+    pub introspection_endpoint_auth_method: Option<ClientAuthMethod>,
+
+    // --- Credentials and grants ------------------------------------------------------------
+    /// The credential types and grants to accept. Of Kong's nine this filter implements
+    /// `password` and `session`; Kong's default (all nine) enables those two.
+    #[serde(default = "defaults::auth_methods")]
+    pub auth_methods: Vec<AuthMethod>,
+    /// Where to look for username and password, in this order.
+    #[serde(default = "defaults::password_param_type")]
+    #[schemars(schema_with = "schema::grant_locations")]
+    pub password_param_type: Vec<ParamType>,
+    /// The scopes asked for at the token endpoint.
+    #[serde(default = "defaults::scopes")]
+    pub scopes: Vec<String>,
+    /// The audience asked for at the token endpoint.
+    #[serde(default)]
+    pub audience: Vec<String>,
+    /// Refresh expired access tokens of a session with its refresh token.
+    #[serde(default = "defaults::refresh_tokens")]
+    pub refresh_tokens: bool,
+    /// Remove the credentials used for authentication from the proxied request.
+    #[serde(default)]
+    pub hide_credentials: bool,
+
+    // --- Session ---------------------------------------------------------------------------
+    /// The secret session cookies are encrypted and authenticated with. Kong generates a random
+    /// one per issuer when unset; a filter cannot share such a secret across its workers and
+    /// instances, so set it.
+    #[serde(default)]
+    pub session_secret: Option<String>,
+    /// The session cookie name.
+    #[serde(default = "defaults::session_cookie_name")]
+    pub session_cookie_name: String,
+    /// The session cookie `Path`.
+    #[serde(default = "defaults::session_cookie_path")]
+    pub session_cookie_path: String,
+    /// The session cookie `Domain`; unset: none (the cookie goes to the request's host only).
+    #[serde(default)]
+    pub session_cookie_domain: Option<String>,
+    /// The session cookie `SameSite` (`Default` sends none).
+    #[serde(default = "defaults::session_cookie_same_site")]
+    pub session_cookie_same_site: SameSite,
+    /// Mark the session cookie `HttpOnly`.
+    #[serde(default = "defaults::session_cookie_http_only")]
+    pub session_cookie_http_only: bool,
+    /// Mark the session cookie `Secure`; unset: when the request came over https.
+    #[serde(default)]
+    pub session_cookie_secure: Option<bool>,
+    /// How long (seconds) a session may be used before it must be renewed; 0 disables.
+    #[serde(default = "defaults::session_rolling_timeout")]
+    pub session_rolling_timeout: u64,
+    /// How long (seconds) a session may be renewed before logging in again; 0 disables.
+    #[serde(default = "defaults::session_absolute_timeout")]
+    pub session_absolute_timeout: u64,
+    /// How long (seconds) a session may stay unused; 0 disables.
+    #[serde(default = "defaults::session_idling_timeout")]
+    pub session_idling_timeout: u64,
+    /// The session audience: the application the session belongs to.
+    #[serde(default = "defaults::session_audience")]
+    pub session_audience: String,
+
+    // --- Logout ----------------------------------------------------------------------------
+    /// A request path ending with this suffix logs out.
+    #[serde(default)]
+    pub logout_uri_suffix: Option<String>,
+    /// The request methods that can log out.
+    #[serde(default = "defaults::logout_methods")]
+    pub logout_methods: Vec<HttpMethod>,
+    /// A request with this query argument logs out.
+    #[serde(default)]
+    pub logout_query_arg: Option<String>,
+    /// A request with this body argument logs out (checked only with `logout_uri_suffix`, as Kong does).
+    #[serde(default)]
+    pub logout_post_arg: Option<String>,
+    /// Revoke the session's tokens at the identity provider on logout.
+    #[serde(default)]
+    pub logout_revoke: bool,
+    /// With `logout_revoke`: revoke the access token.
+    #[serde(default = "defaults::logout_revoke_access_token")]
+    pub logout_revoke_access_token: bool,
+    /// With `logout_revoke`: revoke the refresh token.
+    #[serde(default = "defaults::logout_revoke_refresh_token")]
+    pub logout_revoke_refresh_token: bool,
+    /// Where to send the client after logout (at most one value, as `client_id`).
+    #[serde(default)]
+    pub logout_redirect_uri: Vec<String>,
+    /// The name of the token parameter in revocation requests.
+    #[serde(default = "defaults::revocation_token_param_name")]
+    pub revocation_token_param_name: String,
+
+    // --- Token verification ----------------------------------------------------------------
+    /// Leeway (seconds) for the `exp`, `nbf`, `iat` and `auth_time` claims.
+    #[serde(default)]
+    pub leeway: u64,
+    /// Verify token signatures.
+    #[serde(default = "defaults::verify_signature")]
+    pub verify_signature: bool,
+    /// Verify the standard claims of tokens.
+    #[serde(default = "defaults::verify_claims")]
+    pub verify_claims: bool,
+    /// The issuers (`iss`) tokens may come from; unset: the discovered issuer.
+    #[serde(default)]
+    pub issuers_allowed: Vec<String>,
+    /// Audiences (`aud`) of which a token must carry at least one.
+    #[serde(default)]
+    pub audience_required: Vec<String>,
+
+    // --- Upstream headers ------------------------------------------------------------------
+    /// The header that carries the access token upstream: `authorization:bearer` sends
+    /// `Authorization: Bearer <token>`; another value is a header name; null sends none.
+    #[serde(default = "defaults::upstream_access_token_header")]
+    pub upstream_access_token_header: Option<String>,
+    /// The header that carries the id token upstream.
+    #[serde(default)]
+    pub upstream_id_token_header: Option<String>,
+    /// Top-level claims sent upstream, each in the header of the same index in `upstream_headers_names`.
+    #[serde(default)]
+    pub upstream_headers_claims: Vec<String>,
+    /// The header names for `upstream_headers_claims`.
+    #[serde(default)]
+    pub upstream_headers_names: Vec<String>,
+
+    // --- Error responses -------------------------------------------------------------------
+    /// The message of 401 responses.
+    #[serde(default = "defaults::unauthorized_error_message")]
+    pub unauthorized_error_message: String,
+    /// The message of 403 responses.
+    #[serde(default = "defaults::forbidden_error_message")]
+    pub forbidden_error_message: String,
+    /// Add the error's detail to failure responses.
+    #[serde(default)]
+    pub display_errors: bool,
+    /// Send the RFC 6750 error code in `WWW-Authenticate`.
+    #[serde(default = "defaults::expose_error_code")]
+    pub expose_error_code: bool,
+}
+
+impl Config {
+    /// Parses and checks a configuration (a JSON object), reporting every problem at once.
+    pub fn parse(json: &[u8]) -> Result<Config, ConfigError> {
+        parse::parse(json)
+    }
+
+    /// Whether requests may authenticate with `method`: listed in `auth_methods` and
+    /// implemented by this filter.
+    pub fn enabled(&self, method: AuthMethod) -> bool {
+        method.is_supported() && self.auth_methods.contains(&method)
+    }
+
+    /// The client id, if one is configured.
+    pub fn client_id(&self) -> Option<&str> {
+        self.client_id.first().map(String::as_str)
+    }
+
+    /// The client secret, if one is configured.
+    pub fn client_secret(&self) -> Option<&str> {
+        self.client_secret.first().map(String::as_str)
+    }
+
+    /// The URL to send the client to after logout, if one is configured.
+    pub fn logout_redirect_uri(&self) -> Option<&str> {
+        self.logout_redirect_uri.first().map(String::as_str)
+    }
+
+    /// The target of an HTTP call to `authority` (`host[:port]` as in the URL) over `scheme`:
+    /// the cluster `dispatch_clusters` maps it to, else the authority itself (Kong's rule).
+    /// An entry written with the scheme's default port matches a URL without a port, and the
+    /// other way round.
+    pub fn dispatch_target<'a>(&'a self, scheme: &str, authority: &'a str) -> &'a str {
+        if let Some(cluster) = self.dispatch_clusters.get(authority) {
+            return cluster;
+        }
+        let default_port = if scheme.eq_ignore_ascii_case("https") {
+            "443"
+        } else {
+            "80"
+        };
+        let (host, port) = split_authority(authority);
+        let alternative = match port {
+            Some(port) if port == default_port => host.to_string(),
+            Some(_) => return authority,
+            None => format!("{authority}:{default_port}"),
+        };
+        self.dispatch_clusters
+            .get(&alternative)
+            .map_or(authority, String::as_str)
+    }
+}
+
+/// `host[:port]` split at the port, if there is one (`[::1]:8080` has one, `[::1]` none).
+fn split_authority(authority: &str) -> (&str, Option<&str>) {
+    if authority.ends_with(']') {
+        return (authority, None);
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            (host, Some(port))
+        }
+        _ => (authority, None),
+    }
+}
+
+impl fmt::Debug for Config {
+    /// The configuration as JSON with the secrets blanked, so that it can be logged.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = serde_json::to_value(self).map_err(|_| fmt::Error)?;
+        if let Some(fields) = shown.as_object_mut() {
+            for secret in ["client_secret", "session_secret"] {
+                if fields.get(secret).is_some_and(|v| !v.is_null()) {
+                    fields.insert(
+                        secret.to_string(),
+                        serde_json::Value::String("<redacted>".to_string()),
+                    );
+                }
+            }
+        }
+        write!(f, "Config {shown}")
+    }
+}

@@ -1,0 +1,109 @@
+//! Kong's defaults for the implemented fields: the one place they are written. The parser fills
+//! absent fields from here and the JSON Schema shows them (through `#[serde(default = ...)]`).
+//! Fields whose Kong default is null use their type's empty value and need no function.
+
+use super::types::{AuthMethod, HttpMethod, ParamType, SameSite};
+
+/// All nine methods: Kong enables every credential type unless told otherwise. The flows skip
+/// the ones this filter does not implement ([`AuthMethod::is_supported`]).
+pub fn auth_methods() -> Vec<AuthMethod> {
+    AuthMethod::ALL.to_vec()
+}
+
+pub fn password_param_type() -> Vec<ParamType> {
+    ParamType::GRANT_LOCATIONS.to_vec()
+}
+
+pub fn scopes() -> Vec<String> {
+    vec!["openid".to_string()]
+}
+
+pub fn session_cookie_name() -> String {
+    "session".to_string()
+}
+
+pub fn session_cookie_path() -> String {
+    "/".to_string()
+}
+
+pub fn session_cookie_same_site() -> SameSite {
+    SameSite::Lax
+}
+
+pub fn session_cookie_http_only() -> bool {
+    true
+}
+
+/// Seconds.
+pub fn session_rolling_timeout() -> u64 {
+    3600
+}
+
+/// Seconds.
+pub fn session_absolute_timeout() -> u64 {
+    86400
+}
+
+/// Seconds.
+pub fn session_idling_timeout() -> u64 {
+    900
+}
+
+pub fn session_audience() -> String {
+    "default".to_string()
+}
+
+/// Kong's JSON schema lists `DELETE, POST` (its Lua schema `POST, DELETE`); the order means nothing.
+pub fn logout_methods() -> Vec<HttpMethod> {
+    vec![HttpMethod::Delete, HttpMethod::Post]
+}
+
+pub fn logout_revoke_access_token() -> bool {
+    true
+}
+
+pub fn logout_revoke_refresh_token() -> bool {
+    true
+}
+
+pub fn revocation_token_param_name() -> String {
+    "token".to_string()
+}
+
+/// Seconds.
+pub fn rediscovery_lifetime() -> u64 {
+    30
+}
+
+/// Milliseconds.
+pub fn timeout() -> u64 {
+    10000
+}
+
+pub fn refresh_tokens() -> bool {
+    true
+}
+
+pub fn verify_signature() -> bool {
+    true
+}
+
+pub fn verify_claims() -> bool {
+    true
+}
+
+pub fn upstream_access_token_header() -> Option<String> {
+    Some("authorization:bearer".to_string())
+}
+
+pub fn unauthorized_error_message() -> String {
+    "Unauthorized".to_string()
+}
+
+pub fn forbidden_error_message() -> String {
+    "Forbidden".to_string()
+}
+
+pub fn expose_error_code() -> bool {
+    true
+}
