@@ -13,7 +13,7 @@ impl ConfigError {
         ConfigError { problems }
     }
 
-    /// Each problem, in the order found (fields in name order, then checks across fields).
+    /// Each problem, ordered by field name.
     pub fn problems(&self) -> &[FieldProblem] {
         &self.problems
     }
