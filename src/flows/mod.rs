@@ -22,3 +22,5 @@ pub use engine::{Env, Event, Note, RequestFlow, SharedState};
 pub use provider::Provider;
 pub use request::IncomingRequest;
 pub use settings::{Settings, SettingsError};
+#[cfg(test)]
+mod tests;

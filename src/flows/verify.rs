@@ -35,7 +35,7 @@ pub struct LoginVerificationError {
 impl LoginVerificationError {
     /// A key the JWKS does not have: worth one refetch of the JWKS.
     pub fn is_unknown_key(&self) -> bool {
-        matches!(self.error, TokenError::UnknownKid(_))
+        self.error.is_key_miss()
     }
 }
 

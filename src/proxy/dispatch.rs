@@ -9,12 +9,6 @@ use crate::flows::Settings;
 use crate::proxy::host;
 use crate::step::{CallResponse, OutboundRequest};
 
-/// The dispatch target for an authority: the `dispatch_clusters` entry (an Envoy cluster name)
-/// or the authority itself (Kong takes `host:port`).
-pub fn target<'a>(settings: &'a Settings, authority: &'a str) -> &'a str {
-    settings.config.dispatch_clusters.get(authority).map(String::as_str).unwrap_or(authority)
-}
-
 /// Dispatches the call; the token identifies the answer (tokens may be 0 on Kong).
 pub fn send(settings: &Settings, request: &OutboundRequest) -> Result<u32, String> {
     let mut headers: Vec<(&str, &str)> = vec![
@@ -30,7 +24,8 @@ pub fn send(settings: &Settings, request: &OutboundRequest) -> Result<u32, Strin
     }
     let body = (!request.body.is_empty()).then_some(request.body.as_slice());
     hostcalls::dispatch_http_call(
-        target(settings, &request.authority),
+        // An Envoy cluster name from `dispatch_clusters`, else the authority (Kong takes host:port).
+        settings.config.dispatch_target(&request.scheme, &request.authority),
         headers,
         body,
         Vec::new(),
