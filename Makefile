@@ -51,6 +51,6 @@ $(VENV)/.installed: tests/requirements.txt
 bench: deps wasm
 	@bench/run.sh
 
-## Coverage-guided fuzzing of the cookie codec and config parser (installs cargo-fuzz on first use).
+## Randomised robustness run: the property tests (no panic, no fail-open) with many more cases (CASES=N).
 fuzz:
 	@scripts/fuzz.sh

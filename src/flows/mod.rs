@@ -24,3 +24,5 @@ pub use request::IncomingRequest;
 pub use settings::{Settings, SettingsError};
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod fuzz_tests;
