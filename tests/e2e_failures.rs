@@ -5,7 +5,7 @@ mod common;
 
 use common::http::{basic, Client, Response};
 use common::{Stack, StackOptions, SESSION_SECRET};
-use openid_connect::session::{SameSite, SessionCodec, SessionSettings};
+use openid_connect::session::{SessionCodec, SessionSettings};
 use serde_json::{json, Value};
 
 fn config() -> Value {
@@ -101,20 +101,8 @@ fn expired_cookies_are_401() {
 /// A session cookie as the filter writes it, saved at `saved_at`, holding a token that the
 /// upstream would accept (the session is what is checked, not the token).
 fn make_cookie(secret: &str, saved_at: u64) -> String {
-    let codec = SessionCodec::new(
-        SessionSettings {
-            cookie_name: "session".into(),
-            path: "/".into(),
-            domain: None,
-            same_site: SameSite::Lax,
-            http_only: true,
-            secure: false,
-            idling_timeout: 900,
-            rolling_timeout: 3600,
-            absolute_timeout: 86400,
-        },
-        secret.as_bytes(),
-    );
+    // Kong's defaults, which the stack's plugin config keeps.
+    let codec = SessionCodec::new(SessionSettings::default(), secret.as_bytes());
     let mut session = codec.start(saved_at);
     let data = json!({
         "client": 1,
