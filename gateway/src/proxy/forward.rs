@@ -1,0 +1,291 @@
+//! Translating between hyper's requests/responses and the header lists filters see, and
+//! building the request sent upstream (Kong's X-Forwarded-* headers, hop-by-hop headers
+//! removed, Host per `preserve_host`).
+
+use std::net::SocketAddr;
+
+use crate::abi::headers::HeaderList;
+use crate::config::{Route, Service};
+
+/// Connection-level headers that never pass a proxy (RFC 9110 section 7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+fn is_hop_by_hop(name: &[u8], listed: &[String]) -> bool {
+    let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+    HOP_BY_HOP.contains(&lower.as_str()) || listed.iter().any(|l| *l == lower)
+}
+
+/// Header names a `Connection` header lists (they are hop-by-hop too).
+fn connection_listed(headers: &http::HeaderMap) -> Vec<String> {
+    headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// The request headers filters see: `:authority`, `:path`, `:method`, `:scheme`, then the
+/// end-to-end headers (Host becomes `:authority`, as in Envoy).
+pub fn request_header_list(parts: &http::request::Parts) -> HeaderList {
+    let mut list = HeaderList::new();
+    let authority = parts
+        .headers
+        .get(http::header::HOST)
+        .map(|v| v.as_bytes().to_vec())
+        .or_else(|| {
+            parts
+                .uri
+                .authority()
+                .map(|a| a.as_str().as_bytes().to_vec())
+        })
+        .unwrap_or_default();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    list.add(b":authority", &authority);
+    list.add(b":path", path.as_bytes());
+    list.add(b":method", parts.method.as_str().as_bytes());
+    list.add(b":scheme", b"http");
+    let listed = connection_listed(&parts.headers);
+    for (name, value) in &parts.headers {
+        if name == http::header::HOST || is_hop_by_hop(name.as_str().as_bytes(), &listed) {
+            continue;
+        }
+        list.add(name.as_str().as_bytes(), value.as_bytes());
+    }
+    list
+}
+
+/// The response headers filters see: `:status`, then the end-to-end headers.
+pub fn response_header_list(status: http::StatusCode, headers: &http::HeaderMap) -> HeaderList {
+    let mut list = HeaderList::new();
+    list.add(b":status", status.as_str().as_bytes());
+    let listed = connection_listed(headers);
+    for (name, value) in headers {
+        if is_hop_by_hop(name.as_str().as_bytes(), &listed) {
+            continue;
+        }
+        list.add(name.as_str().as_bytes(), value.as_bytes());
+    }
+    list
+}
+
+/// Everything needed to address the upstream request.
+pub struct UpstreamRequest {
+    pub method: http::Method,
+    pub path: String,
+    pub headers: http::HeaderMap,
+}
+
+pub struct ForwardContext<'a> {
+    pub service: &'a Service,
+    pub route: &'a Route,
+    pub prefix: &'a str,
+    pub client: SocketAddr,
+    pub listener: SocketAddr,
+    /// The path the client asked for (X-Forwarded-Path).
+    pub original_path: &'a str,
+}
+
+/// Builds the upstream request from the headers as the filters left them.
+pub fn upstream_request(
+    list: &HeaderList,
+    ctx: &ForwardContext<'_>,
+) -> Result<UpstreamRequest, String> {
+    let method_text = list.get_str(":method").unwrap_or("GET");
+    let method = http::Method::from_bytes(method_text.as_bytes())
+        .map_err(|_| format!("invalid :method `{method_text}`"))?;
+    let request_path = list.get_str(":path").unwrap_or("/");
+    let path = crate::proxy::routing::upstream_path(
+        &ctx.service.path,
+        request_path,
+        ctx.prefix,
+        ctx.route.strip_path,
+    );
+    path.parse::<http::uri::PathAndQuery>()
+        .map_err(|_| format!("invalid upstream path `{path}`"))?;
+    let authority = list.get_str(":authority").unwrap_or("");
+    let mut headers = http::HeaderMap::new();
+    let mut forwarded_for = None;
+    for (name, value) in list.iter() {
+        if name.first() == Some(&b':')
+            || name.eq_ignore_ascii_case(b"host")
+            || is_hop_by_hop(name, &[])
+        {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"x-forwarded-for") {
+            forwarded_for = Some(String::from_utf8_lossy(value).into_owned());
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name),
+            http::HeaderValue::from_bytes(value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    let host = if ctx.route.preserve_host && !authority.is_empty() {
+        authority.to_string()
+    } else if ctx.service.port == ctx.service.scheme.default_port() {
+        bracket(&ctx.service.host)
+    } else {
+        format!("{}:{}", bracket(&ctx.service.host), ctx.service.port)
+    };
+    let client_ip = ctx.client.ip().to_string();
+    let forwarded_for = match forwarded_for {
+        Some(existing) if !existing.trim().is_empty() => format!("{existing}, {client_ip}"),
+        _ => client_ip.clone(),
+    };
+    let forwarded_host = host_without_port(authority);
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(value) = http::HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    set("host", &host);
+    set("x-real-ip", &client_ip);
+    set("x-forwarded-for", &forwarded_for);
+    set("x-forwarded-proto", "http");
+    set("x-forwarded-host", forwarded_host);
+    set("x-forwarded-port", &ctx.listener.port().to_string());
+    set(
+        "x-forwarded-path",
+        ctx.original_path.split('?').next().unwrap_or("/"),
+    );
+    if ctx.route.strip_path && ctx.prefix != "/" && ctx.original_path.starts_with(ctx.prefix) {
+        set("x-forwarded-prefix", ctx.prefix);
+    }
+    Ok(UpstreamRequest {
+        method,
+        path,
+        headers,
+    })
+}
+
+fn bracket(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+fn host_without_port(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority
+            .split(']')
+            .next()
+            .map(|h| &authority[..h.len() + 1])
+            .unwrap_or(authority);
+    }
+    authority.split(':').next().unwrap_or(authority)
+}
+
+/// Client-facing response headers from the list the filters left (pseudo-headers dropped, and
+/// the length left to the body unless the response has none by definition).
+pub fn response_headers(list: &HeaderList, keep_length: bool) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in list.iter() {
+        if name.first() == Some(&b':') || is_hop_by_hop(name, &[]) {
+            continue;
+        }
+        if !keep_length && name.eq_ignore_ascii_case(b"content-length") {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name),
+            http::HeaderValue::from_bytes(value),
+        ) {
+            map.append(name, value);
+        }
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Scheme;
+
+    fn service() -> Service {
+        Service {
+            id: "s".into(),
+            name: "s".into(),
+            scheme: Scheme::Http,
+            host: "127.0.0.1".into(),
+            port: 9000,
+            path: "/".into(),
+        }
+    }
+
+    fn route() -> Route {
+        Route {
+            id: "r".into(),
+            name: "r".into(),
+            service: 0,
+            paths: vec!["/".into()],
+            strip_path: true,
+            preserve_host: false,
+        }
+    }
+
+    #[test]
+    fn sets_kong_forwarding_headers() {
+        let mut list = HeaderList::new();
+        list.add(b":authority", b"gw.example:8000");
+        list.add(b":path", b"/a?b=1");
+        list.add(b":method", b"POST");
+        list.add(b"x-forwarded-for", b"10.0.0.1");
+        list.add(b"set-cookie", b"a=1");
+        list.add(b"set-cookie", b"b=2");
+        list.add(b"connection", b"close");
+        let (service, route) = (service(), route());
+        let ctx = ForwardContext {
+            service: &service,
+            route: &route,
+            prefix: "/",
+            client: "127.0.0.2:5555".parse().unwrap(),
+            listener: "127.0.0.1:8000".parse().unwrap(),
+            original_path: "/a?b=1",
+        };
+        let request = upstream_request(&list, &ctx).unwrap();
+        assert_eq!(request.method, http::Method::POST);
+        assert_eq!(request.path, "/a?b=1");
+        let h = &request.headers;
+        assert_eq!(h["host"], "127.0.0.1:9000");
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.2");
+        assert_eq!(h["x-forwarded-host"], "gw.example");
+        assert_eq!(h["x-forwarded-port"], "8000");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["x-real-ip"], "127.0.0.2");
+        assert_eq!(h.get_all("set-cookie").iter().count(), 2);
+        assert!(h.get("connection").is_none());
+    }
+
+    #[test]
+    fn response_headers_drop_pseudo_and_length() {
+        let mut list = HeaderList::new();
+        list.add(b":status", b"200");
+        list.add(b"content-length", b"5");
+        list.add(b"transfer-encoding", b"chunked");
+        list.add(b"x-a", b"1");
+        let map = response_headers(&list, false);
+        assert_eq!(map.len(), 1);
+        assert_eq!(response_headers(&list, true)["content-length"], "5");
+    }
+}

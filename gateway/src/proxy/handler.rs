@@ -1,0 +1,938 @@
+//! Drives one request through its filter chain, the upstream, and back.
+//!
+//! Request callbacks run in chain order, response callbacks in reverse (as Envoy's encoder
+//! filters do). A filter that pauses holds its phase until it continues the stream, answers
+//! locally, or the pause timeout fires. Bodies are handed to filters chunk by chunk as they
+//! arrive (Pause before the end of the stream buffers, and the next call sees everything so
+//! far), and are buffered before being sent on. Local responses pass through the response
+//! callbacks of the filters that saw the request, as in Envoy.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Incoming};
+
+use crate::abi::headers::HeaderList;
+use crate::abi::Action;
+use crate::config::{Route, Service};
+use crate::dispatch::to_header_map;
+use crate::gateway::Gateway;
+use crate::http::body::OutBody;
+use crate::http::client::{Lease, Target};
+use crate::log::{self, Level};
+use crate::proxy::forward::{self, ForwardContext};
+use crate::proxy::worker::{FinishQueue, Worker};
+use crate::vm::exchange::{access, Exchange, LocalResponse, RequestInfo};
+use crate::vm::instance::StreamCallback;
+use crate::vm::slot::{PluginSlot, StreamHandle, VmError};
+
+pub struct Connection {
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub id: u64,
+}
+
+/// The request ends without an answer: the connection is closed (proxy_close_stream).
+#[derive(Debug)]
+pub struct StreamReset;
+
+impl std::fmt::Display for StreamReset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stream reset by a filter")
+    }
+}
+
+impl std::error::Error for StreamReset {}
+
+struct AccessRecord {
+    client: SocketAddr,
+    method: String,
+    path: String,
+    /// 0 until a response exists (a reset or an abandoned request).
+    status: u16,
+    bytes: usize,
+    started: Instant,
+}
+
+/// A finished stream waiting for proxy_on_done/log/delete and its access log line.
+pub struct Finished {
+    exchange: Option<Rc<RefCell<Exchange>>>,
+    filters: Vec<(Rc<PluginSlot>, StreamHandle)>,
+    access: AccessRecord,
+}
+
+/// Owned by the request, then by the response body: when dropped (response sent, request
+/// abandoned, or connection reset) the stream's end-of-life work is queued.
+struct StreamGuard {
+    queue: Rc<FinishQueue>,
+    finished: Option<Finished>,
+}
+
+impl StreamGuard {
+    fn finished(&mut self) -> Option<&mut Finished> {
+        self.finished.as_mut()
+    }
+
+    fn enter(&mut self, slot: Rc<PluginSlot>, handle: StreamHandle) {
+        if let Some(f) = self.finished() {
+            f.filters.push((slot, handle));
+        }
+    }
+
+    fn entered(&self) -> usize {
+        self.finished.as_ref().map_or(0, |f| f.filters.len())
+    }
+
+    fn handle(&self, index: usize) -> Option<StreamHandle> {
+        self.finished
+            .as_ref()
+            .and_then(|f| f.filters.get(index))
+            .map(|(_, h)| *h)
+    }
+
+    /// Hands the guard to the response body, recording what the access log prints.
+    fn attach(mut self, response: Response<OutBody>) -> Response<OutBody> {
+        if let Some(f) = self.finished() {
+            f.access.status = response.status().as_u16();
+            f.access.bytes = response.body().len();
+        }
+        response.map(|body| body.with_guard(self))
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if let Some(finished) = self.finished.take() {
+            self.queue.push(finished);
+        }
+    }
+}
+
+/// End-of-stream work, run by the worker's finish task.
+pub fn finish(_worker: &Worker, finished: Finished) {
+    if let Some(exchange) = &finished.exchange {
+        for (index, (slot, handle)) in finished.filters.iter().enumerate() {
+            {
+                let mut exchange = exchange.borrow_mut();
+                exchange.revoke(index, u8::MAX);
+                exchange.grant(index, access::LOG);
+            }
+            slot.finish_stream(handle);
+        }
+    }
+    let a = &finished.access;
+    log::access(
+        &a.client.to_string(),
+        &a.method,
+        &a.path,
+        a.status,
+        a.bytes,
+        a.started.elapsed(),
+    );
+}
+
+/// A response the gateway makes itself.
+struct HostError {
+    status: StatusCode,
+    /// Kong's JSON `message` for the client.
+    message: &'static str,
+    /// The log line (why).
+    log: String,
+    /// Upstream failures go through the filters' response callbacks like a local reply;
+    /// filter failures (traps, pause timeouts) do not.
+    through_filters: bool,
+}
+
+const UNEXPECTED: &str = "An unexpected error occurred";
+
+enum Stop {
+    Local(LocalResponse),
+    Error(HostError),
+    Reset,
+}
+
+/// Where the response body comes from.
+enum BodySource {
+    Upstream { body: Incoming, lease: Lease },
+    Buffered(Vec<u8>),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Request,
+    Response,
+}
+
+/// What the request phase hands to the upstream step.
+struct Forwarded {
+    headers: HeaderList,
+    body: Vec<u8>,
+    trailers: Option<HeaderList>,
+}
+
+pub async fn handle(
+    worker: Rc<Worker>,
+    connection: Rc<Connection>,
+    request: Request<Incoming>,
+) -> Result<Response<OutBody>, StreamReset> {
+    let gateway = worker.gateway.clone();
+    gateway.own_metrics.requests.record(1);
+    let (parts, body) = request.into_parts();
+    let original_path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
+    let mut guard = StreamGuard {
+        queue: worker.finished.clone(),
+        finished: Some(Finished {
+            exchange: None,
+            filters: Vec::new(),
+            access: AccessRecord {
+                client: connection.peer,
+                method: parts.method.to_string(),
+                path: original_path.clone(),
+                status: 0,
+                bytes: 0,
+                started: Instant::now(),
+            },
+        }),
+    };
+    let Some(matched) = gateway.router.find(parts.uri.path()) else {
+        return Ok(guard.attach(kong_error(
+            StatusCode::NOT_FOUND,
+            "no Route matched with those values",
+        )));
+    };
+    let route = &gateway.config.routes[matched.route];
+    let service = &gateway.config.services[route.service];
+    let chain: Vec<Rc<PluginSlot>> = gateway
+        .router
+        .chain(matched.route)
+        .iter()
+        .filter(|p| gateway.plugins[**p].enabled())
+        .filter_map(|p| worker.slots.get(*p).cloned())
+        .collect();
+    let request_id = parts
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_string)
+        .unwrap_or_else(new_request_id);
+    let info = RequestInfo {
+        client: connection.peer,
+        local: connection.local,
+        connection_id: connection.id,
+        request_id,
+        started: SystemTime::now(),
+        route_name: route.name.clone(),
+        service_name: service.name.clone(),
+    };
+    let exchange = Rc::new(RefCell::new(Exchange::new(
+        info,
+        forward::request_header_list(&parts),
+        chain.len(),
+    )));
+    if let Some(f) = guard.finished() {
+        f.exchange = Some(exchange.clone());
+    }
+    let mut flow = Flow {
+        gateway: &gateway,
+        worker: &worker,
+        chain,
+        exchange,
+        guard: &mut guard,
+        method: parts.method.clone(),
+        route,
+        service,
+        prefix: &matched.prefix,
+        connection: &connection,
+        original_path: &original_path,
+    };
+    let response = flow.run(body).await?;
+    Ok(guard.attach(response))
+}
+
+struct Flow<'a> {
+    gateway: &'a Gateway,
+    worker: &'a Rc<Worker>,
+    chain: Vec<Rc<PluginSlot>>,
+    exchange: Rc<RefCell<Exchange>>,
+    guard: &'a mut StreamGuard,
+    method: http::Method,
+    route: &'a Route,
+    service: &'a Service,
+    prefix: &'a str,
+    connection: &'a Connection,
+    original_path: &'a str,
+}
+
+impl Flow<'_> {
+    async fn run(&mut self, body: Incoming) -> Result<Response<OutBody>, StreamReset> {
+        let forwarded = match self.request_phase(body).await {
+            Ok(forwarded) => forwarded,
+            Err(stop) => return self.stopped(stop, false).await,
+        };
+        let (head, source) = match self.upstream(forwarded).await {
+            Ok(answer) => answer,
+            Err(stop) => return self.stopped(stop, false).await,
+        };
+        match self.response_phase(head, source).await {
+            Ok(response) => Ok(response),
+            Err(stop) => self.stopped(stop, true).await,
+        }
+    }
+
+    fn filter_name(&self, index: usize) -> String {
+        self.chain
+            .get(index)
+            .map(|slot| self.gateway.plugins[slot.plugin].spec.scope_label())
+            .unwrap_or_default()
+    }
+
+    fn vm_error(&self, index: usize, error: VmError) -> Stop {
+        Stop::Error(HostError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: UNEXPECTED,
+            log: format!(
+                "filter {} failed the request: {error}",
+                self.filter_name(index)
+            ),
+            through_filters: false,
+        })
+    }
+
+    fn callback(&self, index: usize, callback: StreamCallback) -> Result<Action, Stop> {
+        let (Some(slot), Some(handle)) = (self.chain.get(index), self.guard.handle(index)) else {
+            return Ok(Action::Continue);
+        };
+        slot.stream_callback(&handle, callback)
+            .map_err(|e| self.vm_error(index, e))
+    }
+
+    /// Acts on what filters signalled; returns whether filter `index` is still paused.
+    fn check(&self, index: usize, direction: Direction, paused: bool) -> Result<bool, Stop> {
+        let mut exchange = self.exchange.borrow_mut();
+        let signals = &mut exchange.signals;
+        if let Some(reason) = signals.failure.take() {
+            return Err(Stop::Error(HostError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                message: UNEXPECTED,
+                log: format!("request failed: {reason}"),
+                through_filters: false,
+            }));
+        }
+        if signals.reset {
+            return Err(Stop::Reset);
+        }
+        if let Some(local) = signals.local_response.take() {
+            return Err(Stop::Local(local));
+        }
+        let resumed = match direction {
+            Direction::Request => signals.continue_request.take(),
+            Direction::Response => signals.continue_response.take(),
+        };
+        Ok(paused && resumed != Some(index))
+    }
+
+    /// Waits while filter `index` holds its phase.
+    async fn settle(
+        &self,
+        index: usize,
+        action: Action,
+        direction: Direction,
+        phase: &str,
+    ) -> Result<(), Stop> {
+        let timeout = self.gateway.config.pause_timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut paused = action == Action::Pause;
+        loop {
+            paused = self.check(index, direction, paused)?;
+            if !paused {
+                return Ok(());
+            }
+            let notify = self.exchange.borrow().notify.clone();
+            if tokio::time::timeout_at(deadline, notify.notified())
+                .await
+                .is_err()
+                && self.check(index, direction, true)?
+            {
+                return Err(Stop::Error(HostError {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    message: UNEXPECTED,
+                    log: format!(
+                        "filter {} paused the request in {phase} and neither resumed nor answered it within {} ms",
+                        self.filter_name(index),
+                        timeout.as_millis()
+                    ),
+                    through_filters: false,
+                }));
+            }
+        }
+    }
+
+    async fn request_phase(&mut self, mut body: Incoming) -> Result<Forwarded, Stop> {
+        let headers_end = body.is_end_stream();
+        for index in 0..self.chain.len() {
+            let slot = self.chain[index].clone();
+            let handle = slot
+                .create_stream(&self.exchange, index)
+                .map_err(|e| self.vm_error(index, e))?;
+            self.guard.enter(slot, handle);
+            let headers = {
+                let mut exchange = self.exchange.borrow_mut();
+                exchange.grant(index, access::REQUEST_HEADERS);
+                exchange.request_headers.len()
+            };
+            let action = self.callback(
+                index,
+                StreamCallback::RequestHeaders {
+                    headers,
+                    end_of_stream: headers_end,
+                },
+            )?;
+            self.settle(
+                index,
+                action,
+                Direction::Request,
+                "proxy_on_request_headers",
+            )
+            .await?;
+            self.exchange
+                .borrow_mut()
+                .revoke(index, access::REQUEST_HEADERS);
+        }
+        let mut forward = Vec::new();
+        if !headers_end {
+            let mut stages = vec![Vec::new(); self.chain.len()];
+            let mut total = 0usize;
+            loop {
+                match body.frame().await {
+                    None => {
+                        self.body_chunk(
+                            Direction::Request,
+                            &mut stages,
+                            &mut forward,
+                            Vec::new(),
+                            true,
+                        )
+                        .await?;
+                        break;
+                    }
+                    Some(Err(e)) => {
+                        log::gateway(Level::Debug, &format!("client request body failed: {e}"));
+                        return Err(Stop::Reset);
+                    }
+                    Some(Ok(frame)) => match frame.into_data() {
+                        Ok(data) => {
+                            total += data.len();
+                            if total > self.gateway.config.max_body_bytes {
+                                return Err(Stop::Error(HostError {
+                                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                                    message: "Request size limit exceeded",
+                                    log: format!(
+                                        "request body larger than max_body_bytes ({})",
+                                        self.gateway.config.max_body_bytes
+                                    ),
+                                    through_filters: false,
+                                }));
+                            }
+                            let end = body.is_end_stream();
+                            self.body_chunk(
+                                Direction::Request,
+                                &mut stages,
+                                &mut forward,
+                                data.to_vec(),
+                                end,
+                            )
+                            .await?;
+                            if end {
+                                break;
+                            }
+                        }
+                        Err(frame) => {
+                            if let Ok(trailers) = frame.into_trailers() {
+                                self.trailers(
+                                    Direction::Request,
+                                    &trailers,
+                                    &mut stages,
+                                    &mut forward,
+                                )
+                                .await?;
+                            }
+                            break;
+                        }
+                    },
+                }
+            }
+        }
+        let exchange = self.exchange.borrow();
+        Ok(Forwarded {
+            headers: exchange.request_headers.clone(),
+            body: forward,
+            trailers: exchange.request_trailers.clone(),
+        })
+    }
+
+    /// Filter order for a direction: chain order for requests, reverse for responses.
+    fn order(&self, direction: Direction) -> Vec<usize> {
+        let entered = self.guard.entered();
+        match direction {
+            Direction::Request => (0..entered).collect(),
+            Direction::Response => (0..entered).rev().collect(),
+        }
+    }
+
+    /// Passes one chunk through the filters. A filter that pauses before the end of the stream
+    /// keeps what it has seen (`stages`) and is called again with more; what gets past the
+    /// last filter is appended to `forward`.
+    async fn body_chunk(
+        &mut self,
+        direction: Direction,
+        stages: &mut [Vec<u8>],
+        forward: &mut Vec<u8>,
+        chunk: Vec<u8>,
+        end: bool,
+    ) -> Result<(), Stop> {
+        let mut data = chunk;
+        for index in self.order(direction) {
+            let Some(stage) = stages.get_mut(index) else {
+                continue;
+            };
+            let mut buffer = std::mem::take(stage);
+            buffer.extend_from_slice(&data);
+            let size = buffer.len();
+            let (bit, callback, phase) = match direction {
+                Direction::Request => (
+                    access::REQUEST_BODY,
+                    StreamCallback::RequestBody {
+                        size,
+                        end_of_stream: end,
+                    },
+                    "proxy_on_request_body",
+                ),
+                Direction::Response => (
+                    access::RESPONSE_BODY,
+                    StreamCallback::ResponseBody {
+                        size,
+                        end_of_stream: end,
+                    },
+                    "proxy_on_response_body",
+                ),
+            };
+            {
+                let mut exchange = self.exchange.borrow_mut();
+                match direction {
+                    Direction::Request => exchange.request_body = Some(buffer),
+                    Direction::Response => exchange.response_body = Some(buffer),
+                }
+                exchange.grant(index, bit);
+            }
+            let outcome = match self.callback(index, callback) {
+                Ok(Action::Pause) if !end => self.check(index, direction, false).map(|_| true),
+                Ok(action) => self
+                    .settle(index, action, direction, phase)
+                    .await
+                    .map(|()| false),
+                Err(stop) => Err(stop),
+            };
+            let buffer = {
+                let mut exchange = self.exchange.borrow_mut();
+                exchange.revoke(index, bit);
+                match direction {
+                    Direction::Request => exchange.request_body.take(),
+                    Direction::Response => exchange.response_body.take(),
+                }
+                .unwrap_or_default()
+            };
+            if outcome? {
+                if let Some(stage) = stages.get_mut(index) {
+                    *stage = buffer;
+                }
+                return Ok(());
+            }
+            data = buffer;
+        }
+        forward.extend_from_slice(&data);
+        Ok(())
+    }
+
+    /// Trailers end the body: each filter sees them, then data still held by filters that
+    /// were buffering is passed on in stream order.
+    async fn trailers(
+        &mut self,
+        direction: Direction,
+        trailers: &http::HeaderMap,
+        stages: &mut [Vec<u8>],
+        forward: &mut Vec<u8>,
+    ) -> Result<(), Stop> {
+        let mut list = HeaderList::new();
+        for (name, value) in trailers {
+            list.add(name.as_str().as_bytes(), value.as_bytes());
+        }
+        let count = list.len();
+        {
+            let mut exchange = self.exchange.borrow_mut();
+            match direction {
+                Direction::Request => exchange.request_trailers = Some(list),
+                Direction::Response => exchange.response_trailers = Some(list),
+            }
+        }
+        let (bit, callback, phase) = match direction {
+            Direction::Request => (
+                access::REQUEST_TRAILERS,
+                StreamCallback::RequestTrailers { trailers: count },
+                "proxy_on_request_trailers",
+            ),
+            Direction::Response => (
+                access::RESPONSE_TRAILERS,
+                StreamCallback::ResponseTrailers { trailers: count },
+                "proxy_on_response_trailers",
+            ),
+        };
+        for index in self.order(direction) {
+            self.exchange.borrow_mut().grant(index, bit);
+            let action = self.callback(index, callback)?;
+            self.settle(index, action, direction, phase).await?;
+            self.exchange.borrow_mut().revoke(index, bit);
+        }
+        // Later filters hold earlier data.
+        for index in self.order(direction).into_iter().rev() {
+            if let Some(stage) = stages.get_mut(index) {
+                forward.extend_from_slice(&std::mem::take(stage));
+            }
+        }
+        Ok(())
+    }
+
+    async fn upstream(&mut self, forwarded: Forwarded) -> Result<(HeaderList, BodySource), Stop> {
+        let context = ForwardContext {
+            service: self.service,
+            route: self.route,
+            prefix: self.prefix,
+            client: self.connection.peer,
+            listener: self.connection.local,
+            original_path: self.original_path,
+        };
+        let request = forward::upstream_request(&forwarded.headers, &context).map_err(|e| {
+            Stop::Error(HostError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                message: UNEXPECTED,
+                log: format!("cannot build the upstream request: {e}"),
+                through_filters: false,
+            })
+        })?;
+        let target = Target {
+            scheme: self.service.scheme,
+            host: self.service.host.clone(),
+            port: self.service.port,
+        };
+        let body = Bytes::from(forwarded.body);
+        let trailers = forwarded.trailers.as_ref().map(to_header_map);
+        let build = || {
+            let mut upstream = Request::new(OutBody::new(body.clone(), trailers.clone()));
+            *upstream.method_mut() = request.method.clone();
+            *upstream.uri_mut() = request
+                .path
+                .parse()
+                .unwrap_or_else(|_| http::Uri::from_static("/"));
+            *upstream.headers_mut() = request.headers.clone();
+            upstream
+        };
+        let timeout = self.gateway.config.upstream_timeout;
+        let sent = tokio::time::timeout(timeout, self.worker.client.send(&target, build)).await;
+        let (response, lease) = match sent {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => {
+                return Err(Stop::Error(HostError {
+                    status: StatusCode::BAD_GATEWAY,
+                    message: "An invalid response was received from the upstream server",
+                    log: format!("upstream {target} failed: {e}"),
+                    through_filters: true,
+                }))
+            }
+            Err(_) => {
+                return Err(Stop::Error(HostError {
+                    status: StatusCode::GATEWAY_TIMEOUT,
+                    message: "The upstream server is timing out",
+                    log: format!(
+                        "upstream {target} did not answer within {} ms",
+                        timeout.as_millis()
+                    ),
+                    through_filters: true,
+                }))
+            }
+        };
+        let head = forward::response_header_list(response.status(), response.headers());
+        Ok((
+            head,
+            BodySource::Upstream {
+                body: response.into_body(),
+                lease,
+            },
+        ))
+    }
+
+    async fn response_phase(
+        &mut self,
+        head: HeaderList,
+        source: BodySource,
+    ) -> Result<Response<OutBody>, Stop> {
+        let headers_end = match &source {
+            BodySource::Upstream { body, .. } => body.is_end_stream(),
+            BodySource::Buffered(data) => data.is_empty(),
+        };
+        let headers = head.len();
+        self.exchange.borrow_mut().response_headers = head;
+        for index in self.order(Direction::Response) {
+            self.exchange
+                .borrow_mut()
+                .grant(index, access::RESPONSE_HEADERS);
+            let action = self.callback(
+                index,
+                StreamCallback::ResponseHeaders {
+                    headers,
+                    end_of_stream: headers_end,
+                },
+            )?;
+            self.settle(
+                index,
+                action,
+                Direction::Response,
+                "proxy_on_response_headers",
+            )
+            .await?;
+            self.exchange
+                .borrow_mut()
+                .revoke(index, access::RESPONSE_HEADERS);
+        }
+        let mut stages = vec![Vec::new(); self.guard.entered()];
+        let mut forward = Vec::new();
+        match source {
+            BodySource::Buffered(data) => {
+                if !headers_end {
+                    self.body_chunk(Direction::Response, &mut stages, &mut forward, data, true)
+                        .await?;
+                }
+            }
+            BodySource::Upstream { mut body, lease } => {
+                if !headers_end {
+                    self.read_upstream_body(&mut body, &mut stages, &mut forward)
+                        .await?;
+                }
+                lease.release();
+            }
+        }
+        let exchange = self.exchange.borrow();
+        let head = exchange.response_headers.clone();
+        let trailers = exchange.response_trailers.clone();
+        drop(exchange);
+        Ok(self.build_response(&head, forward, trailers))
+    }
+
+    async fn read_upstream_body(
+        &mut self,
+        body: &mut Incoming,
+        stages: &mut [Vec<u8>],
+        forward: &mut Vec<u8>,
+    ) -> Result<(), Stop> {
+        let timeout = self.gateway.config.upstream_timeout;
+        let failed = |log: String| {
+            Stop::Error(HostError {
+                status: StatusCode::BAD_GATEWAY,
+                message: "An invalid response was received from the upstream server",
+                log,
+                through_filters: false,
+            })
+        };
+        let mut total = 0usize;
+        loop {
+            let frame = tokio::time::timeout(timeout, body.frame())
+                .await
+                .map_err(|_| {
+                    failed(format!(
+                        "upstream response body stalled for {} ms",
+                        timeout.as_millis()
+                    ))
+                })?;
+            match frame {
+                None => {
+                    return self
+                        .body_chunk(Direction::Response, stages, forward, Vec::new(), true)
+                        .await
+                }
+                Some(Err(e)) => return Err(failed(format!("upstream response body failed: {e}"))),
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => {
+                        total += data.len();
+                        if total > self.gateway.config.max_body_bytes {
+                            return Err(failed(format!(
+                                "upstream response body larger than max_body_bytes ({})",
+                                self.gateway.config.max_body_bytes
+                            )));
+                        }
+                        let end = body.is_end_stream();
+                        self.body_chunk(Direction::Response, stages, forward, data.to_vec(), end)
+                            .await?;
+                        if end {
+                            return Ok(());
+                        }
+                    }
+                    Err(frame) => {
+                        if let Ok(trailers) = frame.into_trailers() {
+                            self.trailers(Direction::Response, &trailers, stages, forward)
+                                .await?;
+                        }
+                        return Ok(());
+                    }
+                },
+            }
+        }
+    }
+
+    fn build_response(
+        &self,
+        head: &HeaderList,
+        body: Vec<u8>,
+        trailers: Option<HeaderList>,
+    ) -> Response<OutBody> {
+        let status = head
+            .get_str(":status")
+            .and_then(|s| s.parse::<u16>().ok())
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::BAD_GATEWAY);
+        let keep_length = self.method == http::Method::HEAD || status == StatusCode::NOT_MODIFIED;
+        let headers = forward::response_headers(head, keep_length);
+        let mut response = Response::new(OutBody::new(body, trailers.as_ref().map(to_header_map)));
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        response
+    }
+
+    /// Answers after a stop. A local response from the request phase (and an upstream error)
+    /// passes through the response callbacks of the filters that saw the request; one from
+    /// the response phase is sent as is.
+    async fn stopped(
+        &mut self,
+        stop: Stop,
+        in_response: bool,
+    ) -> Result<Response<OutBody>, StreamReset> {
+        let (head, body) = match stop {
+            Stop::Reset => return Err(StreamReset),
+            Stop::Error(error) => {
+                log::gateway(Level::Error, &error.log);
+                let (head, body) = kong_error_parts(error.status, error.message);
+                if !error.through_filters || in_response {
+                    return Ok(self.build_response(&head, body, None));
+                }
+                (head, body)
+            }
+            Stop::Local(local) => {
+                self.log_local(&local);
+                let (head, body) = local_parts(local);
+                if in_response {
+                    return Ok(self.build_response(&head, body, None));
+                }
+                (head, body)
+            }
+        };
+        match self.response_phase(head, BodySource::Buffered(body)).await {
+            Ok(response) => Ok(response),
+            Err(Stop::Reset) => Err(StreamReset),
+            Err(Stop::Local(local)) => {
+                self.log_local(&local);
+                let (head, body) = local_parts(local);
+                Ok(self.build_response(&head, body, None))
+            }
+            Err(Stop::Error(error)) => {
+                log::gateway(Level::Error, &error.log);
+                let (head, body) = kong_error_parts(error.status, error.message);
+                Ok(self.build_response(&head, body, None))
+            }
+        }
+    }
+
+    fn log_local(&self, local: &LocalResponse) {
+        if log::enabled(Level::Debug) {
+            log::gateway(
+                Level::Debug,
+                &format!(
+                    "filter {} answered {} locally{}",
+                    self.filter_name(local.filter),
+                    local.status,
+                    if local.details.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", local.details)
+                    }
+                ),
+            );
+        }
+    }
+}
+
+/// The head and body of a local response; a body without a content type is text/plain.
+fn local_parts(local: LocalResponse) -> (HeaderList, Vec<u8>) {
+    let mut head = HeaderList::new();
+    head.add(b":status", local.status.to_string().as_bytes());
+    for (name, value) in local.headers.iter() {
+        if name.first() != Some(&b':') {
+            head.add(name, value);
+        }
+    }
+    if !local.body.is_empty() && head.get(b"content-type").is_none() {
+        head.add(b"content-type", b"text/plain");
+    }
+    (head, local.body)
+}
+
+/// Kong's error shape: `{"message": "..."}`.
+fn kong_error_parts(status: StatusCode, message: &str) -> (HeaderList, Vec<u8>) {
+    let mut head = HeaderList::new();
+    head.add(b":status", status.as_str().as_bytes());
+    head.add(b"content-type", b"application/json; charset=utf-8");
+    let body = serde_json::json!({ "message": message })
+        .to_string()
+        .into_bytes();
+    (head, body)
+}
+
+fn kong_error(status: StatusCode, message: &str) -> Response<OutBody> {
+    let (_, body) = kong_error_parts(status, message);
+    let mut response = Response::new(OutBody::new(body, None));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+/// A random (version 4) UUID for `request.id` when the client sent no x-request-id.
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::getrandom(&mut bytes).is_err() {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        bytes = nanos.to_le_bytes();
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}

@@ -1,0 +1,225 @@
+//! A worker: one OS thread with a current-thread tokio runtime and its own VM instance of
+//! every plugin. Connections arrive from the acceptor over a channel, as do admin requests
+//! (live reconfiguration) and shared-queue notifications.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::{oneshot, Notify};
+
+use crate::gateway::Gateway;
+use crate::http::client::HttpClient;
+use crate::log::{self, Level};
+use crate::proxy::handler::{self, Finished};
+use crate::shared::QueueOwner;
+use crate::vm::slot::PluginSlot;
+
+pub enum WorkerMessage {
+    Connection {
+        stream: std::net::TcpStream,
+        peer: SocketAddr,
+        id: u64,
+    },
+    /// Try a plugin config in a fresh root context; the answer is the filter's verdict.
+    Prepare {
+        plugin: usize,
+        config: Vec<u8>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Commit {
+        plugin: usize,
+        reply: oneshot::Sender<()>,
+    },
+    Abort {
+        plugin: usize,
+        reply: oneshot::Sender<()>,
+    },
+    QueueReady {
+        owner: QueueOwner,
+        queue: u32,
+    },
+}
+
+/// Streams that ended and wait for proxy_on_done/log/delete and their access log line. Drop
+/// handlers enqueue here (they cannot call into a VM), a task drains it.
+#[derive(Default)]
+pub struct FinishQueue {
+    items: RefCell<VecDeque<Finished>>,
+    notify: Notify,
+}
+
+impl FinishQueue {
+    pub fn push(&self, finished: Finished) {
+        self.items.borrow_mut().push_back(finished);
+        self.notify.notify_one();
+    }
+}
+
+pub struct Worker {
+    pub index: usize,
+    pub gateway: Arc<Gateway>,
+    pub slots: Vec<Rc<PluginSlot>>,
+    pub client: Rc<HttpClient>,
+    pub finished: Rc<FinishQueue>,
+}
+
+/// Starts worker `index`; `ready` hears whether its VM instances came up.
+pub fn spawn(
+    index: usize,
+    gateway: Arc<Gateway>,
+    ready: std::sync::mpsc::Sender<Result<(), String>>,
+) -> std::io::Result<UnboundedSender<WorkerMessage>> {
+    let (sender, receiver) = unbounded_channel();
+    std::thread::Builder::new()
+        .name(format!("worker-{index}"))
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    let _ = ready.send(Err(format!(
+                        "worker {index}: cannot start its runtime: {e}"
+                    )));
+                    return;
+                }
+            };
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&runtime, run(index, gateway, ready, receiver));
+        })?;
+    Ok(sender)
+}
+
+async fn run(
+    index: usize,
+    gateway: Arc<Gateway>,
+    ready: std::sync::mpsc::Sender<Result<(), String>>,
+    mut receiver: UnboundedReceiver<WorkerMessage>,
+) {
+    let worker = match Worker::start(index, gateway) {
+        Ok(worker) => Rc::new(worker),
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(()));
+    tokio::task::spawn_local(drain_finished(worker.clone()));
+    while let Some(message) = receiver.recv().await {
+        worker.handle(message);
+    }
+}
+
+impl Worker {
+    fn start(index: usize, gateway: Arc<Gateway>) -> Result<Worker, String> {
+        let client = HttpClient::new(gateway.tls.clone());
+        let modules: Vec<&wasmtime::Module> = gateway.plugins.iter().map(|p| &p.module).collect();
+        let linker = crate::vm::linker(&gateway.engine, &modules)?;
+        let mut slots = Vec::new();
+        for (plugin, runtime) in gateway.plugins.iter().enumerate() {
+            let label = format!(
+                "{}: plugins[{plugin}] ({})",
+                gateway.config.file,
+                runtime.spec.scope_label()
+            );
+            let pre = linker
+                .instantiate_pre(&runtime.module)
+                .map_err(|e| format!("{label}: cannot link the module: {e:#}"))?;
+            let slot = PluginSlot::start(plugin, index, gateway.clone(), pre, client.clone())
+                .map_err(|e| format!("{label}: {e}"))?;
+            slots.push(slot);
+        }
+        Ok(Worker {
+            index,
+            gateway,
+            slots,
+            client,
+            finished: Rc::new(FinishQueue::default()),
+        })
+    }
+
+    fn handle(self: &Rc<Self>, message: WorkerMessage) {
+        match message {
+            WorkerMessage::Connection { stream, peer, id } => self.serve(stream, peer, id),
+            WorkerMessage::Prepare {
+                plugin,
+                config,
+                reply,
+            } => {
+                let outcome = match self.slots.get(plugin) {
+                    Some(slot) => slot.prepare(&config),
+                    None => Err(format!("no plugin #{plugin}")),
+                };
+                let _ = reply.send(outcome);
+            }
+            WorkerMessage::Commit { plugin, reply } => {
+                if let Some(slot) = self.slots.get(plugin) {
+                    slot.commit();
+                }
+                let _ = reply.send(());
+            }
+            WorkerMessage::Abort { plugin, reply } => {
+                if let Some(slot) = self.slots.get(plugin) {
+                    slot.abort();
+                }
+                let _ = reply.send(());
+            }
+            WorkerMessage::QueueReady { owner, queue } => {
+                if let Some(slot) = self.slots.get(owner.plugin) {
+                    slot.queue_ready(owner.root_context, queue);
+                }
+            }
+        }
+    }
+
+    fn serve(self: &Rc<Self>, stream: std::net::TcpStream, peer: SocketAddr, id: u64) {
+        let stream = match tokio::net::TcpStream::from_std(stream) {
+            Ok(stream) => stream,
+            Err(e) => {
+                log::gateway(
+                    Level::Warn,
+                    &format!(
+                        "worker {}: cannot take connection from {peer}: {e}",
+                        self.index
+                    ),
+                );
+                return;
+            }
+        };
+        let local = match stream.local_addr() {
+            Ok(local) => local,
+            Err(_) => return,
+        };
+        let connection = Rc::new(handler::Connection { peer, local, id });
+        let worker = self.clone();
+        tokio::task::spawn_local(async move {
+            let service = service_fn(move |request| {
+                handler::handle(worker.clone(), connection.clone(), request)
+            });
+            let served = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = served {
+                log::gateway(Level::Debug, &format!("connection from {peer} ended: {e}"));
+            }
+        });
+    }
+}
+
+async fn drain_finished(worker: Rc<Worker>) {
+    loop {
+        let next = worker.finished.items.borrow_mut().pop_front();
+        match next {
+            Some(finished) => handler::finish(&worker, finished),
+            None => worker.finished.notify.notified().await,
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! One HTTP request/response pair as the filters of its chain see it. The request driver owns
+//! it; hostcalls reach it through the stream context's binding and leave signals (continue,
+//! local response, reset) that the driver acts on once the VM call has returned, so the host
+//! never re-enters a VM from inside a hostcall.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::SystemTime;
+
+use tokio::sync::Notify;
+
+use crate::abi::headers::HeaderList;
+use crate::abi::MapType;
+
+/// Which maps and buffers a filter may touch right now, as in the spec's "can be read/modified
+/// in callback X (or for as long as processing is paused from it)". A bit is set before a
+/// callback and cleared when that filter lets the phase continue.
+pub mod access {
+    pub const REQUEST_HEADERS: u8 = 1;
+    pub const REQUEST_BODY: u8 = 1 << 1;
+    pub const REQUEST_TRAILERS: u8 = 1 << 2;
+    pub const RESPONSE_HEADERS: u8 = 1 << 3;
+    pub const RESPONSE_BODY: u8 = 1 << 4;
+    pub const RESPONSE_TRAILERS: u8 = 1 << 5;
+    /// proxy_on_log: every header map readable, none writable.
+    pub const LOG: u8 = 1 << 6;
+}
+
+/// Facts about the request that properties expose.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    pub client: SocketAddr,
+    pub local: SocketAddr,
+    pub connection_id: u64,
+    pub request_id: String,
+    pub started: SystemTime,
+    pub route_name: String,
+    pub service_name: String,
+}
+
+/// A response a filter asked for with proxy_send_local_response.
+#[derive(Debug, Clone)]
+pub struct LocalResponse {
+    pub status: u16,
+    pub headers: HeaderList,
+    pub body: Vec<u8>,
+    pub details: String,
+    /// The filter (chain index) that sent it.
+    pub filter: usize,
+}
+
+/// What filters asked for since the driver last looked.
+#[derive(Debug, Default)]
+pub struct Signals {
+    /// proxy_continue_stream(HTTP_REQUEST) from this chain index.
+    pub continue_request: Option<usize>,
+    pub continue_response: Option<usize>,
+    pub local_response: Option<LocalResponse>,
+    /// proxy_close_stream: drop the connection without an answer.
+    pub reset: bool,
+    /// The VM of a filter in this chain trapped; the request must fail.
+    pub failure: Option<String>,
+}
+
+pub struct Exchange {
+    pub info: RequestInfo,
+    pub request_headers: HeaderList,
+    pub request_trailers: Option<HeaderList>,
+    /// The request body buffer visible to the filter being called (or paused in the body).
+    pub request_body: Option<Vec<u8>>,
+    pub response_headers: HeaderList,
+    pub response_trailers: Option<HeaderList>,
+    pub response_body: Option<Vec<u8>>,
+    /// Per chain index: the `access` bits currently granted.
+    pub access: Vec<u8>,
+    /// Values set with proxy_set_property, by dotted path (Envoy's filter state).
+    pub properties: HashMap<String, Vec<u8>>,
+    pub signals: Signals,
+    pub notify: Rc<Notify>,
+}
+
+impl Exchange {
+    pub fn new(info: RequestInfo, request_headers: HeaderList, filters: usize) -> Exchange {
+        Exchange {
+            info,
+            request_headers,
+            request_trailers: None,
+            request_body: None,
+            response_headers: HeaderList::new(),
+            response_trailers: None,
+            response_body: None,
+            access: vec![0; filters],
+            properties: HashMap::new(),
+            signals: Signals::default(),
+            notify: Rc::new(Notify::new()),
+        }
+    }
+
+    pub fn grant(&mut self, filter: usize, bits: u8) {
+        if let Some(slot) = self.access.get_mut(filter) {
+            *slot |= bits;
+        }
+    }
+
+    pub fn revoke(&mut self, filter: usize, bits: u8) {
+        if let Some(slot) = self.access.get_mut(filter) {
+            *slot &= !bits;
+        }
+    }
+
+    pub fn allowed(&self, filter: usize, bits: u8) -> bool {
+        self.access
+            .get(filter)
+            .is_some_and(|granted| granted & bits != 0)
+    }
+
+    /// The header map `map` if `filter` may read it now.
+    pub fn readable_map(&self, filter: usize, map: MapType) -> Option<&HeaderList> {
+        let (bit, list) = match map {
+            MapType::HttpRequestHeaders => (access::REQUEST_HEADERS, Some(&self.request_headers)),
+            MapType::HttpRequestTrailers => {
+                (access::REQUEST_TRAILERS, self.request_trailers.as_ref())
+            }
+            MapType::HttpResponseHeaders => {
+                (access::RESPONSE_HEADERS, Some(&self.response_headers))
+            }
+            MapType::HttpResponseTrailers => {
+                (access::RESPONSE_TRAILERS, self.response_trailers.as_ref())
+            }
+            _ => return None,
+        };
+        if self.allowed(filter, bit | access::LOG) {
+            list
+        } else {
+            None
+        }
+    }
+
+    /// The header map `map` if `filter` may modify it now. Trailers can be added from the
+    /// last body callback when the message has none (the spec's rule), so they are created
+    /// on demand while the body bit is held.
+    pub fn writable_map(&mut self, filter: usize, map: MapType) -> Option<&mut HeaderList> {
+        match map {
+            MapType::HttpRequestHeaders if self.allowed(filter, access::REQUEST_HEADERS) => {
+                Some(&mut self.request_headers)
+            }
+            MapType::HttpRequestTrailers
+                if self.allowed(filter, access::REQUEST_TRAILERS | access::REQUEST_BODY) =>
+            {
+                Some(self.request_trailers.get_or_insert_with(HeaderList::new))
+            }
+            MapType::HttpResponseHeaders if self.allowed(filter, access::RESPONSE_HEADERS) => {
+                Some(&mut self.response_headers)
+            }
+            MapType::HttpResponseTrailers
+                if self.allowed(filter, access::RESPONSE_TRAILERS | access::RESPONSE_BODY) =>
+            {
+                Some(self.response_trailers.get_or_insert_with(HeaderList::new))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+}

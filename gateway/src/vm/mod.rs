@@ -1,0 +1,107 @@
+//! Running proxy-wasm modules with wasmtime: one engine, each module compiled once, one
+//! instance per plugin per worker.
+
+pub mod exchange;
+pub mod instance;
+pub mod slot;
+pub mod state;
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use wasmtime::{Engine, ExternType, Linker, Module, Val, ValType};
+
+use crate::abi::{hostcalls, wasi, Status};
+use crate::log::{self, Level};
+use state::HostState;
+
+pub fn engine() -> Result<Engine, String> {
+    let mut config = wasmtime::Config::new();
+    config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    Engine::new(&config).map_err(|e| format!("cannot set up wasmtime: {e}"))
+}
+
+/// Compiles a module and checks it speaks ABI 0.2.x and exports an allocator.
+pub fn compile(engine: &Engine, path: &Path) -> Result<Module, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let module = Module::new(engine, &bytes)
+        .map_err(|e| format!("{} is not a valid wasm module: {e:#}", path.display()))?;
+    let exports: HashSet<&str> = module.exports().map(|e| e.name()).collect();
+    let abi_02 =
+        exports.contains("proxy_abi_version_0_2_1") || exports.contains("proxy_abi_version_0_2_0");
+    if !abi_02 {
+        return Err(if exports.contains("proxy_abi_version_0_1_0") {
+            format!(
+                "{} targets proxy-wasm ABI 0.1.0; this host runs ABI 0.2.0 and 0.2.1 modules",
+                path.display()
+            )
+        } else {
+            format!(
+                "{} does not export proxy_abi_version_0_2_1: not a proxy-wasm module",
+                path.display()
+            )
+        });
+    }
+    if !exports.contains("proxy_on_memory_allocate") && !exports.contains("malloc") {
+        return Err(format!(
+            "{} exports neither proxy_on_memory_allocate nor malloc",
+            path.display()
+        ));
+    }
+    if !exports.contains("memory") {
+        return Err(format!("{} does not export its memory", path.display()));
+    }
+    Ok(module)
+}
+
+/// The host functions (env and the WASI subset), plus stubs for any other function the modules
+/// import: an unknown hostcall answers UNIMPLEMENTED (ENOSYS for WASI) instead of failing to
+/// link or trapping.
+pub fn linker(engine: &Engine, modules: &[&Module]) -> Result<Linker<HostState>, String> {
+    let mut linker = Linker::new(engine);
+    let mut defined = HashSet::new();
+    hostcalls::define(&mut linker, &mut defined)
+        .map_err(|e| format!("cannot define hostcalls: {e}"))?;
+    wasi::define(&mut linker, &mut defined)
+        .map_err(|e| format!("cannot define WASI functions: {e}"))?;
+    for module in modules {
+        for import in module.imports() {
+            let key = (import.module().to_string(), import.name().to_string());
+            if defined.contains(&key) {
+                continue;
+            }
+            let ExternType::Func(ty) = import.ty() else {
+                return Err(format!("module imports {}.{} which is not a function; only function imports are supported", key.0, key.1));
+            };
+            let code = if key.0 == "wasi_snapshot_preview1" {
+                wasi::ERRNO_NOSYS
+            } else {
+                Status::Unimplemented.code()
+            };
+            log::gateway(
+                Level::Debug,
+                &format!(
+                    "module imports unknown host function {}.{}; it will answer {code}",
+                    key.0, key.1
+                ),
+            );
+            let results: Vec<ValType> = ty.results().collect();
+            linker
+                .func_new(&key.0, &key.1, ty.clone(), move |_caller, _params, out| {
+                    for (slot, kind) in out.iter_mut().zip(&results) {
+                        *slot = match kind {
+                            ValType::I32 => Val::I32(code),
+                            ValType::I64 => Val::I64(i64::from(code)),
+                            ValType::F32 => Val::F32(0),
+                            ValType::F64 => Val::F64(0),
+                            _ => Val::I32(0),
+                        };
+                    }
+                    Ok(())
+                })
+                .map_err(|e| format!("cannot stub {}.{}: {e}", key.0, key.1))?;
+            defined.insert(key);
+        }
+    }
+    Ok(linker)
+}

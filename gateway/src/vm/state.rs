@@ -1,0 +1,164 @@
+//! The host side of one VM instance: its contexts and what hostcalls need to reach (the
+//! current request, process-wide shared state), plus the effects hostcalls leave for the
+//! worker to carry out after the VM call returns.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::{Memory, TypedFunc};
+
+use crate::abi::headers::HeaderList;
+use crate::dispatch::CallRequest;
+use crate::gateway::Gateway;
+use crate::log::Level;
+use crate::vm::exchange::Exchange;
+
+/// The static facts about the plugin a VM runs.
+#[derive(Debug)]
+pub struct PluginInfo {
+    /// Index in the gateway's plugin list.
+    pub index: usize,
+    pub id: String,
+    pub name: String,
+    pub root_id: String,
+    pub vm_id: String,
+    pub vm_config: Vec<u8>,
+}
+
+/// A plugin (root) context.
+#[derive(Debug, Default)]
+pub struct RootState {
+    /// 0 when the timer is off.
+    pub tick_period: Duration,
+}
+
+/// A stream (HTTP) context: the request it belongs to and its position in the chain.
+#[derive(Clone)]
+pub struct StreamBinding {
+    pub exchange: Rc<RefCell<Exchange>>,
+    pub filter: usize,
+}
+
+/// An HTTP call's answer, visible during proxy_on_http_call_response.
+#[derive(Debug, Default)]
+pub struct CallResult {
+    /// Empty when the call failed (Envoy's convention: num_headers 0).
+    pub headers: HeaderList,
+    pub body: Vec<u8>,
+    pub trailers: HeaderList,
+    /// What proxy_get_status reports: 0 and "" on success, BrokenConnection and the reason on
+    /// failure.
+    pub status_code: u32,
+    pub status_message: String,
+}
+
+/// Work a hostcall asks of the worker, done after the VM call returns.
+pub enum Effect {
+    HttpCall {
+        token: u32,
+        request: Box<CallRequest>,
+    },
+    TickPeriodChanged,
+    /// proxy_done from a context whose proxy_on_done returned false.
+    Finish(u32),
+}
+
+pub struct HostState {
+    pub plugin: Arc<PluginInfo>,
+    pub gateway: Arc<Gateway>,
+    pub worker: usize,
+    pub memory: Option<Memory>,
+    pub allocate: Option<TypedFunc<i32, i32>>,
+    /// The context the host called into, and the one hostcalls act for (set_effective_context).
+    pub current: u32,
+    pub effective: u32,
+    pub next_context_id: u32,
+    /// The root context new HTTP contexts are created under (the newest good config).
+    pub active_root: u32,
+    pub roots: HashMap<u32, RootState>,
+    pub streams: HashMap<u32, StreamBinding>,
+    /// The plugin config visible through PLUGIN_CONFIGURATION, only during proxy_on_configure.
+    pub configuring: Option<Vec<u8>>,
+    pub call_result: Option<CallResult>,
+    pub next_call_token: u32,
+    /// Outstanding HTTP calls: token to the context that made it.
+    pub calls: HashMap<u32, u32>,
+    pub effects: Vec<Effect>,
+    /// Filter log lines at warn and above, collected while a new config is being tried.
+    pub log_capture: Option<Vec<(Level, String)>>,
+    /// Contexts whose proxy_on_done returned false, waiting for proxy_done.
+    pub pending_done: HashSet<u32>,
+}
+
+impl HostState {
+    pub fn new(plugin: Arc<PluginInfo>, gateway: Arc<Gateway>, worker: usize) -> HostState {
+        HostState {
+            plugin,
+            gateway,
+            worker,
+            memory: None,
+            allocate: None,
+            current: 0,
+            effective: 0,
+            next_context_id: 1,
+            active_root: 0,
+            roots: HashMap::new(),
+            streams: HashMap::new(),
+            configuring: None,
+            call_result: None,
+            next_call_token: 1,
+            calls: HashMap::new(),
+            effects: Vec::new(),
+            log_capture: None,
+            pending_done: HashSet::new(),
+        }
+    }
+
+    pub fn allocate_context_id(&mut self) -> u32 {
+        let id = self.next_context_id;
+        self.next_context_id = self.next_context_id.wrapping_add(1).max(1);
+        id
+    }
+
+    /// Call tokens start at 1 and skip values still in use (Envoy never hands out 0).
+    pub fn allocate_call_token(&mut self) -> u32 {
+        loop {
+            let token = self.next_call_token;
+            self.next_call_token = self.next_call_token.wrapping_add(1).max(1);
+            if !self.calls.contains_key(&token) {
+                return token;
+            }
+        }
+    }
+
+    /// The stream binding of the effective context, if it is an HTTP context.
+    pub fn effective_stream(&self) -> Option<&StreamBinding> {
+        self.streams.get(&self.effective)
+    }
+
+    pub fn is_context(&self, id: u32) -> bool {
+        self.roots.contains_key(&id) || self.streams.contains_key(&id)
+    }
+
+    /// The root context acting now: the effective context itself if it is a root, else the
+    /// active root (whose config HTTP contexts run under).
+    pub fn effective_root(&self) -> u32 {
+        if self.roots.contains_key(&self.effective) {
+            self.effective
+        } else {
+            self.active_root
+        }
+    }
+
+    /// `plugin (abc123) ctx 7`, the origin printed on filter log lines.
+    pub fn log_origin(&self) -> String {
+        let short = crate::config::short_id(&self.plugin.id);
+        format!(
+            "filter {} ({short}) worker {} ctx {}",
+            self.plugin.name, self.worker, self.effective
+        )
+    }
+}
