@@ -1,0 +1,692 @@
+//! Test harness for the conformance tests: builds the conformance filter to wasm once, starts
+//! the real `gateway` binary on free ports (stopped on drop, also when a test fails), runs small
+//! local HTTP servers as upstreams and identity providers, and speaks HTTP/1.1 over std sockets.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+pub const SERVICE_ID: &str = "5fa9e468-0007-4d7e-9aeb-49ca9edd6ccd";
+pub const ROUTE_ID: &str = "6fa9e468-0007-4d7e-9aeb-49ca9edd6ccd";
+pub const PLUGIN_ID: &str = "5f35b796-ced6-4c00-9b2a-90eef745f4f9";
+
+// ---------------------------------------------------------------------------------------------
+// The conformance filter
+
+fn workspace_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("gateway/ has a parent").to_path_buf()
+}
+
+fn newest_mtime(dir: &Path) -> SystemTime {
+    let mut newest = SystemTime::UNIX_EPOCH;
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let mtime = if path.is_dir() {
+                newest_mtime(&path)
+            } else {
+                entry.metadata().and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH)
+            };
+            newest = newest.max(mtime);
+        }
+    }
+    newest
+}
+
+fn is_stale(wasm: &Path, sources: &Path) -> bool {
+    match fs::metadata(wasm).and_then(|m| m.modified()) {
+        Ok(built) => built < newest_mtime(sources),
+        Err(_) => true,
+    }
+}
+
+/// The conformance filter's .wasm, built (once per test binary, under a file lock shared with
+/// other test binaries) when missing or older than its sources.
+pub fn conformance_wasm() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let workspace = workspace_dir();
+            let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace.join("target"));
+            let wasm = target.join("wasm32-wasip1/release/conformance_filter.wasm");
+            let sources = workspace.join("gateway/conformance-filter");
+            if !is_stale(&wasm, &sources) {
+                return wasm;
+            }
+            fs::create_dir_all(&target).expect("create the target dir");
+            let lock = File::create(target.join("conformance-filter.build-lock")).expect("create the build lock");
+            lock.lock().expect("take the build lock");
+            if is_stale(&wasm, &sources) {
+                let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+                let status = Command::new(cargo)
+                    .args(["build", "--release", "--target", "wasm32-wasip1", "-p", "conformance-filter"])
+                    .current_dir(&workspace)
+                    .status()
+                    .expect("run cargo");
+                assert!(
+                    status.success(),
+                    "building the conformance filter failed (is the target installed? rustup target add wasm32-wasip1)"
+                );
+            }
+            let _ = lock.unlock();
+            wasm
+        })
+        .clone()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Temporary directories and ports
+
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("gateway-test-{label}-{}-{n}-{nanos}", std::process::id()));
+        fs::create_dir_all(&path).expect("create a temp dir");
+        TempDir { path }
+    }
+
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path.join(name);
+        fs::write(&path, contents).expect("write a temp file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A port that was free a moment ago (bind :0, read it, release it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("find a free port")
+}
+
+/// A port nothing listens on.
+pub fn dead_port() -> u16 {
+    free_port()
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes.
+pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP messages
+
+#[derive(Debug, Clone, Default)]
+pub struct Message {
+    pub start: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub trailers: Vec<(String, String)>,
+}
+
+impl Message {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn headers_named(&self, name: &str) -> Vec<&str> {
+        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+/// A received request, as a test server sees it.
+pub struct TestRequest {
+    pub method: String,
+    pub path: String,
+    pub message: Message,
+}
+
+impl TestRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.message.header(name)
+    }
+
+    pub fn query(&self, key: &str) -> Option<String> {
+        let query = self.path.split_once('?')?.1;
+        query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == key).then(|| v.to_string())
+        })
+    }
+}
+
+/// A response: status, headers, body, optional trailers (sent chunked).
+#[derive(Debug, Clone)]
+pub struct TestResponse {
+    pub status: u16,
+    pub message: Message,
+}
+
+impl TestResponse {
+    pub fn new(status: u16) -> TestResponse {
+        TestResponse { status, message: Message::default() }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> TestResponse {
+        self.message.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> TestResponse {
+        self.message.body = body.into();
+        self
+    }
+
+    pub fn trailer(mut self, name: &str, value: &str) -> TestResponse {
+        self.message.trailers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.message.header(name)
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.message.headers_named(name)
+    }
+
+    pub fn text(&self) -> String {
+        self.message.text()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        self.message.json()
+    }
+}
+
+/// A byte stream with a read buffer, for parsing HTTP/1.1 by hand.
+struct Wire<S> {
+    stream: S,
+    buffer: Vec<u8>,
+    eof: bool,
+}
+
+impl<S: Read + Write> Wire<S> {
+    fn new(stream: S) -> Wire<S> {
+        Wire { stream, buffer: Vec::new(), eof: false }
+    }
+
+    fn fill(&mut self) -> bool {
+        let mut chunk = [0u8; 16 * 1024];
+        match self.stream.read(&mut chunk) {
+            Ok(0) | Err(_) => {
+                self.eof = true;
+                false
+            }
+            Ok(n) => {
+                self.buffer.extend_from_slice(&chunk[..n]);
+                true
+            }
+        }
+    }
+
+    fn line(&mut self) -> Option<String> {
+        loop {
+            if let Some(at) = self.buffer.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buffer[..at]).into_owned();
+                self.buffer.drain(..at + 2);
+                return Some(line);
+            }
+            if !self.fill() {
+                return None;
+            }
+        }
+    }
+
+    fn exact(&mut self, n: usize) -> Option<Vec<u8>> {
+        while self.buffer.len() < n {
+            if !self.fill() {
+                return None;
+            }
+        }
+        Some(self.buffer.drain(..n).collect())
+    }
+
+    fn rest(&mut self) -> Vec<u8> {
+        while self.fill() {}
+        std::mem::take(&mut self.buffer)
+    }
+
+    /// Reads one message; `bodyless` for responses to HEAD and 1xx/204/304.
+    fn message(&mut self, read_to_eof_without_length: bool) -> Option<Message> {
+        let start = self.line()?;
+        if start.is_empty() {
+            return None;
+        }
+        let mut headers = Vec::new();
+        loop {
+            let line = self.line()?;
+            if line.is_empty() {
+                break;
+            }
+            let (name, value) = line.split_once(':')?;
+            headers.push((name.trim().to_string(), value.trim().to_string()));
+        }
+        let mut message = Message { start, headers, body: Vec::new(), trailers: Vec::new() };
+        let chunked = message.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+        if chunked {
+            loop {
+                let size_line = self.line()?;
+                let size = usize::from_str_radix(size_line.split(';').next()?.trim(), 16).ok()?;
+                if size == 0 {
+                    loop {
+                        let line = self.line()?;
+                        if line.is_empty() {
+                            break;
+                        }
+                        if let Some((n, v)) = line.split_once(':') {
+                            message.trailers.push((n.trim().to_string(), v.trim().to_string()));
+                        }
+                    }
+                    break;
+                }
+                message.body.extend(self.exact(size)?);
+                self.line()?;
+            }
+        } else if let Some(length) = message.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+            message.body = self.exact(length)?;
+        } else if read_to_eof_without_length {
+            message.body = self.rest();
+        }
+        Some(message)
+    }
+}
+
+fn write_message(out: &mut impl Write, start: &str, message: &Message, extra: &[(&str, String)]) -> std::io::Result<()> {
+    let mut head = format!("{start}\r\n");
+    for (name, value) in message.headers.iter().map(|(n, v)| (n.as_str(), v.clone())).chain(extra.iter().map(|(n, v)| (*n, v.clone()))) {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if message.trailers.is_empty() {
+        head.push_str(&format!("content-length: {}\r\n\r\n", message.body.len()));
+        out.write_all(head.as_bytes())?;
+        out.write_all(&message.body)?;
+    } else {
+        head.push_str("transfer-encoding: chunked\r\n\r\n");
+        out.write_all(head.as_bytes())?;
+        if !message.body.is_empty() {
+            out.write_all(format!("{:x}\r\n", message.body.len()).as_bytes())?;
+            out.write_all(&message.body)?;
+            out.write_all(b"\r\n")?;
+        }
+        let mut tail = String::from("0\r\n");
+        for (name, value) in &message.trailers {
+            tail.push_str(&format!("{name}: {value}\r\n"));
+        }
+        tail.push_str("\r\n");
+        out.write_all(tail.as_bytes())?;
+    }
+    out.flush()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test servers
+
+type Handler = dyn Fn(&TestRequest) -> TestResponse + Send + Sync;
+
+/// A threaded HTTP/1.1 server (keep-alive, one thread per connection) on a free port.
+pub struct TestServer {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+    accept: Option<JoinHandle<()>>,
+    pub requests: Arc<AtomicUsize>,
+}
+
+impl TestServer {
+    pub fn start(handler: impl Fn(&TestRequest) -> TestResponse + Send + Sync + 'static) -> TestServer {
+        TestServer::spawn(Arc::new(handler), None)
+    }
+
+    /// The same, over TLS with the given rustls server config.
+    pub fn start_tls(
+        config: Arc<rustls::ServerConfig>,
+        handler: impl Fn(&TestRequest) -> TestResponse + Send + Sync + 'static,
+    ) -> TestServer {
+        TestServer::spawn(Arc::new(handler), Some(config))
+    }
+
+    fn spawn(handler: Arc<Handler>, tls: Option<Arc<rustls::ServerConfig>>) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a test server");
+        let port = listener.local_addr().expect("local addr").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let accept = {
+            let stop = stop.clone();
+            let requests = requests.clone();
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let handler = handler.clone();
+                    let requests = requests.clone();
+                    let tls = tls.clone();
+                    std::thread::spawn(move || match tls {
+                        None => serve(stream, &*handler, &requests),
+                        Some(config) => {
+                            let Ok(connection) = rustls::ServerConnection::new(config) else { return };
+                            serve(rustls::StreamOwned::new(connection, stream), &*handler, &requests)
+                        }
+                    });
+                }
+            })
+        };
+        TestServer { port, stop, accept: Some(accept), requests }
+    }
+
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn request_count(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+    }
+}
+
+fn serve<S: Read + Write>(stream: S, handler: &Handler, requests: &AtomicUsize) {
+    let mut wire = Wire::new(stream);
+    while let Some(message) = wire.message(false) {
+        requests.fetch_add(1, Ordering::Relaxed);
+        let mut parts = message.start.split_whitespace();
+        let method = parts.next().unwrap_or("").to_string();
+        let path = parts.next().unwrap_or("/").to_string();
+        let close = message.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let request = TestRequest { method, path, message };
+        let response = handler(&request);
+        let start = format!("HTTP/1.1 {} X", response.status);
+        if write_message(&mut wire.stream, &start, &response.message, &[]).is_err() || close {
+            return;
+        }
+    }
+}
+
+/// The upstream most tests use: `/raw...` echoes the request body as is, anything else answers
+/// a JSON description of the request (method, path, headers with repeated names as arrays,
+/// body) plus an `x-upstream-secret` header filters may remove.
+pub fn echo_server() -> TestServer {
+    TestServer::start(|request| {
+        if request.path.starts_with("/raw") {
+            return TestResponse::new(200).header("content-type", "text/plain").body(request.message.body.clone());
+        }
+        let mut headers: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+        for (name, value) in &request.message.headers {
+            let key = name.to_ascii_lowercase();
+            match headers.get_mut(&key) {
+                Some(serde_json::Value::Array(items)) => items.push(value.clone().into()),
+                Some(existing) => *existing = serde_json::json!([existing.clone(), value]),
+                None => {
+                    headers.insert(key, value.clone().into());
+                }
+            }
+        }
+        let body = serde_json::json!({
+            "method": request.method,
+            "path": request.path,
+            "headers": headers,
+            "body": String::from_utf8_lossy(&request.message.body),
+        });
+        TestResponse::new(200)
+            .header("content-type", "application/json")
+            .header("x-upstream-secret", "s3cret")
+            .body(body.to_string())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+
+fn try_exchange(port: u16, head: &str, body_parts: &[&[u8]]) -> Result<TestResponse, String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect to :{port}: {e}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(|e| e.to_string())?;
+    stream.write_all(head.as_bytes()).map_err(|e| format!("send the request head: {e}"))?;
+    for part in body_parts {
+        stream.write_all(part).map_err(|e| format!("send the request body: {e}"))?;
+        stream.flush().map_err(|e| e.to_string())?;
+    }
+    let mut wire = Wire::new(stream);
+    let message = wire.message(true).ok_or_else(|| format!("no HTTP response from :{port} to {head:?}"))?;
+    let _ = wire.stream.shutdown(Shutdown::Both);
+    let status = message
+        .start
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("bad status line {:?}", message.start))?;
+    Ok(TestResponse { status, message })
+}
+
+fn exchange(port: u16, head: &str, body_parts: &[&[u8]]) -> TestResponse {
+    try_exchange(port, head, body_parts).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn head(method: &str, path: &str, port: u16, headers: &[(&str, &str)], framing: &str) -> String {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(framing);
+    head.push_str("\r\n");
+    head
+}
+
+/// One request on a fresh connection (`Connection: close`).
+pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> TestResponse {
+    let framing = if body.is_empty() && (method == "GET" || method == "HEAD") {
+        String::new()
+    } else {
+        format!("content-length: {}\r\n", body.len())
+    };
+    exchange(port, &head(method, path, port, headers, &framing), &[body])
+}
+
+pub fn get(port: u16, path: &str) -> TestResponse {
+    request(port, "GET", path, &[], b"")
+}
+
+/// A request whose body is sent chunked, one write per chunk.
+pub fn request_chunked(port: u16, path: &str, headers: &[(&str, &str)], chunks: &[&[u8]]) -> TestResponse {
+    let mut encoded: Vec<Vec<u8>> = chunks
+        .iter()
+        .map(|c| [format!("{:x}\r\n", c.len()).as_bytes(), c, b"\r\n"].concat())
+        .collect();
+    encoded.push(b"0\r\n\r\n".to_vec());
+    let parts: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
+    exchange(port, &head("POST", path, port, headers, "transfer-encoding: chunked\r\n"), &parts)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gateway process
+
+/// A running `gateway`; killed (and waited for) on drop.
+pub struct Gateway {
+    child: Child,
+    pub proxy_port: u16,
+    pub admin_port: u16,
+    pub dir: TempDir,
+}
+
+/// The usual config: one service (`${UPSTREAM_PORT}`), one route `/`, one conformance plugin
+/// on the service with `plugin_config` (JSON) as its config, plus `extra` top-level YAML.
+pub fn single_plugin_yaml(plugin_config: &str, extra: &str) -> String {
+    format!(
+        "proxy_listen: 127.0.0.1:${{PROXY_PORT}}
+admin_listen: 127.0.0.1:${{ADMIN_PORT}}
+workers: ${{WORKERS:-2}}
+{extra}
+services:
+  - id: {SERVICE_ID}
+    name: echo
+    url: http://127.0.0.1:${{UPSTREAM_PORT}}
+    routes:
+      - id: {ROUTE_ID}
+        name: all
+        paths: [\"/\"]
+plugins:
+  - id: {PLUGIN_ID}
+    name: conformance
+    wasm: ${{WASM}}
+    service: {SERVICE_ID}
+    config: {plugin_config}
+"
+    )
+}
+
+impl Gateway {
+    /// Writes `yaml` to a temp dir and starts the gateway with `env` (plus PROXY_PORT,
+    /// ADMIN_PORT and WASM), waiting until the admin API answers.
+    pub fn start(yaml: &str, env: &[(&str, String)]) -> Gateway {
+        Gateway::start_with(TempDir::new("gw"), yaml, env, &[])
+    }
+
+    pub fn start_with(dir: TempDir, yaml: &str, env: &[(&str, String)], args: &[&str]) -> Gateway {
+        let config = dir.write("gateway.yaml", yaml);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (proxy_port, admin_port) = (free_port(), free_port());
+            let mut child = spawn_gateway(&dir, &config, proxy_port, admin_port, env, args);
+            match wait_ready(&mut child, admin_port) {
+                Ok(()) => return Gateway { child, proxy_port, admin_port, dir },
+                Err(exit) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let stderr = fs::read_to_string(dir.path.join("stderr.log")).unwrap_or_default();
+                    if stderr.contains("cannot listen") && attempt < 3 {
+                        continue;
+                    }
+                    panic!("the gateway did not start ({exit}); stderr:\n{stderr}");
+                }
+            }
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(self.dir.path.join("stderr.log")).unwrap_or_default()
+    }
+
+    pub fn stdout(&self) -> String {
+        fs::read_to_string(self.dir.path.join("stdout.log")).unwrap_or_default()
+    }
+
+    pub fn get(&self, path: &str) -> TestResponse {
+        get(self.proxy_port, path)
+    }
+
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> TestResponse {
+        request(self.proxy_port, method, path, headers, body)
+    }
+
+    pub fn admin(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> TestResponse {
+        request(self.admin_port, method, path, headers, body)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_gateway(dir: &TempDir, config: &Path, proxy: u16, admin: u16, env: &[(&str, String)], args: &[&str]) -> Child {
+    let stdout = File::create(dir.path.join("stdout.log")).expect("create stdout.log");
+    let stderr = File::create(dir.path.join("stderr.log")).expect("create stderr.log");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gateway"));
+    command
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("PROXY_PORT", proxy.to_string())
+        .env("ADMIN_PORT", admin.to_string())
+        .env("WASM", conformance_wasm())
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.spawn().expect("start the gateway binary")
+}
+
+fn wait_ready(child: &mut Child, admin_port: u16) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("exited with {status}"));
+        }
+        let ready = TcpStream::connect_timeout(&([127, 0, 0, 1], admin_port).into(), Duration::from_millis(200)).is_ok()
+            && try_exchange(admin_port, &head("GET", "/status", admin_port, &[], ""), &[]).is_ok_and(|r| r.status == 200);
+        if ready {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err("not ready within 60 s".to_string())
+}
+
+/// Runs the gateway on a config that must be refused; returns its exit status and stderr.
+pub fn run_expecting_failure(yaml: &str, env: &[(&str, String)]) -> (ExitStatus, String) {
+    let dir = TempDir::new("bad");
+    let config = dir.write("gateway.yaml", yaml);
+    let mut child = spawn_gateway(&dir, &config, free_port(), free_port(), env, &[]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the gateway accepted a config it should refuse:\n{yaml}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status, fs::read_to_string(dir.path.join("stderr.log")).unwrap_or_default())
+}
