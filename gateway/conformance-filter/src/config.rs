@@ -37,6 +37,8 @@ pub enum Mode {
     Log,
     /// Count on_done/on_log/on_delete in shared data; optionally finish late with proxy_done.
     Lifecycle,
+    /// Call hostcalls this host does not support and report the statuses they return.
+    Unsupported,
 }
 
 /// The plugin config (JSON). Unknown fields are ignored so tests can add their own.

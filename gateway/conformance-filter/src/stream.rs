@@ -286,6 +286,37 @@ impl Stream {
         )
     }
 
+    fn unsupported(&mut self) -> Action {
+        // SAFETY: plain imports with integer arguments; the host owns their behaviour.
+        let (unknown, downstream) =
+            unsafe { (proxy_not_a_real_hostcall(7), proxy_continue_stream(2)) };
+        let foreign = format!(
+            "{:?}",
+            hostcalls::call_foreign_function("no_such_function", None)
+        );
+        let grpc = format!(
+            "{:?}",
+            self.dispatch_grpc_call(
+                "cluster",
+                "svc",
+                "Method",
+                vec![],
+                None,
+                Duration::from_secs(1)
+            )
+        );
+        self.respond(
+            200,
+            vec![
+                ("x-unknown", &unknown.to_string()),
+                ("x-continue-downstream", &downstream.to_string()),
+                ("x-foreign", &foreign),
+                ("x-grpc", &grpc),
+            ],
+            "",
+        )
+    }
+
     fn lifecycle_counts(&mut self) -> Action {
         let (done, _) = read_counter("conformance.done");
         let (logged, _) = read_counter("conformance.log");
@@ -300,6 +331,14 @@ impl Stream {
             "",
         )
     }
+}
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    /// Not part of any ABI: the host must still link it and answer UNIMPLEMENTED.
+    fn proxy_not_a_real_hostcall(value: u32) -> u32;
+    #[link_name = "proxy_continue_stream"]
+    fn proxy_continue_stream(stream_type: u32) -> u32;
 }
 
 /// Envoy encodes integer properties as 8 little-endian bytes and booleans as one byte.
@@ -426,6 +465,7 @@ impl HttpContext for Stream {
             }
             Mode::PauseForever => Action::Pause,
             Mode::Log => self.log_everything(),
+            Mode::Unsupported => self.unsupported(),
             Mode::Lifecycle => {
                 if self.path().starts_with("/counts") {
                     self.lifecycle_counts()

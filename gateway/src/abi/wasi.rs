@@ -213,17 +213,28 @@ fn monotonic_origin() -> Instant {
     *ORIGIN.get_or_init(Instant::now)
 }
 
-/// stdout is logged at info, stderr at error (the spec's rule); other descriptors are BADF.
+/// stdout is logged at info, stderr at error (the spec's rule), one log line per output line
+/// (Rust's unbuffered stderr writes a line in several pieces); other descriptors are BADF.
 fn fd_write(c: &mut C, fd: i32, iovs: i32, count: i32, ret: i32) -> wasmtime::Result<i32> {
-    let level = match fd {
-        1 => Level::Info,
-        2 => Level::Error,
+    let (level, stream) = match fd {
+        1 => (Level::Info, 0),
+        2 => (Level::Error, 1),
         _ => return Ok(ERRNO_BADF),
     };
-    errno(gather_and_log(c, level, iovs, count, ret))
+    errno(gather_and_log(c, level, stream, iovs, count, ret))
 }
 
-fn gather_and_log(c: &mut C, level: Level, iovs: i32, count: i32, ret: i32) -> HostResult<()> {
+/// A partial line longer than this is logged without waiting for its end.
+const MAX_PARTIAL_LINE: usize = 16 * 1024;
+
+fn gather_and_log(
+    c: &mut C,
+    level: Level,
+    stream: usize,
+    iovs: i32,
+    count: i32,
+    ret: i32,
+) -> HostResult<()> {
     let mut text = Vec::new();
     for n in 0..index(count) {
         let entry = read(c, iovs.wrapping_add((n * 8) as i32), 8)?;
@@ -232,10 +243,19 @@ fn gather_and_log(c: &mut C, level: Level, iovs: i32, count: i32, ret: i32) -> H
         text.extend_from_slice(&read(c, ptr, len)?);
     }
     write_u32(c, ret, text.len() as u32)?;
-    let message = String::from_utf8_lossy(&text);
-    let message = message.trim_end_matches('\n');
-    if !message.is_empty() {
-        emit_filter_log(c.data_mut(), level, message);
+    let state = c.data_mut();
+    let mut pending = std::mem::take(&mut state.stdio_partial[stream]);
+    pending.extend_from_slice(&text);
+    while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+        let line: Vec<u8> = pending.drain(..=end).collect();
+        let message = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+        emit_filter_log(state, level, message.trim_end_matches('\r'));
     }
+    if pending.len() > MAX_PARTIAL_LINE {
+        let message = String::from_utf8_lossy(&pending).into_owned();
+        emit_filter_log(state, level, &message);
+        pending.clear();
+    }
+    state.stdio_partial[stream] = pending;
     Ok(())
 }

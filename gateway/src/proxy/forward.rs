@@ -122,8 +122,10 @@ pub fn upstream_request(
     let mut headers = http::HeaderMap::new();
     let mut forwarded_for = None;
     for (name, value) in list.iter() {
+        // The length is set from the body as the filters left it.
         if name.first() == Some(&b':')
             || name.eq_ignore_ascii_case(b"host")
+            || name.eq_ignore_ascii_case(b"content-length")
             || is_hop_by_hop(name, &[])
         {
             continue;

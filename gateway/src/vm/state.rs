@@ -91,6 +91,8 @@ pub struct HostState {
     pub log_capture: Option<Vec<(Level, String)>>,
     /// Contexts whose proxy_on_done returned false, waiting for proxy_done.
     pub pending_done: HashSet<u32>,
+    /// Unterminated output written to stdout and stderr (fd_write), logged line by line.
+    pub stdio_partial: [Vec<u8>; 2],
 }
 
 impl HostState {
@@ -114,6 +116,7 @@ impl HostState {
             effects: Vec::new(),
             log_capture: None,
             pending_done: HashSet::new(),
+            stdio_partial: [Vec::new(), Vec::new()],
         }
     }
 

@@ -22,7 +22,10 @@ pub const PLUGIN_ID: &str = "5f35b796-ced6-4c00-9b2a-90eef745f4f9";
 // The conformance filter
 
 fn workspace_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("gateway/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("gateway/ has a parent")
+        .to_path_buf()
 }
 
 fn newest_mtime(dir: &Path) -> SystemTime {
@@ -33,7 +36,10 @@ fn newest_mtime(dir: &Path) -> SystemTime {
             let mtime = if path.is_dir() {
                 newest_mtime(&path)
             } else {
-                entry.metadata().and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH)
+                entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .unwrap_or(SystemTime::UNIX_EPOCH)
             };
             newest = newest.max(mtime);
         }
@@ -92,9 +98,15 @@ pub struct TempDir {
 impl TempDir {
     pub fn new(label: &str) -> TempDir {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("gateway-test-{label}-{}-{n}-{nanos}", std::process::id()));
+        let path = std::env::temp_dir().join(format!(
+            "gateway-test-{label}-{}-{n}-{nanos}",
+            std::process::id()
+        ));
         fs::create_dir_all(&path).expect("create a temp dir");
         TempDir { path }
     }
@@ -114,7 +126,10 @@ impl Drop for TempDir {
 
 /// A port that was free a moment ago (bind :0, read it, release it).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("find a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("find a free port")
 }
 
 /// A port nothing listens on.
@@ -149,11 +164,18 @@ pub struct Message {
 
 impl Message {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn headers_named(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     pub fn text(&self) -> String {
@@ -161,7 +183,8 @@ impl Message {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 }
 
@@ -195,11 +218,16 @@ pub struct TestResponse {
 
 impl TestResponse {
     pub fn new(status: u16) -> TestResponse {
-        TestResponse { status, message: Message::default() }
+        TestResponse {
+            status,
+            message: Message::default(),
+        }
     }
 
     pub fn header(mut self, name: &str, value: &str) -> TestResponse {
-        self.message.headers.push((name.to_string(), value.to_string()));
+        self.message
+            .headers
+            .push((name.to_string(), value.to_string()));
         self
     }
 
@@ -209,7 +237,9 @@ impl TestResponse {
     }
 
     pub fn trailer(mut self, name: &str, value: &str) -> TestResponse {
-        self.message.trailers.push((name.to_string(), value.to_string()));
+        self.message
+            .trailers
+            .push((name.to_string(), value.to_string()));
         self
     }
 
@@ -239,7 +269,11 @@ struct Wire<S> {
 
 impl<S: Read + Write> Wire<S> {
     fn new(stream: S) -> Wire<S> {
-        Wire { stream, buffer: Vec::new(), eof: false }
+        Wire {
+            stream,
+            buffer: Vec::new(),
+            eof: false,
+        }
     }
 
     fn fill(&mut self) -> bool {
@@ -298,8 +332,15 @@ impl<S: Read + Write> Wire<S> {
             let (name, value) = line.split_once(':')?;
             headers.push((name.trim().to_string(), value.trim().to_string()));
         }
-        let mut message = Message { start, headers, body: Vec::new(), trailers: Vec::new() };
-        let chunked = message.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+        let mut message = Message {
+            start,
+            headers,
+            body: Vec::new(),
+            trailers: Vec::new(),
+        };
+        let chunked = message
+            .header("transfer-encoding")
+            .is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
         if chunked {
             loop {
                 let size_line = self.line()?;
@@ -311,7 +352,9 @@ impl<S: Read + Write> Wire<S> {
                             break;
                         }
                         if let Some((n, v)) = line.split_once(':') {
-                            message.trailers.push((n.trim().to_string(), v.trim().to_string()));
+                            message
+                                .trailers
+                                .push((n.trim().to_string(), v.trim().to_string()));
                         }
                     }
                     break;
@@ -319,7 +362,10 @@ impl<S: Read + Write> Wire<S> {
                 message.body.extend(self.exact(size)?);
                 self.line()?;
             }
-        } else if let Some(length) = message.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        } else if let Some(length) = message
+            .header("content-length")
+            .and_then(|v| v.parse::<usize>().ok())
+        {
             message.body = self.exact(length)?;
         } else if read_to_eof_without_length {
             message.body = self.rest();
@@ -328,9 +374,19 @@ impl<S: Read + Write> Wire<S> {
     }
 }
 
-fn write_message(out: &mut impl Write, start: &str, message: &Message, extra: &[(&str, String)]) -> std::io::Result<()> {
+fn write_message(
+    out: &mut impl Write,
+    start: &str,
+    message: &Message,
+    extra: &[(&str, String)],
+) -> std::io::Result<()> {
     let mut head = format!("{start}\r\n");
-    for (name, value) in message.headers.iter().map(|(n, v)| (n.as_str(), v.clone())).chain(extra.iter().map(|(n, v)| (*n, v.clone()))) {
+    for (name, value) in message
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.clone()))
+        .chain(extra.iter().map(|(n, v)| (*n, v.clone())))
+    {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     if message.trailers.is_empty() {
@@ -369,7 +425,9 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    pub fn start(handler: impl Fn(&TestRequest) -> TestResponse + Send + Sync + 'static) -> TestServer {
+    pub fn start(
+        handler: impl Fn(&TestRequest) -> TestResponse + Send + Sync + 'static,
+    ) -> TestServer {
         TestServer::spawn(Arc::new(handler), None)
     }
 
@@ -401,14 +459,25 @@ impl TestServer {
                     std::thread::spawn(move || match tls {
                         None => serve(stream, &*handler, &requests),
                         Some(config) => {
-                            let Ok(connection) = rustls::ServerConnection::new(config) else { return };
-                            serve(rustls::StreamOwned::new(connection, stream), &*handler, &requests)
+                            let Ok(connection) = rustls::ServerConnection::new(config) else {
+                                return;
+                            };
+                            serve(
+                                rustls::StreamOwned::new(connection, stream),
+                                &*handler,
+                                &requests,
+                            )
                         }
                     });
                 }
             })
         };
-        TestServer { port, stop, accept: Some(accept), requests }
+        TestServer {
+            port,
+            stop,
+            accept: Some(accept),
+            requests,
+        }
     }
 
     pub fn address(&self) -> String {
@@ -437,8 +506,14 @@ fn serve<S: Read + Write>(stream: S, handler: &Handler, requests: &AtomicUsize) 
         let mut parts = message.start.split_whitespace();
         let method = parts.next().unwrap_or("").to_string();
         let path = parts.next().unwrap_or("/").to_string();
-        let close = message.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        let request = TestRequest { method, path, message };
+        let close = message
+            .header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let request = TestRequest {
+            method,
+            path,
+            message,
+        };
         let response = handler(&request);
         let start = format!("HTTP/1.1 {} X", response.status);
         if write_message(&mut wire.stream, &start, &response.message, &[]).is_err() || close {
@@ -453,7 +528,9 @@ fn serve<S: Read + Write>(stream: S, handler: &Handler, requests: &AtomicUsize) 
 pub fn echo_server() -> TestServer {
     TestServer::start(|request| {
         if request.path.starts_with("/raw") {
-            return TestResponse::new(200).header("content-type", "text/plain").body(request.message.body.clone());
+            return TestResponse::new(200)
+                .header("content-type", "text/plain")
+                .body(request.message.body.clone());
         }
         let mut headers: BTreeMap<String, serde_json::Value> = BTreeMap::new();
         for (name, value) in &request.message.headers {
@@ -483,15 +560,24 @@ pub fn echo_server() -> TestServer {
 // Client
 
 fn try_exchange(port: u16, head: &str, body_parts: &[&[u8]]) -> Result<TestResponse, String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect to :{port}: {e}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(|e| e.to_string())?;
-    stream.write_all(head.as_bytes()).map_err(|e| format!("send the request head: {e}"))?;
+    let mut stream =
+        TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect to :{port}: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(head.as_bytes())
+        .map_err(|e| format!("send the request head: {e}"))?;
     for part in body_parts {
-        stream.write_all(part).map_err(|e| format!("send the request body: {e}"))?;
+        stream
+            .write_all(part)
+            .map_err(|e| format!("send the request body: {e}"))?;
         stream.flush().map_err(|e| e.to_string())?;
     }
     let mut wire = Wire::new(stream);
-    let message = wire.message(true).ok_or_else(|| format!("no HTTP response from :{port} to {head:?}"))?;
+    let message = wire
+        .message(true)
+        .ok_or_else(|| format!("no HTTP response from :{port} to {head:?}"))?;
     let _ = wire.stream.shutdown(Shutdown::Both);
     let status = message
         .start
@@ -507,7 +593,8 @@ fn exchange(port: u16, head: &str, body_parts: &[&[u8]]) -> TestResponse {
 }
 
 fn head(method: &str, path: &str, port: u16, headers: &[(&str, &str)], framing: &str) -> String {
-    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\n");
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -517,7 +604,13 @@ fn head(method: &str, path: &str, port: u16, headers: &[(&str, &str)], framing: 
 }
 
 /// One request on a fresh connection (`Connection: close`).
-pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> TestResponse {
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> TestResponse {
     let framing = if body.is_empty() && (method == "GET" || method == "HEAD") {
         String::new()
     } else {
@@ -531,14 +624,29 @@ pub fn get(port: u16, path: &str) -> TestResponse {
 }
 
 /// A request whose body is sent chunked, one write per chunk.
-pub fn request_chunked(port: u16, path: &str, headers: &[(&str, &str)], chunks: &[&[u8]]) -> TestResponse {
+pub fn request_chunked(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    chunks: &[&[u8]],
+) -> TestResponse {
     let mut encoded: Vec<Vec<u8>> = chunks
         .iter()
         .map(|c| [format!("{:x}\r\n", c.len()).as_bytes(), c, b"\r\n"].concat())
         .collect();
     encoded.push(b"0\r\n\r\n".to_vec());
     let parts: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
-    exchange(port, &head("POST", path, port, headers, "transfer-encoding: chunked\r\n"), &parts)
+    exchange(
+        port,
+        &head(
+            "POST",
+            path,
+            port,
+            headers,
+            "transfer-encoding: chunked\r\n",
+        ),
+        &parts,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -593,11 +701,19 @@ impl Gateway {
             let (proxy_port, admin_port) = (free_port(), free_port());
             let mut child = spawn_gateway(&dir, &config, proxy_port, admin_port, env, args);
             match wait_ready(&mut child, admin_port) {
-                Ok(()) => return Gateway { child, proxy_port, admin_port, dir },
+                Ok(()) => {
+                    return Gateway {
+                        child,
+                        proxy_port,
+                        admin_port,
+                        dir,
+                    }
+                }
                 Err(exit) => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    let stderr = fs::read_to_string(dir.path.join("stderr.log")).unwrap_or_default();
+                    let stderr =
+                        fs::read_to_string(dir.path.join("stderr.log")).unwrap_or_default();
                     if stderr.contains("cannot listen") && attempt < 3 {
                         continue;
                     }
@@ -619,11 +735,23 @@ impl Gateway {
         get(self.proxy_port, path)
     }
 
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> TestResponse {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> TestResponse {
         request(self.proxy_port, method, path, headers, body)
     }
 
-    pub fn admin(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> TestResponse {
+    pub fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> TestResponse {
         request(self.admin_port, method, path, headers, body)
     }
 }
@@ -635,7 +763,14 @@ impl Drop for Gateway {
     }
 }
 
-fn spawn_gateway(dir: &TempDir, config: &Path, proxy: u16, admin: u16, env: &[(&str, String)], args: &[&str]) -> Child {
+fn spawn_gateway(
+    dir: &TempDir,
+    config: &Path,
+    proxy: u16,
+    admin: u16,
+    env: &[(&str, String)],
+    args: &[&str],
+) -> Child {
     let stdout = File::create(dir.path.join("stdout.log")).expect("create stdout.log");
     let stderr = File::create(dir.path.join("stderr.log")).expect("create stderr.log");
     let mut command = Command::new(env!("CARGO_BIN_EXE_gateway"));
@@ -661,8 +796,17 @@ fn wait_ready(child: &mut Child, admin_port: u16) -> Result<(), String> {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!("exited with {status}"));
         }
-        let ready = TcpStream::connect_timeout(&([127, 0, 0, 1], admin_port).into(), Duration::from_millis(200)).is_ok()
-            && try_exchange(admin_port, &head("GET", "/status", admin_port, &[], ""), &[]).is_ok_and(|r| r.status == 200);
+        let ready = TcpStream::connect_timeout(
+            &([127, 0, 0, 1], admin_port).into(),
+            Duration::from_millis(200),
+        )
+        .is_ok()
+            && try_exchange(
+                admin_port,
+                &head("GET", "/status", admin_port, &[], ""),
+                &[],
+            )
+            .is_ok_and(|r| r.status == 200);
         if ready {
             return Ok(());
         }
@@ -688,5 +832,8 @@ pub fn run_expecting_failure(yaml: &str, env: &[(&str, String)]) -> (ExitStatus,
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    (status, fs::read_to_string(dir.path.join("stderr.log")).unwrap_or_default())
+    (
+        status,
+        fs::read_to_string(dir.path.join("stderr.log")).unwrap_or_default(),
+    )
 }
