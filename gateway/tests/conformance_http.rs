@@ -321,3 +321,36 @@ fn filter_logs_go_to_stderr_at_the_gateway_level_and_access_logs_to_stdout() {
         "fd_write(2)"
     );
 }
+
+#[test]
+fn a_filter_holding_the_headers_still_sees_the_body_and_continues_from_it() {
+    let upstream = echo_server();
+    let gateway = start(r#"{"mode": "hold-headers-for-body"}"#, &upstream, "");
+    let chunks: [&[u8]; 3] = [b"user=john", b"&password=", b"doe"];
+    let response = request_chunked(
+        gateway.proxy_port,
+        "/login",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        &chunks,
+    );
+    assert_eq!(response.status, 200, "{}", response.text());
+    let seen = response.json();
+    let header = seen["headers"]["x-body-seen-with-headers"]
+        .as_str()
+        .expect("the header set from the body callback");
+    assert!(header.ends_with(":user=john&password=doe"), "{header}");
+    assert_eq!(
+        seen["body"], "user=john&password=doe",
+        "the body went upstream intact"
+    );
+    let size: usize = response
+        .get("x-response-body-size")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        size,
+        response.message.body.len(),
+        "response headers held until the body was seen"
+    );
+}

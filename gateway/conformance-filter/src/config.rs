@@ -39,6 +39,9 @@ pub enum Mode {
     Lifecycle,
     /// Call hostcalls this host does not support and report the statuses they return.
     Unsupported,
+    /// Pause in the headers until the whole body has arrived, then edit the (still held)
+    /// headers from the last body callback and continue; the same on the response side.
+    HoldHeadersForBody,
 }
 
 /// The plugin config (JSON). Unknown fields are ignored so tests can add their own.

@@ -466,6 +466,13 @@ impl HttpContext for Stream {
             Mode::PauseForever => Action::Pause,
             Mode::Log => self.log_everything(),
             Mode::Unsupported => self.unsupported(),
+            Mode::HoldHeadersForBody => {
+                if end_of_stream {
+                    Action::Continue
+                } else {
+                    Action::Pause
+                }
+            }
             Mode::Lifecycle => {
                 if self.path().starts_with("/counts") {
                     self.lifecycle_counts()
@@ -477,6 +484,20 @@ impl HttpContext for Stream {
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if self.mode() == Mode::HoldHeadersForBody {
+            self.request_body_calls += 1;
+            if !end_of_stream {
+                return Action::Pause;
+            }
+            let body = self.get_http_request_body(0, body_size).unwrap_or_default();
+            let seen = format!(
+                "{}:{}",
+                self.request_body_calls,
+                String::from_utf8_lossy(&body)
+            );
+            self.set_http_request_header("x-body-seen-with-headers", Some(&seen));
+            return Action::Continue;
+        }
         if self.mode() != Mode::Body {
             return Action::Continue;
         }
@@ -494,6 +515,7 @@ impl HttpContext for Stream {
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         match self.mode() {
+            Mode::HoldHeadersForBody if !end_of_stream => return Action::Pause,
             Mode::Dispatch => {
                 if let Some(value) = self.from_call.clone() {
                     self.add_http_response_header("x-from-call", &value);
@@ -517,7 +539,14 @@ impl HttpContext for Stream {
         Action::Continue
     }
 
-    fn on_http_response_body(&mut self, _body_size: usize, end_of_stream: bool) -> Action {
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if self.mode() == Mode::HoldHeadersForBody {
+            if !end_of_stream {
+                return Action::Pause;
+            }
+            self.set_http_response_header("x-response-body-size", Some(&body_size.to_string()));
+            return Action::Continue;
+        }
         if self.mode() != Mode::Body {
             return Action::Continue;
         }

@@ -729,10 +729,13 @@ fn continue_stream(c: &mut C, kind: u32) -> HostResult<()> {
     // Outside an HTTP context there is nothing to continue; Envoy answers OK.
     if let Some(binding) = c.data().effective_stream() {
         let mut exchange = binding.exchange.borrow_mut();
-        if kind == StreamType::HttpRequest {
-            exchange.signals.continue_request = Some(binding.filter);
+        let pending = if kind == StreamType::HttpRequest {
+            &mut exchange.signals.continue_request
         } else {
-            exchange.signals.continue_response = Some(binding.filter);
+            &mut exchange.signals.continue_response
+        };
+        if !pending.contains(&binding.filter) {
+            pending.push(binding.filter);
         }
         exchange.wake();
     }

@@ -168,6 +168,71 @@ enum Direction {
     Response,
 }
 
+/// The access bits of one direction's header map, body and trailers.
+struct Bits {
+    headers: u8,
+    body: u8,
+    trailers: u8,
+}
+
+impl Bits {
+    fn of(direction: Direction) -> Bits {
+        match direction {
+            Direction::Request => Bits {
+                headers: access::REQUEST_HEADERS,
+                body: access::REQUEST_BODY,
+                trailers: access::REQUEST_TRAILERS,
+            },
+            Direction::Response => Bits {
+                headers: access::RESPONSE_HEADERS,
+                body: access::RESPONSE_BODY,
+                trailers: access::RESPONSE_TRAILERS,
+            },
+        }
+    }
+}
+
+/// What travels through a direction's filters, in order.
+enum Event {
+    Headers,
+    Data(Vec<u8>, bool),
+    Trailers,
+}
+
+/// What each filter (by position in the direction's order) has let through so far.
+#[derive(Default, Clone)]
+struct Hold {
+    headers_passed: bool,
+    /// Body data the filter has seen but not let through (it paused before the end).
+    buffer: Vec<u8>,
+}
+
+/// One direction (request or response) travelling through the chain. A filter that pauses
+/// holds what it has seen; the message continues past it when it returns Continue from a
+/// later callback or calls proxy_continue_stream.
+struct Pipeline {
+    direction: Direction,
+    /// Chain indexes in processing order.
+    order: Vec<usize>,
+    /// The message has no body.
+    headers_end: bool,
+    holds: Vec<Hold>,
+    /// Body data that got past every filter.
+    forward: Vec<u8>,
+}
+
+impl Pipeline {
+    fn new(direction: Direction, order: Vec<usize>, headers_end: bool) -> Pipeline {
+        Pipeline {
+            direction,
+            holds: vec![Hold::default(); order.len()],
+            order,
+            headers_end,
+            forward: Vec::new(),
+        }
+    }
+}
+
 /// What the request phase hands to the upstream step.
 struct Forwarded {
     headers: HeaderList,
@@ -316,8 +381,9 @@ impl Flow<'_> {
             .map_err(|e| self.vm_error(index, e))
     }
 
-    /// Acts on what filters signalled; returns whether filter `index` is still paused.
-    fn check(&self, index: usize, direction: Direction, paused: bool) -> Result<bool, Stop> {
+    /// Acts on what filters signalled: a failure, a reset or a local response stop the
+    /// request. Returns whether filter `index` asked to continue `direction` (and forgets it).
+    fn signals(&self, index: usize, direction: Direction) -> Result<bool, Stop> {
         let mut exchange = self.exchange.borrow_mut();
         let signals = &mut exchange.signals;
         if let Some(reason) = signals.failure.take() {
@@ -334,34 +400,44 @@ impl Flow<'_> {
         if let Some(local) = signals.local_response.take() {
             return Err(Stop::Local(local));
         }
-        let resumed = match direction {
-            Direction::Request => signals.continue_request.take(),
-            Direction::Response => signals.continue_response.take(),
+        let pending = match direction {
+            Direction::Request => &mut signals.continue_request,
+            Direction::Response => &mut signals.continue_response,
         };
-        Ok(paused && resumed != Some(index))
+        let asked = pending.contains(&index);
+        pending.retain(|i| *i != index);
+        Ok(asked)
     }
 
-    /// Waits while filter `index` holds its phase.
-    async fn settle(
+    /// A continue issued before a callback does not undo a Pause the callback returns (as in
+    /// Envoy, continuing a stream that is not stopped does nothing).
+    fn forget_continue(&self, index: usize, direction: Direction) {
+        let mut exchange = self.exchange.borrow_mut();
+        let pending = match direction {
+            Direction::Request => &mut exchange.signals.continue_request,
+            Direction::Response => &mut exchange.signals.continue_response,
+        };
+        pending.retain(|i| *i != index);
+    }
+
+    /// Waits until filter `index` continues `direction`, answers, or the pause times out.
+    async fn wait_for_continue(
         &self,
         index: usize,
-        action: Action,
         direction: Direction,
         phase: &str,
     ) -> Result<(), Stop> {
         let timeout = self.gateway.config.pause_timeout;
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut paused = action == Action::Pause;
         loop {
-            paused = self.check(index, direction, paused)?;
-            if !paused {
+            if self.signals(index, direction)? {
                 return Ok(());
             }
             let notify = self.exchange.borrow().notify.clone();
             if tokio::time::timeout_at(deadline, notify.notified())
                 .await
                 .is_err()
-                && self.check(index, direction, true)?
+                && !self.signals(index, direction)?
             {
                 return Err(Stop::Error(HostError {
                     status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -377,238 +453,332 @@ impl Flow<'_> {
         }
     }
 
-    async fn request_phase(&mut self, mut body: Incoming) -> Result<Forwarded, Stop> {
-        let headers_end = body.is_end_stream();
-        for index in 0..self.chain.len() {
-            let slot = self.chain[index].clone();
-            let handle = slot
-                .create_stream(&self.exchange, index)
-                .map_err(|e| self.vm_error(index, e))?;
-            self.guard.enter(slot, handle);
-            let headers = {
-                let mut exchange = self.exchange.borrow_mut();
-                exchange.grant(index, access::REQUEST_HEADERS);
-                exchange.request_headers.len()
-            };
-            let action = self.callback(
-                index,
-                StreamCallback::RequestHeaders {
-                    headers,
-                    end_of_stream: headers_end,
-                },
-            )?;
-            self.settle(
-                index,
-                action,
-                Direction::Request,
-                "proxy_on_request_headers",
-            )
-            .await?;
-            self.exchange
-                .borrow_mut()
-                .revoke(index, access::REQUEST_HEADERS);
-        }
-        let mut forward = Vec::new();
-        if !headers_end {
-            let mut stages = vec![Vec::new(); self.chain.len()];
-            let mut total = 0usize;
-            loop {
-                match body.frame().await {
-                    None => {
-                        self.body_chunk(
-                            Direction::Request,
-                            &mut stages,
-                            &mut forward,
-                            Vec::new(),
-                            true,
-                        )
-                        .await?;
-                        break;
-                    }
-                    Some(Err(e)) => {
-                        log::gateway(Level::Debug, &format!("client request body failed: {e}"));
-                        return Err(Stop::Reset);
-                    }
-                    Some(Ok(frame)) => match frame.into_data() {
-                        Ok(data) => {
-                            total += data.len();
-                            if total > self.gateway.config.max_body_bytes {
-                                return Err(Stop::Error(HostError {
-                                    status: StatusCode::PAYLOAD_TOO_LARGE,
-                                    message: "Request size limit exceeded",
-                                    log: format!(
-                                        "request body larger than max_body_bytes ({})",
-                                        self.gateway.config.max_body_bytes
-                                    ),
-                                    through_filters: false,
-                                }));
-                            }
-                            let end = body.is_end_stream();
-                            self.body_chunk(
-                                Direction::Request,
-                                &mut stages,
-                                &mut forward,
-                                data.to_vec(),
-                                end,
-                            )
-                            .await?;
-                            if end {
-                                break;
-                            }
-                        }
-                        Err(frame) => {
-                            if let Ok(trailers) = frame.into_trailers() {
-                                self.trailers(
-                                    Direction::Request,
-                                    &trailers,
-                                    &mut stages,
-                                    &mut forward,
-                                )
-                                .await?;
-                            }
-                            break;
-                        }
-                    },
-                }
-            }
-        }
-        let exchange = self.exchange.borrow();
-        Ok(Forwarded {
-            headers: exchange.request_headers.clone(),
-            body: forward,
-            trailers: exchange.request_trailers.clone(),
-        })
-    }
-
     /// Filter order for a direction: chain order for requests, reverse for responses.
     fn order(&self, direction: Direction) -> Vec<usize> {
         let entered = self.guard.entered();
         match direction {
-            Direction::Request => (0..entered).collect(),
+            Direction::Request => (0..self.chain.len()).collect(),
             Direction::Response => (0..entered).rev().collect(),
         }
     }
 
-    /// Passes one chunk through the filters. A filter that pauses before the end of the stream
-    /// keeps what it has seen (`stages`) and is called again with more; what gets past the
-    /// last filter is appended to `forward`.
-    async fn body_chunk(
+    /// Passes `events` through the pipeline from position `from` on; what gets past the last
+    /// filter is kept (body data in `pipe.forward`).
+    async fn deliver(
         &mut self,
-        direction: Direction,
-        stages: &mut [Vec<u8>],
-        forward: &mut Vec<u8>,
-        chunk: Vec<u8>,
-        end: bool,
+        pipe: &mut Pipeline,
+        from: usize,
+        events: Vec<Event>,
     ) -> Result<(), Stop> {
-        let mut data = chunk;
-        for index in self.order(direction) {
-            let Some(stage) = stages.get_mut(index) else {
-                continue;
-            };
-            let mut buffer = std::mem::take(stage);
-            buffer.extend_from_slice(&data);
-            let size = buffer.len();
-            let (bit, callback, phase) = match direction {
-                Direction::Request => (
-                    access::REQUEST_BODY,
-                    StreamCallback::RequestBody {
-                        size,
-                        end_of_stream: end,
-                    },
-                    "proxy_on_request_body",
-                ),
-                Direction::Response => (
-                    access::RESPONSE_BODY,
-                    StreamCallback::ResponseBody {
-                        size,
-                        end_of_stream: end,
-                    },
-                    "proxy_on_response_body",
-                ),
-            };
-            {
-                let mut exchange = self.exchange.borrow_mut();
-                match direction {
-                    Direction::Request => exchange.request_body = Some(buffer),
-                    Direction::Response => exchange.response_body = Some(buffer),
-                }
-                exchange.grant(index, bit);
-            }
-            let outcome = match self.callback(index, callback) {
-                Ok(Action::Pause) if !end => self.check(index, direction, false).map(|_| true),
-                Ok(action) => self
-                    .settle(index, action, direction, phase)
-                    .await
-                    .map(|()| false),
-                Err(stop) => Err(stop),
-            };
-            let buffer = {
-                let mut exchange = self.exchange.borrow_mut();
-                exchange.revoke(index, bit);
-                match direction {
-                    Direction::Request => exchange.request_body.take(),
-                    Direction::Response => exchange.response_body.take(),
-                }
-                .unwrap_or_default()
-            };
-            if outcome? {
-                if let Some(stage) = stages.get_mut(index) {
-                    *stage = buffer;
-                }
+        let mut events = events;
+        for position in from..pipe.order.len() {
+            if events.is_empty() {
                 return Ok(());
             }
-            data = buffer;
+            let mut next = Vec::new();
+            for event in events {
+                next.extend(self.step(pipe, position, event).await?);
+            }
+            events = next;
         }
-        forward.extend_from_slice(&data);
+        for event in events {
+            if let Event::Data(data, _) = event {
+                pipe.forward.extend_from_slice(&data);
+            }
+        }
         Ok(())
     }
 
-    /// Trailers end the body: each filter sees them, then data still held by filters that
-    /// were buffering is passed on in stream order.
-    async fn trailers(
+    /// One filter handles one event; returns what it lets through.
+    async fn step(
         &mut self,
-        direction: Direction,
-        trailers: &http::HeaderMap,
-        stages: &mut [Vec<u8>],
-        forward: &mut Vec<u8>,
-    ) -> Result<(), Stop> {
-        let mut list = HeaderList::new();
-        for (name, value) in trailers {
-            list.add(name.as_str().as_bytes(), value.as_bytes());
-        }
-        let count = list.len();
-        {
-            let mut exchange = self.exchange.borrow_mut();
-            match direction {
-                Direction::Request => exchange.request_trailers = Some(list),
-                Direction::Response => exchange.response_trailers = Some(list),
+        pipe: &mut Pipeline,
+        position: usize,
+        event: Event,
+    ) -> Result<Vec<Event>, Stop> {
+        let index = pipe.order[position];
+        let direction = pipe.direction;
+        let bits = Bits::of(direction);
+        match event {
+            Event::Headers => {
+                if direction == Direction::Request && self.guard.entered() == index {
+                    let slot = self.chain[index].clone();
+                    let handle = slot
+                        .create_stream(&self.exchange, index)
+                        .map_err(|e| self.vm_error(index, e))?;
+                    self.guard.enter(slot, handle);
+                }
+                let headers = {
+                    let mut exchange = self.exchange.borrow_mut();
+                    exchange.grant(index, bits.headers);
+                    match direction {
+                        Direction::Request => exchange.request_headers.len(),
+                        Direction::Response => exchange.response_headers.len(),
+                    }
+                };
+                let callback = match direction {
+                    Direction::Request => StreamCallback::RequestHeaders {
+                        headers,
+                        end_of_stream: pipe.headers_end,
+                    },
+                    Direction::Response => StreamCallback::ResponseHeaders {
+                        headers,
+                        end_of_stream: pipe.headers_end,
+                    },
+                };
+                self.forget_continue(index, direction);
+                let action = self.callback(index, callback)?;
+                let resumed = self.signals(index, direction)?;
+                if action == Action::Pause && !resumed {
+                    if !pipe.headers_end {
+                        // Held: the body is still delivered to this filter, which may continue
+                        // from a body callback (Envoy's StopIteration).
+                        return Ok(Vec::new());
+                    }
+                    self.wait_for_continue(index, direction, callback.name())
+                        .await?;
+                }
+                Ok(self.release_headers(pipe, position).into_iter().collect())
+            }
+            Event::Data(chunk, end) => {
+                let mut buffer = std::mem::take(&mut pipe.holds[position].buffer);
+                buffer.extend_from_slice(&chunk);
+                let size = buffer.len();
+                let callback = match direction {
+                    Direction::Request => StreamCallback::RequestBody {
+                        size,
+                        end_of_stream: end,
+                    },
+                    Direction::Response => StreamCallback::ResponseBody {
+                        size,
+                        end_of_stream: end,
+                    },
+                };
+                {
+                    let mut exchange = self.exchange.borrow_mut();
+                    *exchange.body_mut(direction == Direction::Request) = Some(buffer);
+                    exchange.grant(index, bits.body);
+                }
+                self.forget_continue(index, direction);
+                let mut outcome = self.callback(index, callback).and_then(|action| {
+                    let resumed = self.signals(index, direction)?;
+                    Ok(action == Action::Pause && !resumed)
+                });
+                if matches!(outcome, Ok(true)) && end {
+                    // The whole body is here: wait for the filter, the body still in reach.
+                    outcome = self
+                        .wait_for_continue(index, direction, callback.name())
+                        .await
+                        .map(|()| false);
+                }
+                let buffer = {
+                    let mut exchange = self.exchange.borrow_mut();
+                    exchange.revoke(index, bits.body);
+                    exchange
+                        .body_mut(direction == Direction::Request)
+                        .take()
+                        .unwrap_or_default()
+                };
+                if outcome? {
+                    pipe.holds[position].buffer = buffer;
+                    return Ok(Vec::new());
+                }
+                let mut out: Vec<Event> =
+                    self.release_headers(pipe, position).into_iter().collect();
+                out.push(Event::Data(buffer, end));
+                Ok(out)
+            }
+            Event::Trailers => {
+                let trailers = {
+                    let mut exchange = self.exchange.borrow_mut();
+                    exchange.grant(index, bits.trailers);
+                    match direction {
+                        Direction::Request => exchange
+                            .request_trailers
+                            .as_ref()
+                            .map_or(0, HeaderList::len),
+                        Direction::Response => exchange
+                            .response_trailers
+                            .as_ref()
+                            .map_or(0, HeaderList::len),
+                    }
+                };
+                let callback = match direction {
+                    Direction::Request => StreamCallback::RequestTrailers { trailers },
+                    Direction::Response => StreamCallback::ResponseTrailers { trailers },
+                };
+                self.forget_continue(index, direction);
+                let action = self.callback(index, callback)?;
+                let resumed = self.signals(index, direction)?;
+                if action == Action::Pause && !resumed {
+                    self.wait_for_continue(index, direction, callback.name())
+                        .await?;
+                }
+                self.exchange.borrow_mut().revoke(index, bits.trailers);
+                let mut out: Vec<Event> =
+                    self.release_headers(pipe, position).into_iter().collect();
+                let held = std::mem::take(&mut pipe.holds[position].buffer);
+                if !held.is_empty() {
+                    out.push(Event::Data(held, false));
+                }
+                out.push(Event::Trailers);
+                Ok(out)
             }
         }
-        let (bit, callback, phase) = match direction {
-            Direction::Request => (
-                access::REQUEST_TRAILERS,
-                StreamCallback::RequestTrailers { trailers: count },
-                "proxy_on_request_trailers",
-            ),
-            Direction::Response => (
-                access::RESPONSE_TRAILERS,
-                StreamCallback::ResponseTrailers { trailers: count },
-                "proxy_on_response_trailers",
-            ),
-        };
-        for index in self.order(direction) {
-            self.exchange.borrow_mut().grant(index, bit);
-            let action = self.callback(index, callback)?;
-            self.settle(index, action, direction, phase).await?;
-            self.exchange.borrow_mut().revoke(index, bit);
+    }
+
+    /// Marks the headers as let through by the filter at `position` (once).
+    fn release_headers(&self, pipe: &mut Pipeline, position: usize) -> Option<Event> {
+        let hold = &mut pipe.holds[position];
+        if hold.headers_passed {
+            return None;
         }
-        // Later filters hold earlier data.
-        for index in self.order(direction).into_iter().rev() {
-            if let Some(stage) = stages.get_mut(index) {
-                forward.extend_from_slice(&std::mem::take(stage));
+        hold.headers_passed = true;
+        let index = pipe.order[position];
+        self.exchange
+            .borrow_mut()
+            .revoke(index, Bits::of(pipe.direction).headers);
+        Some(Event::Headers)
+    }
+
+    /// A filter continued while the message was still arriving: let through what it held.
+    async fn on_wake(&mut self, pipe: &mut Pipeline) -> Result<(), Stop> {
+        for position in 0..pipe.order.len() {
+            let index = pipe.order[position];
+            if !self.signals(index, pipe.direction)? {
+                continue;
+            }
+            let mut out: Vec<Event> = self.release_headers(pipe, position).into_iter().collect();
+            let held = std::mem::take(&mut pipe.holds[position].buffer);
+            if !held.is_empty() {
+                out.push(Event::Data(held, false));
+            }
+            if !out.is_empty() {
+                self.deliver(pipe, position + 1, out).await?;
             }
         }
         Ok(())
+    }
+
+    /// Feeds a body as it arrives, staying responsive to filters that continue meanwhile.
+    async fn pump(
+        &mut self,
+        pipe: &mut Pipeline,
+        body: &mut Incoming,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<(), Stop> {
+        let max = self.gateway.config.max_body_bytes;
+        let mut total = 0usize;
+        loop {
+            let notify = self.exchange.borrow().notify.clone();
+            let next = async {
+                tokio::select! {
+                    frame = body.frame() => Some(frame),
+                    _ = notify.notified() => None,
+                }
+            };
+            let next = match timeout {
+                Some(limit) => tokio::time::timeout(limit, next).await.map_err(|_| {
+                    self.body_error(
+                        pipe.direction,
+                        format!("the body stalled for {} ms", limit.as_millis()),
+                    )
+                })?,
+                None => next.await,
+            };
+            let frame = match next {
+                None => {
+                    self.on_wake(pipe).await?;
+                    continue;
+                }
+                Some(frame) => frame,
+            };
+            match frame {
+                None => {
+                    return self
+                        .deliver(pipe, 0, vec![Event::Data(Vec::new(), true)])
+                        .await
+                }
+                Some(Err(e)) => {
+                    return Err(match pipe.direction {
+                        Direction::Request => {
+                            log::gateway(Level::Debug, &format!("client request body failed: {e}"));
+                            Stop::Reset
+                        }
+                        Direction::Response => {
+                            self.body_error(pipe.direction, format!("the body failed: {e}"))
+                        }
+                    })
+                }
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => {
+                        total += data.len();
+                        if total > max {
+                            return Err(self.body_error(
+                                pipe.direction,
+                                format!("the body is larger than max_body_bytes ({max})"),
+                            ));
+                        }
+                        let end = body.is_end_stream();
+                        self.deliver(pipe, 0, vec![Event::Data(data.to_vec(), end)])
+                            .await?;
+                        if end {
+                            return Ok(());
+                        }
+                    }
+                    Err(frame) => {
+                        if let Ok(trailers) = frame.into_trailers() {
+                            let mut list = HeaderList::new();
+                            for (name, value) in &trailers {
+                                list.add(name.as_str().as_bytes(), value.as_bytes());
+                            }
+                            *self
+                                .exchange
+                                .borrow_mut()
+                                .trailers_mut(pipe.direction == Direction::Request) = Some(list);
+                            self.deliver(pipe, 0, vec![Event::Trailers]).await?;
+                        }
+                        return Ok(());
+                    }
+                },
+            }
+        }
+    }
+
+    fn body_error(&self, direction: Direction, why: String) -> Stop {
+        Stop::Error(match direction {
+            Direction::Request => HostError {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                message: "Request size limit exceeded",
+                log: format!("request body refused: {why}"),
+                through_filters: false,
+            },
+            Direction::Response => HostError {
+                status: StatusCode::BAD_GATEWAY,
+                message: "An invalid response was received from the upstream server",
+                log: format!("upstream response failed: {why}"),
+                through_filters: false,
+            },
+        })
+    }
+
+    async fn request_phase(&mut self, mut body: Incoming) -> Result<Forwarded, Stop> {
+        let headers_end = body.is_end_stream();
+        let mut pipe = Pipeline::new(
+            Direction::Request,
+            self.order(Direction::Request),
+            headers_end,
+        );
+        self.deliver(&mut pipe, 0, vec![Event::Headers]).await?;
+        if !headers_end {
+            self.pump(&mut pipe, &mut body, None).await?;
+        }
+        let exchange = self.exchange.borrow();
+        Ok(Forwarded {
+            headers: exchange.request_headers.clone(),
+            body: pipe.forward,
+            trailers: exchange.request_trailers.clone(),
+        })
     }
 
     async fn upstream(&mut self, forwarded: Forwarded) -> Result<(HeaderList, BodySource), Stop> {
@@ -688,43 +858,24 @@ impl Flow<'_> {
             BodySource::Upstream { body, .. } => body.is_end_stream(),
             BodySource::Buffered(data) => data.is_empty(),
         };
-        let headers = head.len();
         self.exchange.borrow_mut().response_headers = head;
-        for index in self.order(Direction::Response) {
-            self.exchange
-                .borrow_mut()
-                .grant(index, access::RESPONSE_HEADERS);
-            let action = self.callback(
-                index,
-                StreamCallback::ResponseHeaders {
-                    headers,
-                    end_of_stream: headers_end,
-                },
-            )?;
-            self.settle(
-                index,
-                action,
-                Direction::Response,
-                "proxy_on_response_headers",
-            )
-            .await?;
-            self.exchange
-                .borrow_mut()
-                .revoke(index, access::RESPONSE_HEADERS);
-        }
-        let mut stages = vec![Vec::new(); self.guard.entered()];
-        let mut forward = Vec::new();
+        let mut pipe = Pipeline::new(
+            Direction::Response,
+            self.order(Direction::Response),
+            headers_end,
+        );
+        self.deliver(&mut pipe, 0, vec![Event::Headers]).await?;
         match source {
             BodySource::Buffered(data) => {
                 if !headers_end {
-                    self.body_chunk(Direction::Response, &mut stages, &mut forward, data, true)
+                    self.deliver(&mut pipe, 0, vec![Event::Data(data, true)])
                         .await?;
                 }
             }
             BodySource::Upstream { mut body, lease } => {
                 if !headers_end {
-                    self.read_upstream_body(&mut body, &mut stages, &mut forward)
-                        .await?;
+                    let timeout = self.gateway.config.upstream_timeout;
+                    self.pump(&mut pipe, &mut body, Some(timeout)).await?;
                 }
                 lease.release();
             }
@@ -733,67 +884,7 @@ impl Flow<'_> {
         let head = exchange.response_headers.clone();
         let trailers = exchange.response_trailers.clone();
         drop(exchange);
-        Ok(self.build_response(&head, forward, trailers))
-    }
-
-    async fn read_upstream_body(
-        &mut self,
-        body: &mut Incoming,
-        stages: &mut [Vec<u8>],
-        forward: &mut Vec<u8>,
-    ) -> Result<(), Stop> {
-        let timeout = self.gateway.config.upstream_timeout;
-        let failed = |log: String| {
-            Stop::Error(HostError {
-                status: StatusCode::BAD_GATEWAY,
-                message: "An invalid response was received from the upstream server",
-                log,
-                through_filters: false,
-            })
-        };
-        let mut total = 0usize;
-        loop {
-            let frame = tokio::time::timeout(timeout, body.frame())
-                .await
-                .map_err(|_| {
-                    failed(format!(
-                        "upstream response body stalled for {} ms",
-                        timeout.as_millis()
-                    ))
-                })?;
-            match frame {
-                None => {
-                    return self
-                        .body_chunk(Direction::Response, stages, forward, Vec::new(), true)
-                        .await
-                }
-                Some(Err(e)) => return Err(failed(format!("upstream response body failed: {e}"))),
-                Some(Ok(frame)) => match frame.into_data() {
-                    Ok(data) => {
-                        total += data.len();
-                        if total > self.gateway.config.max_body_bytes {
-                            return Err(failed(format!(
-                                "upstream response body larger than max_body_bytes ({})",
-                                self.gateway.config.max_body_bytes
-                            )));
-                        }
-                        let end = body.is_end_stream();
-                        self.body_chunk(Direction::Response, stages, forward, data.to_vec(), end)
-                            .await?;
-                        if end {
-                            return Ok(());
-                        }
-                    }
-                    Err(frame) => {
-                        if let Ok(trailers) = frame.into_trailers() {
-                            self.trailers(Direction::Response, &trailers, stages, forward)
-                                .await?;
-                        }
-                        return Ok(());
-                    }
-                },
-            }
-        }
+        Ok(self.build_response(&head, pipe.forward, trailers))
     }
 
     fn build_response(

@@ -53,9 +53,9 @@ pub struct LocalResponse {
 /// What filters asked for since the driver last looked.
 #[derive(Debug, Default)]
 pub struct Signals {
-    /// proxy_continue_stream(HTTP_REQUEST) from this chain index.
-    pub continue_request: Option<usize>,
-    pub continue_response: Option<usize>,
+    /// proxy_continue_stream(HTTP_REQUEST) from these chain indexes, not yet acted on.
+    pub continue_request: Vec<usize>,
+    pub continue_response: Vec<usize>,
     pub local_response: Option<LocalResponse>,
     /// proxy_close_stream: drop the connection without an answer.
     pub reset: bool,
@@ -159,6 +159,23 @@ impl Exchange {
                 Some(self.response_trailers.get_or_insert_with(HeaderList::new))
             }
             _ => None,
+        }
+    }
+
+    /// The request (or response) body buffer visible to filters.
+    pub fn body_mut(&mut self, request: bool) -> &mut Option<Vec<u8>> {
+        if request {
+            &mut self.request_body
+        } else {
+            &mut self.response_body
+        }
+    }
+
+    pub fn trailers_mut(&mut self, request: bool) -> &mut Option<HeaderList> {
+        if request {
+            &mut self.request_trailers
+        } else {
+            &mut self.response_trailers
         }
     }
 
