@@ -2,7 +2,10 @@
 //! absent fields from here and the JSON Schema shows them (through `#[serde(default = ...)]`).
 //! Fields whose Kong default is null use their type's empty value and need no function.
 
-use super::types::{AuthMethod, HttpMethod, ParamType, SameSite};
+use super::types::{
+    AuthMethod, HttpMethod, LoginAction, LoginRedirectMode, LoginToken, ParamType, ResponseMode,
+    SameSite,
+};
 
 /// All nine methods: Kong enables every credential type unless told otherwise. The flows skip
 /// the ones this filter does not implement ([`AuthMethod::is_supported`]).
@@ -106,4 +109,46 @@ pub fn forbidden_error_message() -> String {
 
 pub fn expose_error_code() -> bool {
     true
+}
+
+pub fn response_mode() -> ResponseMode {
+    ResponseMode::Query
+}
+
+pub fn verify_nonce() -> bool {
+    true
+}
+
+pub fn login_action() -> LoginAction {
+    LoginAction::Upstream
+}
+
+pub fn login_tokens() -> Vec<LoginToken> {
+    vec![LoginToken::IdToken]
+}
+
+pub fn login_redirect_mode() -> LoginRedirectMode {
+    LoginRedirectMode::Fragment
+}
+
+pub fn authorization_cookie_name() -> String {
+    "authorization".to_string()
+}
+
+pub fn authorization_cookie_path() -> String {
+    "/".to_string()
+}
+
+/// Kong sends no `SameSite` on the authorization cookie, so browsers apply their own default.
+pub fn authorization_cookie_same_site() -> SameSite {
+    SameSite::Default
+}
+
+pub fn authorization_cookie_http_only() -> bool {
+    true
+}
+
+/// Seconds.
+pub fn authorization_rolling_timeout() -> u64 {
+    600
 }

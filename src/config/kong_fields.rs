@@ -133,13 +133,6 @@ const SIGNATURE_SKIPPABLE: &[&str] = &[
     "session",
     "userinfo",
 ];
-const LOGIN_TOKENS: &[&str] = &[
-    "access_token",
-    "id_token",
-    "introspection",
-    "refresh_token",
-    "tokens",
-];
 const SESSION_HEADERS: &[&str] = &[
     "absolute-timeout",
     "audience",
@@ -155,7 +148,6 @@ const TOKEN_HEADER_GRANTS: &[&str] = &[
     "password",
     "refresh_token",
 ];
-const SAME_SITE: &[&str] = &["Default", "Lax", "None", "Strict"];
 const PROOF_OF_POSSESSION: &[&str] = &["off", "optional", "strict"];
 const GRANT_LOCATIONS_DEFAULT: KongDefault = List(GRANT_LOCATIONS);
 
@@ -167,7 +159,6 @@ const CLIENT_ALGORITHM_LIST: FieldType = FieldType::ArrayOf(&FieldType::OneOf(CL
 const CONSUMER_FIELD_LIST: FieldType = FieldType::ArrayOf(&FieldType::OneOf(CONSUMER_FIELDS));
 const SIGNATURE_SKIPPABLE_LIST: FieldType =
     FieldType::ArrayOf(&FieldType::OneOf(SIGNATURE_SKIPPABLE));
-const LOGIN_TOKEN_LIST: FieldType = FieldType::ArrayOf(&FieldType::OneOf(LOGIN_TOKENS));
 const SESSION_HEADER_LIST: FieldType = FieldType::ArrayOf(&FieldType::OneOf(SESSION_HEADERS));
 const TOKEN_HEADER_GRANT_LIST: FieldType =
     FieldType::ArrayOf(&FieldType::OneOf(TOKEN_HEADER_GRANTS));
@@ -215,21 +206,9 @@ pub static NOT_IMPLEMENTED: &[KongField] = &[
     field("anonymous", STRING, Null),
     field("audience_claim", STRINGS, List(&["aud"])),
     field("authenticated_groups_claim", STRINGS, Null),
-    field("authorization_cookie_domain", STRING, Null),
-    field("authorization_cookie_http_only", BOOLEAN, Bool(true)),
-    field("authorization_cookie_name", STRING, Str("authorization")),
-    field("authorization_cookie_path", STRING, Str("/")),
-    field(
-        "authorization_cookie_same_site",
-        one_of(SAME_SITE),
-        Str("Default"),
-    ),
-    field("authorization_cookie_secure", BOOLEAN, Null),
-    field("authorization_endpoint", STRING, Null),
     field("authorization_query_args_client", STRINGS, Null),
     field("authorization_query_args_names", STRINGS, Null),
     field("authorization_query_args_values", STRINGS, Null),
-    field("authorization_rolling_timeout", NUMBER, Number(600.0)),
     field("bearer_token_cookie_name", STRING, Null),
     field(
         "bearer_token_param_type",
@@ -335,28 +314,15 @@ pub static NOT_IMPLEMENTED: &[KongField] = &[
     field("jwt_session_cookie", STRING, Null),
     field("keepalive", BOOLEAN, Bool(true)),
     field(
-        "login_action",
-        one_of(&["redirect", "response", "upstream"]),
-        Str("upstream"),
-    ),
-    field(
         "login_methods",
         AUTH_METHOD_LIST,
         List(&["authorization_code"]),
     ),
-    field(
-        "login_redirect_mode",
-        one_of(&["fragment", "query"]),
-        Str("fragment"),
-    ),
-    field("login_redirect_uri", STRINGS, Null),
-    field("login_tokens", LOGIN_TOKEN_LIST, List(&["id_token"])),
     field("max_age", NUMBER, Null),
     field("mtls_introspection_endpoint", STRING, Null),
     field("mtls_revocation_endpoint", STRING, Null),
     field("mtls_token_endpoint", STRING, Null),
     field("no_proxy", STRING, Null),
-    field("preserve_query_args", BOOLEAN, Bool(false)),
     field(
         "proof_of_possession_auth_methods_validation",
         BOOLEAN,
@@ -378,7 +344,6 @@ pub static NOT_IMPLEMENTED: &[KongField] = &[
         one_of(CLIENT_AUTH_METHODS),
         Null,
     ),
-    field("redirect_uri", STRINGS, Null),
     field(
         "redis",
         FieldType::Record(SESSION_REDIS),
@@ -390,23 +355,9 @@ pub static NOT_IMPLEMENTED: &[KongField] = &[
         GRANT_LOCATION_LIST,
         GRANT_LOCATIONS_DEFAULT,
     ),
-    field("require_proof_key_for_code_exchange", BOOLEAN, Null),
     field("require_pushed_authorization_requests", BOOLEAN, Null),
     field("require_signed_request_object", BOOLEAN, Null),
     field("resolve_distributed_claims", BOOLEAN, Bool(false)),
-    field(
-        "response_mode",
-        one_of(&[
-            "form_post",
-            "form_post.jwt",
-            "fragment",
-            "fragment.jwt",
-            "jwt",
-            "query",
-            "query.jwt",
-        ]),
-        Str("query"),
-    ),
     field("response_type", STRINGS, List(&["code"])),
     field("reverify", BOOLEAN, Bool(false)),
     field("roles_claim", STRINGS, List(&["roles"])),
@@ -453,7 +404,6 @@ pub static NOT_IMPLEMENTED: &[KongField] = &[
     field("token_post_args_names", STRINGS, Null),
     field("token_post_args_values", STRINGS, Null),
     field("unauthorized_destroy_session", BOOLEAN, Bool(true)),
-    field("unauthorized_redirect_uri", STRINGS, Null),
     field("unexpected_redirect_uri", STRINGS, Null),
     field("upstream_access_token_jwk_header", STRING, Null),
     field("upstream_id_token_jwk_header", STRING, Null),
@@ -476,7 +426,6 @@ pub static NOT_IMPLEMENTED: &[KongField] = &[
     field("userinfo_query_args_names", STRINGS, Null),
     field("userinfo_query_args_values", STRINGS, Null),
     field("using_pseudo_issuer", BOOLEAN, Bool(false)),
-    field("verify_nonce", BOOLEAN, Bool(true)),
     field("verify_parameters", BOOLEAN, Bool(false)),
 ];
 

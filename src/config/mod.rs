@@ -31,7 +31,10 @@ use serde::Serialize;
 
 pub use error::{ConfigError, FieldProblem, Problem};
 pub use schema::{kong_config_schema, kong_filter_meta};
-pub use types::{AuthMethod, ClientAuthMethod, HttpMethod, ParamType, SameSite};
+pub use types::{
+    AuthMethod, ClientAuthMethod, HttpMethod, LoginAction, LoginRedirectMode, LoginToken, ParamType,
+    ResponseMode, SameSite,
+};
 
 /// The openid-connect plugin configuration, as far as this filter implements it.
 ///
@@ -178,6 +181,62 @@ pub struct Config {
     #[serde(default = "defaults::revocation_token_param_name")]
     pub revocation_token_param_name: String,
 
+    // --- Authorization code flow (browser login) -------------------------------------------
+    /// The authorization endpoint; overrides the discovered one.
+    #[serde(default)]
+    pub authorization_endpoint: Option<String>,
+    /// Where the identity provider sends the browser back (at most one value, as `client_id`);
+    /// unset: the URL of the request that started the login, without its query.
+    #[serde(default)]
+    pub redirect_uri: Vec<String>,
+    /// How the identity provider returns the authorization response: `query` or `form_post`.
+    #[serde(default = "defaults::response_mode")]
+    pub response_mode: ResponseMode,
+    /// Use PKCE (S256); unset: when discovery advertises `code_challenge_methods_supported`.
+    #[serde(default)]
+    pub require_proof_key_for_code_exchange: Option<bool>,
+    /// Check that the ID token's `nonce` is the one sent with the authorization request.
+    #[serde(default = "defaults::verify_nonce")]
+    pub verify_nonce: bool,
+    /// After the login: proxy the callback request (`upstream`), answer with the tokens
+    /// (`response`), or redirect (`redirect`, to `login_redirect_uri` or the original URL).
+    #[serde(default = "defaults::login_action")]
+    pub login_action: LoginAction,
+    /// The tokens `login_action` `response` and `redirect` hand to the client.
+    #[serde(default = "defaults::login_tokens")]
+    pub login_tokens: Vec<LoginToken>,
+    /// Where `login_action=redirect` puts the tokens: the URL `fragment` or its `query`.
+    #[serde(default = "defaults::login_redirect_mode")]
+    pub login_redirect_mode: LoginRedirectMode,
+    /// Where `login_action=redirect` sends the client (at most one value, as `client_id`);
+    /// unset: the URL that started the login.
+    #[serde(default)]
+    pub login_redirect_uri: Vec<String>,
+    /// Give the original request's query arguments back after the login.
+    #[serde(default)]
+    pub preserve_query_args: bool,
+    /// The name of the cookie that carries the authorization request's state to the callback.
+    #[serde(default = "defaults::authorization_cookie_name")]
+    pub authorization_cookie_name: String,
+    /// The authorization cookie `Path`.
+    #[serde(default = "defaults::authorization_cookie_path")]
+    pub authorization_cookie_path: String,
+    /// The authorization cookie `Domain`; unset: none.
+    #[serde(default)]
+    pub authorization_cookie_domain: Option<String>,
+    /// The authorization cookie `SameSite` (`Default` sends none).
+    #[serde(default = "defaults::authorization_cookie_same_site")]
+    pub authorization_cookie_same_site: SameSite,
+    /// Mark the authorization cookie `HttpOnly`.
+    #[serde(default = "defaults::authorization_cookie_http_only")]
+    pub authorization_cookie_http_only: bool,
+    /// Mark the authorization cookie `Secure`; unset: when the request came over https.
+    #[serde(default)]
+    pub authorization_cookie_secure: Option<bool>,
+    /// How long (seconds) a started login may take before its authorization cookie expires.
+    #[serde(default = "defaults::authorization_rolling_timeout")]
+    pub authorization_rolling_timeout: u64,
+
     // --- Token verification ----------------------------------------------------------------
     /// Leeway (seconds) for the `exp`, `nbf`, `iat` and `auth_time` claims.
     #[serde(default)]
@@ -214,6 +273,9 @@ pub struct Config {
     /// The message of 401 responses.
     #[serde(default = "defaults::unauthorized_error_message")]
     pub unauthorized_error_message: String,
+    /// Redirect refused requests here instead of answering 401 (at most one value, as `client_id`).
+    #[serde(default)]
+    pub unauthorized_redirect_uri: Vec<String>,
     /// The message of 403 responses.
     #[serde(default = "defaults::forbidden_error_message")]
     pub forbidden_error_message: String,
@@ -250,6 +312,21 @@ impl Config {
     /// The URL to send the client to after logout, if one is configured.
     pub fn logout_redirect_uri(&self) -> Option<&str> {
         self.logout_redirect_uri.first().map(String::as_str)
+    }
+
+    /// Where the identity provider sends the browser back, if one is configured.
+    pub fn redirect_uri(&self) -> Option<&str> {
+        self.redirect_uri.first().map(String::as_str)
+    }
+
+    /// Where `login_action=redirect` sends the client, if one is configured.
+    pub fn login_redirect_uri(&self) -> Option<&str> {
+        self.login_redirect_uri.first().map(String::as_str)
+    }
+
+    /// Where refused requests are redirected, if one is configured.
+    pub fn unauthorized_redirect_uri(&self) -> Option<&str> {
+        self.unauthorized_redirect_uri.first().map(String::as_str)
     }
 
     /// The target of an HTTP call to `authority` (`host[:port]` as in the URL) over `scheme`:

@@ -98,6 +98,24 @@ fn read_config(r: &mut Reader) -> Config {
         logout_revoke_refresh_token: read!(r, logout_revoke_refresh_token = default),
         logout_redirect_uri: read!(r, logout_redirect_uri),
         revocation_token_param_name: read!(r, revocation_token_param_name = default),
+        authorization_endpoint: read!(r, authorization_endpoint),
+        redirect_uri: read!(r, redirect_uri),
+        response_mode: read!(r, response_mode = default),
+        require_proof_key_for_code_exchange: read!(r, require_proof_key_for_code_exchange),
+        verify_nonce: read!(r, verify_nonce = default),
+        login_action: read!(r, login_action = default),
+        // An empty list is Kong's "no tokens" (absent or null: the default).
+        login_tokens: read!(r, login_tokens = default),
+        login_redirect_mode: read!(r, login_redirect_mode = default),
+        login_redirect_uri: read!(r, login_redirect_uri),
+        preserve_query_args: read!(r, preserve_query_args),
+        authorization_cookie_name: read!(r, authorization_cookie_name = default),
+        authorization_cookie_path: read!(r, authorization_cookie_path = default),
+        authorization_cookie_domain: read!(r, authorization_cookie_domain),
+        authorization_cookie_same_site: read!(r, authorization_cookie_same_site = default),
+        authorization_cookie_http_only: read!(r, authorization_cookie_http_only = default),
+        authorization_cookie_secure: read!(r, authorization_cookie_secure),
+        authorization_rolling_timeout: read!(r, authorization_rolling_timeout = default),
         leeway: read!(r, leeway),
         verify_signature: read!(r, verify_signature = default),
         verify_claims: read!(r, verify_claims = default),
@@ -112,6 +130,7 @@ fn read_config(r: &mut Reader) -> Config {
         upstream_headers_claims: read!(r, upstream_headers_claims),
         upstream_headers_names: read!(r, upstream_headers_names),
         unauthorized_error_message: read!(r, unauthorized_error_message = default),
+        unauthorized_redirect_uri: read!(r, unauthorized_redirect_uri),
         forbidden_error_message: read!(r, forbidden_error_message = default),
         display_errors: read!(r, display_errors),
         expose_error_code: read!(r, expose_error_code = default),
@@ -330,10 +349,28 @@ fn check_config(config: &Config, given: &BTreeSet<&'static str>, problems: &mut 
             problem(field, Problem::Invalid(why));
         }
     }
-    for uri in &config.logout_redirect_uri {
-        if let Err(why) = check_absolute_url(uri) {
-            problem("logout_redirect_uri", Problem::Invalid(why));
+    if let Some(Err(why)) = config.authorization_endpoint.as_deref().map(check_http_url) {
+        problem("authorization_endpoint", Problem::Invalid(why));
+    }
+    let redirect_uris = [
+        ("logout_redirect_uri", &config.logout_redirect_uri),
+        ("redirect_uri", &config.redirect_uri),
+        ("login_redirect_uri", &config.login_redirect_uri),
+        ("unauthorized_redirect_uri", &config.unauthorized_redirect_uri),
+    ];
+    for (field, uris) in redirect_uris {
+        for uri in uris {
+            if let Err(why) = check_absolute_url(uri) {
+                problem(field, Problem::Invalid(why));
+            }
         }
+    }
+    if !config.response_mode.is_supported() {
+        let reason = format!(
+            "{} not supported yet: use query or form_post",
+            config.response_mode
+        );
+        problem("response_mode", Problem::NotSupported { reason });
     }
 
     // Kong's per-client arrays (picked per request by `client_arg`): one client only, for now.
@@ -342,6 +379,9 @@ fn check_config(config: &Config, given: &BTreeSet<&'static str>, problems: &mut 
         ("client_secret", config.client_secret.len()),
         ("client_auth", config.client_auth.len()),
         ("logout_redirect_uri", config.logout_redirect_uri.len()),
+        ("redirect_uri", config.redirect_uri.len()),
+        ("login_redirect_uri", config.login_redirect_uri.len()),
+        ("unauthorized_redirect_uri", config.unauthorized_redirect_uri.len()),
     ];
     for (field, count) in per_client {
         if count > 1 {
@@ -369,11 +409,32 @@ fn check_config(config: &Config, given: &BTreeSet<&'static str>, problems: &mut 
     if let Err(why) = check_cookie_name(&config.session_cookie_name) {
         problem("session_cookie_name", Problem::Invalid(why));
     }
+    if let Err(why) = check_cookie_name(&config.authorization_cookie_name) {
+        problem("authorization_cookie_name", Problem::Invalid(why));
+    }
+    if config
+        .authorization_cookie_name
+        .eq_ignore_ascii_case(&config.session_cookie_name)
+    {
+        // One cookie cannot hold both: each would overwrite the other mid-login.
+        problem(
+            "authorization_cookie_name",
+            Problem::Invalid("must differ from session_cookie_name".to_string()),
+        );
+    }
     let cookie_attributes = [
         ("session_cookie_path", Some(&config.session_cookie_path)),
         (
             "session_cookie_domain",
             config.session_cookie_domain.as_ref(),
+        ),
+        (
+            "authorization_cookie_path",
+            Some(&config.authorization_cookie_path),
+        ),
+        (
+            "authorization_cookie_domain",
+            config.authorization_cookie_domain.as_ref(),
         ),
     ];
     for (field, value) in cookie_attributes {

@@ -363,7 +363,10 @@ fn enabled_methods_are_listed_and_implemented() {
         .iter()
         .filter(|m| defaults.enabled(**m))
         .collect();
-    assert_eq!(enabled, [&AuthMethod::Password, &AuthMethod::Session]);
+    assert_eq!(
+        enabled,
+        [&AuthMethod::AuthorizationCode, &AuthMethod::Password, &AuthMethod::Session]
+    );
     let session_only = parse(with_issuer(json!({"auth_methods": ["session"]}))).unwrap();
     assert!(
         session_only.enabled(AuthMethod::Session) && !session_only.enabled(AuthMethod::Password)
@@ -407,10 +410,11 @@ fn deprecated_kong_names_are_rewritten_as_kong_does() {
         problems(with_issuer(json!({"session_redis_host": "redis.internal"}))),
         ["session_redis_host: not supported yet"]
     );
-    assert_eq!(
-        problems(with_issuer(json!({"authorization_cookie_lifetime": 60}))),
-        ["authorization_cookie_lifetime: not supported yet"]
-    );
+    assert_eq!(config.authorization_cookie_same_site, SameSite::Default);
+    let renamed = parse(with_issuer(json!({"authorization_cookie_lifetime": 60, "authorization_cookie_httponly": false})));
+    let renamed = renamed.unwrap();
+    assert_eq!(renamed.authorization_rolling_timeout, 60);
+    assert!(!renamed.authorization_cookie_http_only);
 }
 
 #[test]
@@ -599,4 +603,39 @@ proptest! {
             prop_assert!(refusals.is_empty(), "{config}: {refusals:?}");
         }
     }
+}
+
+#[test]
+fn browser_login_fields_are_typed_and_checked() {
+    let config = parse(with_issuer(json!({
+        "redirect_uri": "https://app.example.com/callback", "response_mode": "form_post",
+        "login_action": "redirect", "login_tokens": [], "login_redirect_mode": "query",
+        "unauthorized_redirect_uri": ["https://app.example.com/denied"], "verify_nonce": false,
+        "require_proof_key_for_code_exchange": true, "preserve_query_args": true,
+    })))
+    .unwrap();
+    assert_eq!(config.redirect_uri(), Some("https://app.example.com/callback"));
+    assert_eq!(config.response_mode, ResponseMode::FormPost);
+    assert_eq!(config.login_action, LoginAction::Redirect);
+    assert!(config.login_tokens.is_empty(), "an empty list means no tokens, not the default");
+    assert_eq!(config.login_redirect_mode, LoginRedirectMode::Query);
+    assert_eq!(config.unauthorized_redirect_uri(), Some("https://app.example.com/denied"));
+    assert!(!config.verify_nonce && config.preserve_query_args);
+    assert_eq!(config.require_proof_key_for_code_exchange, Some(true));
+
+    let defaults = parse(with_issuer(json!({"login_tokens": null}))).unwrap();
+    assert_eq!(defaults.login_tokens, [LoginToken::IdToken]);
+    assert_eq!(defaults.response_mode, ResponseMode::Query);
+    assert_eq!(defaults.authorization_rolling_timeout, 600);
+
+    assert_eq!(
+        problems(with_issuer(json!({"response_mode": "fragment"}))),
+        ["response_mode: fragment not supported yet: use query or form_post"]
+    );
+    assert_eq!(
+        problems(with_issuer(json!({"authorization_cookie_name": "Session"}))),
+        ["authorization_cookie_name: must differ from session_cookie_name"]
+    );
+    assert_eq!(problems(with_issuer(json!({"redirect_uri": ["/cb"]}))).len(), 1);
+    assert_eq!(problems(with_issuer(json!({"login_redirect_uri": ["https://a/", "https://b/"]}))).len(), 1);
 }

@@ -66,7 +66,7 @@ impl AuthMethod {
     /// Whether this filter implements the method. The one place that says so: configuration
     /// checks and [`Config::enabled`](super::Config::enabled) both ask here.
     pub fn is_supported(self) -> bool {
-        matches!(self, AuthMethod::Password | AuthMethod::Session)
+        matches!(self, AuthMethod::Password | AuthMethod::Session | AuthMethod::AuthorizationCode)
     }
 
     /// Why listing this method is refused, when it is.
@@ -122,6 +122,55 @@ kong_enum! {
 }
 
 kong_enum! {
+    /// How the identity provider returns the authorization response (`response_mode`).
+    pub enum ResponseMode {
+        FormPost = "form_post",
+        FormPostJwt = "form_post.jwt",
+        Fragment = "fragment",
+        FragmentJwt = "fragment.jwt",
+        Jwt = "jwt",
+        Query = "query",
+        QueryJwt = "query.jwt",
+    }
+}
+
+impl ResponseMode {
+    /// The modes a proxy can receive: the others put the response in the URL fragment (never
+    /// sent to a server) or in a signed JWT (JARM), which this filter does not read yet.
+    pub fn is_supported(self) -> bool {
+        matches!(self, ResponseMode::Query | ResponseMode::FormPost)
+    }
+}
+
+kong_enum! {
+    /// What follows a successful authorization code login (`login_action`).
+    pub enum LoginAction {
+        Redirect = "redirect",
+        Response = "response",
+        Upstream = "upstream",
+    }
+}
+
+kong_enum! {
+    /// A token handed to the client after a login (`login_tokens`).
+    pub enum LoginToken {
+        AccessToken = "access_token",
+        IdToken = "id_token",
+        Introspection = "introspection",
+        RefreshToken = "refresh_token",
+        Tokens = "tokens",
+    }
+}
+
+kong_enum! {
+    /// Where `login_action=redirect` puts the login tokens (`login_redirect_mode`).
+    pub enum LoginRedirectMode {
+        Fragment = "fragment",
+        Query = "query",
+    }
+}
+
+kong_enum! {
     /// A request method that can trigger a logout (`logout_methods`).
     pub enum HttpMethod {
         Delete = "DELETE",
@@ -162,12 +211,15 @@ mod tests {
     }
 
     #[test]
-    fn only_password_and_session_are_implemented() {
+    fn implemented_methods_are_the_supported_ones() {
         let supported: Vec<_> = AuthMethod::ALL
             .iter()
             .filter(|m| m.is_supported())
             .collect();
-        assert_eq!(supported, [&AuthMethod::Password, &AuthMethod::Session]);
+        assert_eq!(
+            supported,
+            [&AuthMethod::AuthorizationCode, &AuthMethod::Password, &AuthMethod::Session]
+        );
         assert!(AuthMethod::KongOauth2
             .refusal()
             .unwrap()

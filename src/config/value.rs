@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::error::Problem;
-use super::types::{AuthMethod, ClientAuthMethod, HttpMethod, ParamType, SameSite};
+use super::types::{
+    AuthMethod, ClientAuthMethod, HttpMethod, LoginAction, LoginRedirectMode, LoginToken, ParamType,
+    ResponseMode, SameSite,
+};
 
 /// The largest number a duration field takes. Kong sets no bound; ours keeps every later
 /// `now + duration` far from overflow while allowing any realistic value (136 years in seconds).
@@ -182,7 +185,11 @@ from_kong_for_value_sets!(
     ClientAuthMethod,
     ParamType,
     SameSite,
-    HttpMethod
+    HttpMethod,
+    ResponseMode,
+    LoginAction,
+    LoginToken,
+    LoginRedirectMode
 );
 
 #[cfg(test)]
