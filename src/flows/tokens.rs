@@ -13,7 +13,7 @@ pub struct TokenSet {
 /// Why a token endpoint answer could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenEndpointError {
-    #[error("the identity provider could not be reached ({0})")]
+    #[error("the token endpoint could not be reached ({0})")]
     Unreachable(String),
     #[error("the token endpoint refused the request: {status} {error}")]
     Refused { status: u16, error: String },
