@@ -24,6 +24,8 @@ pub struct Forward {
     pub remove_request_headers: Vec<String>,
     /// A replacement for the request's `:path` (e.g. callback arguments stripped).
     pub new_path: Option<String>,
+    /// A replacement for the buffered request body (a `form_post` callback's arguments stripped).
+    pub new_body: Option<Vec<u8>>,
     /// Headers to add to the upstream's response on its way back (e.g. `Set-Cookie`).
     pub add_response_headers: Vec<(String, String)>,
 }

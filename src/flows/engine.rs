@@ -6,6 +6,7 @@ use std::rc::Rc;
 use serde_json::Value;
 
 use crate::config::AuthMethod;
+use crate::flows::authorization_code::{self, finish, CodeLogin};
 use crate::flows::password::{self, PasswordCredentials};
 use crate::flows::provider::Provider;
 use crate::flows::provider_fetch::{self, FetchProgress, ProviderFetch};
@@ -66,11 +67,37 @@ pub struct RequestFlow {
     notes: Vec<Note>,
 }
 
+mod code_flow;
+
+/// How a fresh login got its tokens: decides the ID token's nonce check, the `auth_method` kept
+/// in the session, and how the login ends.
+enum LoginOrigin {
+    Password,
+    AuthorizationCode(Box<CodeLogin>),
+}
+
+impl LoginOrigin {
+    fn nonce(&self) -> Option<&str> {
+        match self {
+            LoginOrigin::Password => None,
+            LoginOrigin::AuthorizationCode(login) => login.nonce.as_deref(),
+        }
+    }
+
+    fn auth_method(&self) -> &'static str {
+        match self {
+            LoginOrigin::Password => "password",
+            LoginOrigin::AuthorizationCode(_) => "authorization_code",
+        }
+    }
+}
+
 /// What the flow is waiting for from the identity provider.
 enum Waiting {
     Nothing,
     Discovery(ProviderFetch),
-    JwksRefetch(TokenSet),
+    JwksRefetch(TokenSet, LoginOrigin),
+    CodeExchange(Box<CodeLogin>),
     PasswordGrant,
     Refresh { session: Box<Session>, previous: TokenSet, auth_method: String },
     Revocation(Box<LogoutInProgress>),
@@ -94,6 +121,7 @@ impl RequestFlow {
     /// credentials or the logout argument); the adapter then buffers it before [`start`](Self::start).
     pub fn needs_body(settings: &Settings, request: &IncomingRequest) -> bool {
         (settings.config.enabled(AuthMethod::Password) && password::may_need_body(settings, request))
+            || authorization_code::may_need_body(settings, request)
             || logout::may_need_body(settings, request)
     }
 
@@ -130,7 +158,8 @@ impl RequestFlow {
         match std::mem::replace(&mut self.waiting, Waiting::Nothing) {
             Waiting::Nothing => self.unexpected(settings, Rejection::new("internal", "an answer arrived for no call")),
             Waiting::Discovery(fetch) => self.on_discovery(settings, env, fetch, response),
-            Waiting::JwksRefetch(tokens) => self.on_jwks_refetch(settings, env, response, tokens),
+            Waiting::JwksRefetch(tokens, origin) => self.on_jwks_refetch(settings, env, response, tokens, origin),
+            Waiting::CodeExchange(login) => self.on_code_exchange(settings, env, response, *login),
             Waiting::PasswordGrant => self.on_password_grant(settings, env, response),
             Waiting::Refresh { session, previous, auth_method } => {
                 self.on_refresh(settings, env, response, *session, previous, auth_method)
@@ -170,7 +199,14 @@ impl RequestFlow {
 
     /// After a token named a key the JWKS lacks: take the new keys (or keep the old ones when the
     /// refetch failed) and finish the login.
-    fn on_jwks_refetch(&mut self, settings: &Settings, env: &mut Env, response: CallResponse, tokens: TokenSet) -> Step {
+    fn on_jwks_refetch(
+        &mut self,
+        settings: &Settings,
+        env: &mut Env,
+        response: CallResponse,
+        tokens: TokenSet,
+        origin: LoginOrigin,
+    ) -> Step {
         let refreshed = provider_fetch::ok_body(&response, "JWKS").and_then(|body| match self.provider.as_ref() {
             Some(provider) => provider.with_jwks(body, env.now),
             None => Err("no provider documents".to_string()),
@@ -182,7 +218,7 @@ impl RequestFlow {
             }
             Err(e) => self.notes.push(Note::Warn(format!("JWKS refetch failed, keeping the old keys: {e}"))),
         }
-        self.complete_login(settings, env, tokens, false)
+        self.complete_login(settings, env, tokens, origin, false)
     }
 
     // Authentication, in Kong's order.
@@ -219,6 +255,10 @@ impl RequestFlow {
             }
         }
 
+        if settings.config.enabled(AuthMethod::AuthorizationCode) {
+            return self.authorization_code(settings, env);
+        }
+
         let destroy = cookie_sent;
         self.reject(settings, Rejection::new("no_credentials", "no suitable authorization credentials were provided"), destroy)
     }
@@ -235,42 +275,60 @@ impl RequestFlow {
 
     fn on_password_grant(&mut self, settings: &Settings, env: &mut Env, response: CallResponse) -> Step {
         match TokenSet::from_response(&response) {
-            Ok(tokens) => self.complete_login(settings, env, tokens, true),
+            Ok(tokens) => self.complete_login(settings, env, tokens, LoginOrigin::Password, true),
             Err(e) if e.is_provider_failure() => self.unexpected(settings, Rejection::new("idp_failure", e.to_string())),
             Err(e) => self.reject(settings, Rejection::new("invalid_credentials", e.to_string()), false),
         }
     }
 
     /// Verifies the tokens of a fresh login, creates the session and lets the request through.
-    fn complete_login(&mut self, settings: &Settings, env: &mut Env, tokens: TokenSet, may_refetch_keys: bool) -> Step {
+    fn complete_login(
+        &mut self,
+        settings: &Settings,
+        env: &mut Env,
+        tokens: TokenSet,
+        origin: LoginOrigin,
+        may_refetch_keys: bool,
+    ) -> Step {
         let Some(provider) = self.provider.as_ref() else {
             return self.discover(settings);
         };
-        let verified = match verify::verify_login(settings, provider, &tokens, None, env.now) {
+        let verified = match verify::verify_login(settings, provider, &tokens, origin.nonce(), env.now) {
             Ok(verified) => verified,
             Err(e) if e.is_unknown_key() && may_refetch_keys && env.shared.claim_jwks_refetch(env.now) => {
                 let url = Provider::jwks_endpoint(settings, &provider.metadata).map(str::to_string);
                 if let Some(Ok(request)) = url.map(|u| outbound::get(settings, &u)) {
                     self.notes.push(Note::Info(format!("{e}: refetching the JWKS")));
-                    return self.call(request, Waiting::JwksRefetch(tokens));
+                    return self.call(request, Waiting::JwksRefetch(tokens, origin));
                 }
-                return self.reject(settings, Rejection::new("invalid_token", e.to_string()), false);
+                return self.refuse_login(settings, origin, Rejection::new("invalid_token", e.to_string()));
             }
-            Err(e) => return self.reject(settings, Rejection::new("invalid_token", e.to_string()), false),
+            Err(e) => return self.refuse_login(settings, origin, Rejection::new("invalid_token", e.to_string())),
         };
         let expires = tokens::expiry(&tokens, env.now);
         let codec = settings.session_codec(&self.request.scheme);
         let mut session = codec.start(env.now);
-        let data = tokens::session_data(&tokens, expires, "password");
+        let data = tokens::session_data(&tokens, expires, origin.auth_method());
         session.set(&settings.config.session_audience, data, VerifiedLogin::subject(&verified));
         let cookies = match codec.save(&mut session, env.now, (env.random)()) {
             Ok(cookies) => cookies,
             Err(e) => return self.unexpected(settings, Rejection::new("session_save", e.to_string())),
         };
         self.events.push(Event::Login);
+        if let LoginOrigin::AuthorizationCode(login) = origin {
+            return finish::finish(settings, &self.request, &tokens, *login, cookies);
+        }
         let mut forward = upstream::forward(settings, &self.request, &tokens);
         forward.add_response_headers.extend(cookies.into_iter().map(|c| ("set-cookie".to_string(), c)));
         Step::Forward(forward)
+    }
+
+    /// A login whose tokens failed verification: 401, the way its flow refuses.
+    fn refuse_login(&mut self, settings: &Settings, origin: LoginOrigin, rejection: Rejection) -> Step {
+        match origin {
+            LoginOrigin::Password => self.reject(settings, rejection, false),
+            LoginOrigin::AuthorizationCode(login) => self.refuse_callback(settings, rejection, login.clear_cookies),
+        }
     }
 
     // Session authentication.

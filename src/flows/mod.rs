@@ -5,6 +5,7 @@
 //! works. Each step that needs the identity provider returns [`Step::Call`](crate::step::Step)
 //! and continues in [`RequestFlow::on_call_response`].
 
+pub mod authorization_code;
 pub mod client_auth;
 mod engine;
 pub mod outbound;

@@ -20,8 +20,15 @@ impl Rejection {
 
 /// 401 `{"message":"Unauthorized"}` with `WWW-Authenticate: Bearer realm="<issuer host>"` and,
 /// when `expose_error_code`, `error="invalid_token"`. `clear_cookies` are the expiring session
-/// cookies (Kong destroys a bad session: unauthorized_destroy_session).
+/// cookies (Kong destroys a bad session: unauthorized_destroy_session). With
+/// `unauthorized_redirect_uri` the client is redirected there instead (302, empty body).
 pub fn unauthorized(settings: &Settings, rejection: &Rejection, clear_cookies: Vec<String>) -> LocalResponse {
+    if let Some(location) = settings.config.unauthorized_redirect_uri() {
+        let mut headers = vec![("location".to_string(), location.to_string())];
+        headers.extend(clear_cookies.into_iter().map(|c| ("set-cookie".to_string(), c)));
+        let reason = format!("{}: {} (redirected to unauthorized_redirect_uri)", rejection.label, rejection.detail);
+        return LocalResponse { status: 302, headers, body: Vec::new(), reason };
+    }
     let challenge = challenge(settings, "invalid_token");
     error_response(settings, 401, &settings.config.unauthorized_error_message, rejection, Some(challenge), clear_cookies)
 }

@@ -2,6 +2,7 @@
 //! session codecs built from it.
 
 use crate::config::{self, ClientAuthMethod, Config};
+use crate::flows::authorization_code::AuthorizationCookies;
 use crate::http::url::HttpUrl;
 use crate::session::{SameSite, SessionCodec, SessionSettings};
 
@@ -15,6 +16,8 @@ pub struct Settings {
     /// Session cookies with `Secure`: used when `session_cookie_secure` is true, or unset and the
     /// client came over https (Kong's rule).
     session_secure: SessionCodec,
+    /// The authorization code flow's `authorization` cookie (same secret, its own settings).
+    pub authorization_cookies: AuthorizationCookies,
 }
 
 /// A configuration the parser accepted but the flows cannot carry out.
@@ -33,7 +36,8 @@ impl Settings {
         let realm = HttpUrl::parse(&config.issuer).map(|u| u.host().to_string()).unwrap_or_else(|| config.issuer.clone());
         let session_plain = SessionCodec::new(session_settings(&config, false), session_secret);
         let session_secure = SessionCodec::new(session_settings(&config, true), session_secret);
-        Ok(Settings { config, realm, session_plain, session_secure })
+        let authorization_cookies = AuthorizationCookies::new(&config, session_secret);
+        Ok(Settings { config, realm, session_plain, session_secure, authorization_cookies })
     }
 
     /// The session codec for a request that came in over `scheme`.

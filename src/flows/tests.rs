@@ -194,7 +194,8 @@ fn login(settings: &Settings) -> String {
 
 #[test]
 fn discovery_then_jwks_then_the_request_is_decided_and_documents_are_shared() {
-    let settings = settings(json!({}));
+    // Without the code flow, a request with no credentials is decided with a 401.
+    let settings = settings(json!({"auth_methods": ["session", "password"]}));
     let mut run = Run::new(&settings, request("GET", "/", &[]), None, NOW);
     let call = run.last_call().clone();
     assert_eq!((call.method.as_str(), call.authority.as_str()), ("GET", "127.0.0.1:3000"));
@@ -267,7 +268,7 @@ fn client_secret_post_when_configured() {
 
 #[test]
 fn password_from_query_and_body_by_password_param_type() {
-    let settings = settings(json!({"password_param_type": ["query", "body"]}));
+    let settings = settings(json!({"password_param_type": ["query", "body"], "auth_methods": ["session", "password"]}));
     let run = Run::new(&settings, request("GET", "/?username=jane&password=pw", &[]), Some(provider()), NOW);
     assert_eq!(arg(&body_of(run.last_call()), "username"), Some("jane"));
 
@@ -405,7 +406,7 @@ fn an_expired_access_token_is_refreshed_with_the_refresh_token() {
 
 #[test]
 fn a_bad_session_cookie_is_401_and_destroyed() {
-    let settings = settings(json!({}));
+    let settings = settings(json!({"auth_methods": ["session", "password"]}));
     let cookie = login(&settings);
     let tampered = format!("{}x", &cookie[..cookie.len() - 1]);
     for bad in [tampered.as_str(), "session=AAAA", "session=", "SESSION=%%"] {
@@ -526,7 +527,7 @@ fn logout_detection_follows_kongs_order() {
 }
 
 fn settings_without_suffix() -> Settings {
-    settings(json!({"logout_post_arg": "signout", "logout_methods": ["POST"]}))
+    settings(json!({"logout_post_arg": "signout", "logout_methods": ["POST"], "auth_methods": ["session", "password"]}))
 }
 
 #[test]
@@ -558,7 +559,7 @@ fn upstream_headers_and_hidden_credentials() {
 
 #[test]
 fn display_errors_and_custom_messages() {
-    let settings = settings(json!({"unauthorized_error_message": "Go away", "display_errors": true, "expose_error_code": false}));
+    let settings = settings(json!({"unauthorized_error_message": "Go away", "display_errors": true, "expose_error_code": false, "auth_methods": ["session", "password"]}));
     let run = Run::new(&settings, request("GET", "/", &[]), Some(provider()), NOW);
     let response = run.response();
     assert_eq!(response.body, br#"{"message":"Go away (no suitable authorization credentials were provided)"}"#);

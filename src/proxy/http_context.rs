@@ -156,6 +156,13 @@ impl OidcHttp {
         if let Some(path) = &forward.new_path {
             let _ = hostcalls::set_map_value(map, ":path", Some(path));
         }
+        if let Some(body) = &forward.new_body {
+            // The whole buffered body is replaced: its current length is what the host holds.
+            let held = hostcalls::get_buffer(BufferType::HttpRequestBody, 0, usize::MAX).ok().flatten().map_or(0, |b| b.len());
+            if let Err(status) = hostcalls::set_buffer(BufferType::HttpRequestBody, 0, held, body) {
+                self.log(LogLevel::Warn, &format!("the host refused the new request body: {status:?}"));
+            }
+        }
         self.response_headers = forward.add_response_headers;
     }
 
