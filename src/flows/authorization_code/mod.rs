@@ -32,3 +32,6 @@ pub fn may_need_body(settings: &Settings, request: &IncomingRequest) -> bool {
         && request.has_argument_body()
         && form::is_form_content_type(request.header("content-type").unwrap_or_default())
 }
+
+#[cfg(test)]
+mod flow_tests;
