@@ -19,7 +19,7 @@ count_cargo() { # log
 }
 
 echo "== cargo test (filter core, gateway conformance, end-to-end)"
-cargo test --workspace 2>&1 | tee "$LOGS/cargo.log"
+cargo test --workspace --no-fail-fast 2>&1 | tee "$LOGS/cargo.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 count_cargo "$LOGS/cargo.log"
 
