@@ -233,3 +233,28 @@ fn logout_without_a_session_still_redirects() {
     assert!(args.iter().any(|(k, v)| k == "client_id" && v == "kong"));
     assert!(stack.idp_events().iter().all(|e| e["type"] != "revocation"));
 }
+
+#[test]
+fn metrics_count_logins_session_hits_logouts_and_revocations() {
+    let stack = stack_with(seed_config());
+    let mut client = stack.client();
+    login(&mut client);
+    assert_eq!(client.get("/").status, 200);
+    assert_eq!(client.request("POST", "/logout", &[], b"").status, 302);
+    assert_eq!(client.get("/").status, 401);
+
+    let metrics = common::http::send(&stack.admin(), "GET", "/metrics", &[], b"").text();
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.contains(name))
+            .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+            .map(|v| v as u64)
+            .sum()
+    };
+    assert_eq!(value("openid_connect_logins_total"), 1, "{metrics}");
+    assert_eq!(value("openid_connect_session_hits_total"), 1, "{metrics}");
+    assert_eq!(value("openid_connect_logouts_total"), 1, "{metrics}");
+    assert_eq!(value("openid_connect_revocations_ok_total"), 2, "{metrics}");
+    assert_eq!(value("openid_connect_rejections_no_credentials_total"), 1, "{metrics}");
+}
