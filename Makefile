@@ -7,15 +7,16 @@ WASM_TARGET := wasm32-wasip1
 FILTERS_DIR := target/filters
 FILTER_WASM := $(FILTERS_DIR)/openid_connect.wasm
 VENV := tests/.venv
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test wasm gateway deps rust-deps node-deps py-deps bench fuzz clean-run
+.PHONY: run test wasm gateway deps rust-deps node-deps py-deps browser-deps bench fuzz clean-run
 
 ## Build everything and start the IdP (:8080), the echo upstream (:9000) and the gateway (:8000, admin :8001).
 run: deps wasm gateway
 	@scripts/stack.sh run
 
 ## All tests: unit, conformance, end-to-end, the IdP's own tests and the seed transcript.
-test: deps wasm gateway
+test: deps browser-deps wasm gateway
 	@scripts/test.sh
 
 ## The filter, built for wasm32-wasip1 with its Kong metadata beside it (Kong's <name>.meta.json).
@@ -38,6 +39,15 @@ node-deps: tests/idp/node_modules/.package-lock.json
 
 tests/idp/node_modules/.package-lock.json: tests/idp/package-lock.json
 	cd tests/idp && npm ci --no-audit --no-fund
+	@touch $@
+
+## Headless Chromium for the browser test (Debian's chromium, installed when /usr/bin/chromium is
+## missing; never a downloaded browser) and the test's npm packages (playwright-core).
+browser-deps: tests/browser/node_modules/.package-lock.json
+	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium chromium-driver; }
+
+tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json
+	cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
 	@touch $@
 
 py-deps: $(VENV)/.installed

@@ -2,7 +2,8 @@
 # Runs every test suite and ends with one summary line: "summary: N passed, N failed".
 #   1. cargo test (unit tests of the filter core, gateway conformance, end-to-end tests)
 #   2. the test IdP's own tests (node --test)
-#   3. the seed transcript with the real HTTPie against the `make run` stack
+#   3. the browser login in real headless Chromium (tests/browser, node --test)
+#   4. the seed transcript with the real HTTPie against the `make run` stack
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LOGS=target/test-logs
@@ -28,6 +29,12 @@ node --test tests/idp/test/ 2>&1 | tee "$LOGS/idp.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 passed=$((passed + $(grep -Eo '^# pass [0-9]+' "$LOGS/idp.log" | awk '{s+=$3} END {print s+0}')))
 failed=$((failed + $(grep -Eo '^# fail [0-9]+' "$LOGS/idp.log" | awk '{s+=$3} END {print s+0}')))
+
+echo "== browser login (headless Chromium, node --test)"
+node --test tests/browser/ 2>&1 | tee "$LOGS/browser.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+passed=$((passed + $(grep -Eo '^# pass [0-9]+' "$LOGS/browser.log" | awk '{s+=$3} END {print s+0}')))
+failed=$((failed + $(grep -Eo '^# fail [0-9]+' "$LOGS/browser.log" | awk '{s+=$3} END {print s+0}')))
 
 echo "== seed transcript (HTTPie against the make-run stack)"
 if scripts/stack.sh start; then
