@@ -43,6 +43,16 @@ impl CallbackArgs {
     pub fn is_authorization_response(&self) -> bool {
         self.get("state").is_some() && (self.get("code").is_some() || self.get("error").is_some())
     }
+
+    /// Whether any part of an authorization response is here (`code`, `error` or `state`).
+    /// While a login runs (the authorization cookie is valid) such a request is answered, never
+    /// sent back to the provider: a provider that keeps answering an error without a `state`
+    /// would otherwise bounce the browser forever.
+    pub fn has_response_part(&self) -> bool {
+        ["code", "error", "state"]
+            .iter()
+            .any(|name| self.get(name).is_some())
+    }
 }
 
 /// Why a callback was not accepted.
@@ -172,6 +182,9 @@ mod tests {
         assert!(!get("/page?x=1").is_authorization_response());
         assert!(!get("/page?code=c").is_authorization_response());
         assert!(!get("/page?state=&code=c").is_authorization_response());
+        assert!(get("/page?error=server_error").has_response_part());
+        assert!(get("/page?code=c").has_response_part());
+        assert!(!get("/page?x=1&state=").has_response_part());
     }
 
     #[test]

@@ -683,6 +683,12 @@ fn a_forged_or_stale_state_is_401_and_never_a_new_redirect() {
         NOW,
     );
     assert_refused(&error_without_cookie, "invalid_state");
+
+    // A provider answering an error without the state, while the login runs, is not bounced back.
+    let stateless_error = started.callback(&settings, "/p?error=server_error", NOW);
+    assert_refused(&stateless_error, "idp_error");
+    let code_only = started.callback(&settings, "/p?code=c1", NOW);
+    assert_refused(&code_only, "invalid_callback");
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! to the identity provider), take its callback (check it, exchange the code) and refuse what
 //! cannot be a login. The protocol pieces are in `flows::authorization_code`.
 //!
-//! A request that carries an authorization response is finished here, as a login or as a 401:
+//! A request that carries an authorization response (while a login runs: any part of one) is
+//! finished here, as a login or as a 401:
 //! it is never sent back to the identity provider, so a browser that drops cookies, a stale or
 //! forged `state`, or a replayed code cannot start a redirect loop.
 
@@ -73,7 +74,7 @@ impl RequestFlow {
                     pending,
                 )
             }
-            Err(e) if args.is_authorization_response() => {
+            Err(e) if args.has_response_part() => {
                 let label = match e {
                     callback::CallbackError::Refused { .. } => "idp_error",
                     callback::CallbackError::StateMismatch => "invalid_state",
