@@ -152,3 +152,53 @@ pub fn authorization_cookie_http_only() -> bool {
 pub fn authorization_rolling_timeout() -> u64 {
     600
 }
+
+pub fn audience_claim() -> Vec<String> {
+    vec!["aud".to_string()]
+}
+
+pub fn scopes_claim() -> Vec<String> {
+    vec!["scope".to_string()]
+}
+
+pub fn groups_claim() -> Vec<String> {
+    vec!["groups".to_string()]
+}
+
+pub fn roles_claim() -> Vec<String> {
+    vec!["roles".to_string()]
+}
+
+/// Kong's default leaves `cookie` out: it needs `bearer_token_cookie_name`.
+pub fn bearer_token_param_type() -> Vec<ParamType> {
+    ParamType::GRANT_LOCATIONS.to_vec()
+}
+
+pub fn introspection_hint() -> String {
+    "access_token".to_string()
+}
+
+pub fn introspection_check_active() -> bool {
+    true
+}
+
+pub fn introspection_token_param_name() -> String {
+    "token".to_string()
+}
+
+pub fn cache_tokens() -> bool {
+    true
+}
+
+pub fn cache_introspection() -> bool {
+    true
+}
+
+pub fn cache_user_info() -> bool {
+    true
+}
+
+/// Seconds.
+pub fn cache_ttl() -> u64 {
+    3600
+}

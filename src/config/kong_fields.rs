@@ -118,7 +118,6 @@ const CLIENT_AUTH_METHODS: &[&str] = &[
     "tls_client_auth",
 ];
 const GRANT_LOCATIONS: &[&str] = &["body", "header", "query"];
-const BEARER_LOCATIONS: &[&str] = &["body", "cookie", "header", "query"];
 const CLIENT_ALGORITHMS: &[&str] = &[
     "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512", "PS256", "PS384", "PS512",
     "RS256", "RS384", "RS512",
@@ -154,7 +153,6 @@ const GRANT_LOCATIONS_DEFAULT: KongDefault = List(GRANT_LOCATIONS);
 /// Arrays of values from a closed set.
 const AUTH_METHOD_LIST: FieldType = FieldType::ArrayOf(&FieldType::OneOf(AUTH_METHODS));
 const GRANT_LOCATION_LIST: FieldType = FieldType::ArrayOf(&FieldType::OneOf(GRANT_LOCATIONS));
-const BEARER_LOCATION_LIST: FieldType = FieldType::ArrayOf(&FieldType::OneOf(BEARER_LOCATIONS));
 const CLIENT_ALGORITHM_LIST: FieldType = FieldType::ArrayOf(&FieldType::OneOf(CLIENT_ALGORITHMS));
 const CONSUMER_FIELD_LIST: FieldType = FieldType::ArrayOf(&FieldType::OneOf(CONSUMER_FIELDS));
 const SIGNATURE_SKIPPABLE_LIST: FieldType =
@@ -204,36 +202,19 @@ const CLUSTER_CACHE_REDIS: &[KongField] = redis_fields![];
 /// Every Kong 3.10 field the filter does not implement, in name order.
 pub static NOT_IMPLEMENTED: &[KongField] = &[
     field("anonymous", STRING, Null),
-    field("audience_claim", STRINGS, List(&["aud"])),
     field("authenticated_groups_claim", STRINGS, Null),
     field("authorization_query_args_client", STRINGS, Null),
     field("authorization_query_args_names", STRINGS, Null),
     field("authorization_query_args_values", STRINGS, Null),
-    field("bearer_token_cookie_name", STRING, Null),
-    field(
-        "bearer_token_param_type",
-        BEARER_LOCATION_LIST,
-        GRANT_LOCATIONS_DEFAULT,
-    ),
     field("by_username_ignore_case", BOOLEAN, Bool(false)),
-    field("cache_introspection", BOOLEAN, Bool(true)),
     field("cache_token_exchange", BOOLEAN, Bool(true)),
-    field("cache_tokens", BOOLEAN, Bool(true)),
-    field("cache_tokens_salt", STRING, Null),
-    field("cache_ttl", NUMBER, Number(3600.0)),
     field("cache_ttl_max", NUMBER, Null),
     field("cache_ttl_min", NUMBER, Null),
     field("cache_ttl_neg", NUMBER, Null),
     field("cache_ttl_resurrect", NUMBER, Null),
-    field("cache_user_info", BOOLEAN, Bool(true)),
     field("claims_forbidden", STRINGS, Null),
     field("client_alg", CLIENT_ALGORITHM_LIST, Null),
     field("client_arg", STRING, Str("client_id")),
-    field(
-        "client_credentials_param_type",
-        GRANT_LOCATION_LIST,
-        GRANT_LOCATIONS_DEFAULT,
-    ),
     field("client_jwk", OBJECTS, Null),
     field(
         "cluster_cache_redis",
@@ -253,7 +234,6 @@ pub static NOT_IMPLEMENTED: &[KongField] = &[
     field("consumer_claim", STRINGS, Null),
     field("consumer_optional", BOOLEAN, Bool(false)),
     field("credential_claim", STRINGS, List(&["sub"])),
-    field("disable_session", AUTH_METHOD_LIST, Null),
     field("discovery_headers_names", STRINGS, Null),
     field("discovery_headers_values", STRINGS, Null),
     field("domains", STRINGS, Null),
@@ -271,12 +251,9 @@ pub static NOT_IMPLEMENTED: &[KongField] = &[
     field("downstream_user_info_jwt_header", STRING, Null),
     field("dpop_proof_lifetime", NUMBER, Number(300.0)),
     field("dpop_use_nonce", BOOLEAN, Bool(false)),
-    field("enable_hs_signatures", BOOLEAN, Bool(false)),
     field("extra_jwks_uris", STRINGS, Null),
     field("forbidden_destroy_session", BOOLEAN, Bool(true)),
     field("forbidden_redirect_uri", STRINGS, Null),
-    field("groups_claim", STRINGS, List(&["groups"])),
-    field("groups_required", STRINGS, Null),
     field("http_proxy", STRING, Null),
     field("http_proxy_authorization", STRING, Null),
     field("http_version", NUMBER, Number(1.1)),
@@ -289,7 +266,6 @@ pub static NOT_IMPLEMENTED: &[KongField] = &[
         GRANT_LOCATIONS_DEFAULT,
     ),
     field("ignore_signature", SIGNATURE_SKIPPABLE_LIST, List(&[])),
-    field("introspect_jwt_tokens", BOOLEAN, Bool(false)),
     field(
         "introspection_accept",
         one_of(&[
@@ -299,17 +275,13 @@ pub static NOT_IMPLEMENTED: &[KongField] = &[
         ]),
         Str("application/json"),
     ),
-    field("introspection_check_active", BOOLEAN, Bool(true)),
-    field("introspection_endpoint", STRING, Null),
     field("introspection_headers_client", STRINGS, Null),
     field("introspection_headers_names", STRINGS, Null),
     field("introspection_headers_values", STRINGS, Null),
-    field("introspection_hint", STRING, Str("access_token")),
     field("introspection_post_args_client", STRINGS, Null),
     field("introspection_post_args_client_headers", STRINGS, Null),
     field("introspection_post_args_names", STRINGS, Null),
     field("introspection_post_args_values", STRINGS, Null),
-    field("introspection_token_param_name", STRING, Str("token")),
     field("jwt_session_claim", STRING, Str("sid")),
     field("jwt_session_cookie", STRING, Null),
     field("keepalive", BOOLEAN, Bool(true)),
@@ -349,22 +321,12 @@ pub static NOT_IMPLEMENTED: &[KongField] = &[
         FieldType::Record(SESSION_REDIS),
         KongDefault::Record,
     ),
-    field("refresh_token_param_name", STRING, Null),
-    field(
-        "refresh_token_param_type",
-        GRANT_LOCATION_LIST,
-        GRANT_LOCATIONS_DEFAULT,
-    ),
     field("require_pushed_authorization_requests", BOOLEAN, Null),
     field("require_signed_request_object", BOOLEAN, Null),
     field("resolve_distributed_claims", BOOLEAN, Bool(false)),
     field("response_type", STRINGS, List(&["code"])),
     field("reverify", BOOLEAN, Bool(false)),
-    field("roles_claim", STRINGS, List(&["roles"])),
-    field("roles_required", STRINGS, Null),
     field("run_on_preflight", BOOLEAN, Bool(true)),
-    field("scopes_claim", STRINGS, List(&["scope"])),
-    field("scopes_required", STRINGS, Null),
     field("search_user_info", BOOLEAN, Bool(false)),
     field("session_enforce_same_subject", BOOLEAN, Bool(false)),
     field("session_hash_storage_key", BOOLEAN, Bool(false)),
@@ -392,7 +354,6 @@ pub static NOT_IMPLEMENTED: &[KongField] = &[
     field("ssl_verify", BOOLEAN, Bool(false)),
     field("tls_client_auth_cert_id", STRING, Null),
     field("tls_client_auth_ssl_verify", BOOLEAN, Bool(true)),
-    field("token_cache_key_include_scope", BOOLEAN, Bool(false)),
     field("token_exchange_endpoint", STRING, Null),
     field("token_headers_client", STRINGS, Null),
     field("token_headers_grants", TOKEN_HEADER_GRANT_LIST, Null),
@@ -407,18 +368,15 @@ pub static NOT_IMPLEMENTED: &[KongField] = &[
     field("unexpected_redirect_uri", STRINGS, Null),
     field("upstream_access_token_jwk_header", STRING, Null),
     field("upstream_id_token_jwk_header", STRING, Null),
-    field("upstream_introspection_header", STRING, Null),
     field("upstream_introspection_jwt_header", STRING, Null),
     field("upstream_refresh_token_header", STRING, Null),
     field("upstream_session_id_header", STRING, Null),
-    field("upstream_user_info_header", STRING, Null),
     field("upstream_user_info_jwt_header", STRING, Null),
     field(
         "userinfo_accept",
         one_of(&["application/json", "application/jwt"]),
         Str("application/json"),
     ),
-    field("userinfo_endpoint", STRING, Null),
     field("userinfo_headers_client", STRINGS, Null),
     field("userinfo_headers_names", STRINGS, Null),
     field("userinfo_headers_values", STRINGS, Null),
@@ -720,7 +678,7 @@ mod tests {
         assert!(problems_for("ssl_verify", json!(false)).is_empty());
         assert!(problems_for("ssl_verify", Value::Null).is_empty());
         assert!(problems_for("http_version", json!(1.1)).is_empty());
-        assert!(problems_for("cache_ttl", json!(3600.0)).is_empty());
+        assert!(problems_for("dpop_proof_lifetime", json!(300.0)).is_empty());
         assert!(
             problems_for("consumer_by", json!(["username", "custom_id"])).is_empty(),
             "a set, any order"

@@ -21,6 +21,8 @@ mod types;
 mod value;
 
 #[cfg(test)]
+mod api_clients_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
@@ -94,8 +96,9 @@ pub struct Config {
     pub introspection_endpoint_auth_method: Option<ClientAuthMethod>,
 
     // --- Credentials and grants ------------------------------------------------------------
-    /// The credential types and grants to accept. Of Kong's nine this filter implements
-    /// `password` and `session`; Kong's default (all nine) enables those two.
+    /// The credential types and grants to accept. Of Kong's nine this filter implements all
+    /// but `kong_oauth2` (which checks tokens of Kong's oauth2 plugin); Kong's default (all
+    /// nine) enables the other eight.
     #[serde(default = "defaults::auth_methods")]
     pub auth_methods: Vec<AuthMethod>,
     /// Where to look for username and password, in this order.
@@ -250,9 +253,106 @@ pub struct Config {
     /// The issuers (`iss`) tokens may come from; unset: the discovered issuer.
     #[serde(default)]
     pub issuers_allowed: Vec<String>,
-    /// Audiences (`aud`) of which a token must carry at least one.
+    /// Audiences the access token (or its introspection) must carry, read from
+    /// `audience_claim`. Each entry is a space-separated list that must all be present; one
+    /// matching entry is enough. Missing: 403 `insufficient_scope`.
     #[serde(default)]
     pub audience_required: Vec<String>,
+    /// The path of the audience claim (more than one name: a claim nested in objects).
+    #[serde(default = "defaults::audience_claim")]
+    pub audience_claim: Vec<String>,
+    /// Scopes the access token (or its introspection) must carry, read from `scopes_claim`;
+    /// entries as in `audience_required`.
+    #[serde(default)]
+    pub scopes_required: Vec<String>,
+    /// The path of the scopes claim (a space-separated string or an array).
+    #[serde(default = "defaults::scopes_claim")]
+    pub scopes_claim: Vec<String>,
+    /// Groups the access token (or its introspection) must carry, read from `groups_claim`;
+    /// entries as in `audience_required`.
+    #[serde(default)]
+    pub groups_required: Vec<String>,
+    /// The path of the groups claim.
+    #[serde(default = "defaults::groups_claim")]
+    pub groups_claim: Vec<String>,
+    /// Roles the access token (or its introspection) must carry, read from `roles_claim`;
+    /// entries as in `audience_required`.
+    #[serde(default)]
+    pub roles_required: Vec<String>,
+    /// The path of the roles claim.
+    #[serde(default = "defaults::roles_claim")]
+    pub roles_claim: Vec<String>,
+    /// Accept tokens signed with HS256/384/512, verified with the client secret (never with a
+    /// key of the JWKS).
+    #[serde(default)]
+    pub enable_hs_signatures: bool,
+
+    // --- API clients: bearer tokens, introspection, userinfo, grants -----------------------
+    /// Where to look for a bearer token, in this order: `header` (`Authorization: Bearer`,
+    /// then `access-token`, then `x-access-token`), `cookie` (`bearer_token_cookie_name`),
+    /// `query` and `body` (the `access_token` argument).
+    #[serde(default = "defaults::bearer_token_param_type")]
+    pub bearer_token_param_type: Vec<ParamType>,
+    /// The cookie a bearer token may come in (with `cookie` in `bearer_token_param_type`).
+    #[serde(default)]
+    pub bearer_token_cookie_name: Option<String>,
+    /// Where to look for the client id and secret of the client credentials grant, in this
+    /// order: `header` (`Authorization: Basic`, with `Grant-Type` absent or
+    /// `client_credentials`), `query` and `body` (`client_id` and `client_secret`).
+    #[serde(default = "defaults::password_param_type")]
+    #[schemars(schema_with = "schema::grant_locations")]
+    pub client_credentials_param_type: Vec<ParamType>,
+    /// The name of the argument or header a refresh token comes in (the `refresh_token`
+    /// method); unset: the method finds nothing.
+    #[serde(default)]
+    pub refresh_token_param_name: Option<String>,
+    /// Where to look for the refresh token, in this order.
+    #[serde(default = "defaults::password_param_type")]
+    #[schemars(schema_with = "schema::grant_locations")]
+    pub refresh_token_param_type: Vec<ParamType>,
+    /// The introspection endpoint (RFC 7662); overrides the discovered one.
+    #[serde(default)]
+    pub introspection_endpoint: Option<String>,
+    /// The `token_type_hint` sent with introspection requests.
+    #[serde(default = "defaults::introspection_hint")]
+    pub introspection_hint: String,
+    /// Refuse tokens whose introspection does not say `"active": true`.
+    #[serde(default = "defaults::introspection_check_active")]
+    pub introspection_check_active: bool,
+    /// Also introspect JWT bearer tokens that verified (to catch revoked ones).
+    #[serde(default)]
+    pub introspect_jwt_tokens: bool,
+    /// The name of the token parameter in introspection requests.
+    #[serde(default = "defaults::introspection_token_param_name")]
+    pub introspection_token_param_name: String,
+    /// The userinfo endpoint; overrides the discovered one.
+    #[serde(default)]
+    pub userinfo_endpoint: Option<String>,
+    /// The auth methods that never create a session cookie.
+    #[serde(default)]
+    pub disable_session: Vec<AuthMethod>,
+
+    // --- Caching (in the host's shared data, seen by every worker) --------------------------
+    /// Cache the tokens of the password, client credentials and refresh token grants, keyed by
+    /// a hash of the issuer, the grant and its credentials; entries expire with the token.
+    #[serde(default = "defaults::cache_tokens")]
+    pub cache_tokens: bool,
+    /// A salt added to the token cache key.
+    #[serde(default)]
+    pub cache_tokens_salt: Option<String>,
+    /// Add the configured `scopes` to the token cache key.
+    #[serde(default)]
+    pub token_cache_key_include_scope: bool,
+    /// Cache introspection results until `cache_ttl` or the token's `exp`, whichever is first.
+    #[serde(default = "defaults::cache_introspection")]
+    pub cache_introspection: bool,
+    /// Cache userinfo answers for `cache_ttl` seconds.
+    #[serde(default = "defaults::cache_user_info")]
+    pub cache_user_info: bool,
+    /// The longest time (seconds) a cached entry is used; 0: no limit other than the token's
+    /// expiry. Also the lifetime of results that carry no expiry.
+    #[serde(default = "defaults::cache_ttl")]
+    pub cache_ttl: u64,
 
     // --- Upstream headers ------------------------------------------------------------------
     /// The header that carries the access token upstream: `authorization:bearer` sends
@@ -268,6 +368,12 @@ pub struct Config {
     /// The header names for `upstream_headers_claims`.
     #[serde(default)]
     pub upstream_headers_names: Vec<String>,
+    /// The header that carries the introspection result upstream (base64 of its JSON).
+    #[serde(default)]
+    pub upstream_introspection_header: Option<String>,
+    /// The header that carries the userinfo answer upstream (base64 of its JSON).
+    #[serde(default)]
+    pub upstream_user_info_header: Option<String>,
 
     // --- Error responses -------------------------------------------------------------------
     /// The message of 401 responses.

@@ -121,6 +121,32 @@ fn read_config(r: &mut Reader) -> Config {
         verify_claims: read!(r, verify_claims = default),
         issuers_allowed: read!(r, issuers_allowed),
         audience_required: read!(r, audience_required),
+        audience_claim: read!(r, audience_claim = default),
+        scopes_required: read!(r, scopes_required),
+        scopes_claim: read!(r, scopes_claim = default),
+        groups_required: read!(r, groups_required),
+        groups_claim: read!(r, groups_claim = default),
+        roles_required: read!(r, roles_required),
+        roles_claim: read!(r, roles_claim = default),
+        enable_hs_signatures: read!(r, enable_hs_signatures),
+        bearer_token_param_type: read!(r, bearer_token_param_type = default),
+        bearer_token_cookie_name: read!(r, bearer_token_cookie_name),
+        client_credentials_param_type: r.take_grant_locations("client_credentials_param_type"),
+        refresh_token_param_name: read!(r, refresh_token_param_name),
+        refresh_token_param_type: r.take_grant_locations("refresh_token_param_type"),
+        introspection_endpoint: read!(r, introspection_endpoint),
+        introspection_hint: read!(r, introspection_hint = default),
+        introspection_check_active: read!(r, introspection_check_active = default),
+        introspect_jwt_tokens: read!(r, introspect_jwt_tokens),
+        introspection_token_param_name: read!(r, introspection_token_param_name = default),
+        userinfo_endpoint: read!(r, userinfo_endpoint),
+        disable_session: read!(r, disable_session),
+        cache_tokens: read!(r, cache_tokens = default),
+        cache_tokens_salt: read!(r, cache_tokens_salt),
+        token_cache_key_include_scope: read!(r, token_cache_key_include_scope),
+        cache_introspection: read!(r, cache_introspection = default),
+        cache_user_info: read!(r, cache_user_info = default),
+        cache_ttl: read!(r, cache_ttl = default),
         // Null is the only way to say "send no access token header" (strings cannot be empty).
         upstream_access_token_header: r.take_nullable(
             "upstream_access_token_header",
@@ -129,6 +155,8 @@ fn read_config(r: &mut Reader) -> Config {
         upstream_id_token_header: read!(r, upstream_id_token_header),
         upstream_headers_claims: read!(r, upstream_headers_claims),
         upstream_headers_names: read!(r, upstream_headers_names),
+        upstream_introspection_header: read!(r, upstream_introspection_header),
+        upstream_user_info_header: read!(r, upstream_user_info_header),
         unauthorized_error_message: read!(r, unauthorized_error_message = default),
         unauthorized_redirect_uri: read!(r, unauthorized_redirect_uri),
         forbidden_error_message: read!(r, forbidden_error_message = default),
@@ -343,6 +371,8 @@ fn check_config(config: &Config, given: &BTreeSet<&'static str>, problems: &mut 
         ("revocation_endpoint", &config.revocation_endpoint),
         ("end_session_endpoint", &config.end_session_endpoint),
         ("jwks_endpoint", &config.jwks_endpoint),
+        ("introspection_endpoint", &config.introspection_endpoint),
+        ("userinfo_endpoint", &config.userinfo_endpoint),
     ];
     for (field, url) in endpoints {
         if let Some(Err(why)) = url.as_deref().map(check_http_url) {
@@ -409,6 +439,22 @@ fn check_config(config: &Config, given: &BTreeSet<&'static str>, problems: &mut 
     if let Err(why) = check_cookie_name(&config.session_cookie_name) {
         problem("session_cookie_name", Problem::Invalid(why));
     }
+    if let Some(Err(why)) = config.bearer_token_cookie_name.as_deref().map(check_cookie_name) {
+        problem("bearer_token_cookie_name", Problem::Invalid(why));
+    }
+    if config.bearer_token_param_type.contains(&ParamType::Cookie)
+        && config.bearer_token_cookie_name.is_none()
+    {
+        // Kong silently finds nothing there; say so instead.
+        problem(
+            "bearer_token_cookie_name",
+            Problem::Invalid("required when bearer_token_param_type lists cookie".to_string()),
+        );
+    }
+    // The refresh token may come in a header of this name.
+    if let Some(Err(why)) = config.refresh_token_param_name.as_deref().map(check_header_name) {
+        problem("refresh_token_param_name", Problem::Invalid(why));
+    }
     if let Err(why) = check_cookie_name(&config.authorization_cookie_name) {
         problem("authorization_cookie_name", Problem::Invalid(why));
     }
@@ -451,6 +497,14 @@ fn check_config(config: &Config, given: &BTreeSet<&'static str>, problems: &mut 
         (
             "upstream_id_token_header",
             config.upstream_id_token_header.as_ref(),
+        ),
+        (
+            "upstream_introspection_header",
+            config.upstream_introspection_header.as_ref(),
+        ),
+        (
+            "upstream_user_info_header",
+            config.upstream_user_info_header.as_ref(),
         ),
     ];
     for (field, spec) in header_specs {
