@@ -122,7 +122,12 @@ pub fn build_call(
     };
     Ok(CallRequest {
         upstream: upstream.to_string(),
-        target: Target { scheme, host, port },
+        target: Target {
+            scheme,
+            host,
+            port,
+            tls_name: authority_host(&authority),
+        },
         method,
         path,
         authority,
@@ -131,6 +136,14 @@ pub fn build_call(
         trailers: HeaderList::from_pairs(trailers),
         timeout,
     })
+}
+
+/// The host part of an authority (`host`, `host:port`, `[v6]:port`).
+fn authority_host(authority: &str) -> String {
+    match parse_host_port(authority, 0) {
+        Ok((host, _)) => host,
+        Err(_) => authority.to_string(),
+    }
 }
 
 /// Performs the call within its timeout. Failures (refused, TLS, timeout, too large) become a
@@ -270,7 +283,8 @@ mod tests {
             Target {
                 scheme: Scheme::Http,
                 host: "127.0.0.1".into(),
-                port: 8080
+                port: 8080,
+                tls_name: "idp".into(),
             }
         );
         assert_eq!(call.timeout, Duration::from_secs(9));

@@ -232,8 +232,8 @@ fn https_calls_use_tls_and_verify_the_certificate() {
     });
     let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/test-ca.pem");
     let config = format!(
-        r#"{{"mode": "dispatch", "upstream": "localhost:{}", "authority": "localhost", "scheme": "https", "timeout_ms": 5000}}"#,
-        idp.port
+        r#"{{"mode": "dispatch", "upstream": "127.0.0.1:{port}", "authority": "localhost:{port}", "scheme": "https", "timeout_ms": 5000}}"#,
+        port = idp.port
     );
     let extra = format!("ca_file: {}", ca.display());
     let gateway = Gateway::start(

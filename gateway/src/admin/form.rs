@@ -309,6 +309,29 @@ mod tests {
         );
     }
 
+    /// The seed's `http -f patch` against the OIDC filter's real Kong schema.
+    #[test]
+    fn the_seed_patch_against_the_openid_connect_schema() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../filter-config/openid_connect.meta.json"
+        );
+        let meta: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let form = "config.auth_methods=session&config.auth_methods=password&config.logout_uri_suffix=%2Flogout\
+                    &config.logout_methods=POST&config.logout_revoke=true";
+        let (value, violations) = coerce_config(form, &meta["config_schema"]);
+        assert!(violations.is_empty(), "{violations:?}");
+        assert_eq!(
+            value,
+            json!({
+                "auth_methods": ["session", "password"],
+                "logout_uri_suffix": "/logout",
+                "logout_methods": ["POST"],
+                "logout_revoke": true
+            })
+        );
+    }
+
     #[test]
     fn without_a_schema_values_stay_strings() {
         let decoded = decode(b"config.a=1&config.b=x&config.b=y&config.c[]=z&config.d=").unwrap();

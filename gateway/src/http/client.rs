@@ -25,6 +25,9 @@ pub struct Target {
     pub scheme: Scheme,
     pub host: String,
     pub port: u16,
+    /// The name the TLS certificate must match (and the SNI): for a filter's call, the host
+    /// of its `:authority` (as Kong uses it); for a service, its host.
+    pub tls_name: String,
 }
 
 impl fmt::Display for Target {
@@ -168,8 +171,8 @@ impl HttpClient {
                 Ok(sender)
             }
             Scheme::Https => {
-                let name = ServerName::try_from(target.host.clone())
-                    .map_err(|_| ClientError::InvalidServerName(target.host.clone()))?;
+                let name = ServerName::try_from(target.tls_name.clone())
+                    .map_err(|_| ClientError::InvalidServerName(target.tls_name.clone()))?;
                 let tls = self
                     .tls
                     .connect(name, tcp)

@@ -802,6 +802,7 @@ impl Flow<'_> {
             scheme: self.service.scheme,
             host: self.service.host.clone(),
             port: self.service.port,
+            tls_name: self.service.host.clone(),
         };
         let body = Bytes::from(forwarded.body);
         let trailers = forwarded.trailers.as_ref().map(to_header_map);
