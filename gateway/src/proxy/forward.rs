@@ -256,6 +256,7 @@ mod tests {
         list.add(b"set-cookie", b"a=1");
         list.add(b"set-cookie", b"b=2");
         list.add(b"connection", b"close");
+        list.add(b"content-length", b"999");
         let (service, route) = (service(), route());
         let ctx = ForwardContext {
             service: &service,
@@ -277,6 +278,7 @@ mod tests {
         assert_eq!(h["x-real-ip"], "127.0.0.2");
         assert_eq!(h.get_all("set-cookie").iter().count(), 2);
         assert!(h.get("connection").is_none());
+        assert!(h.get("content-length").is_none(), "the length follows the body the filters left");
     }
 
     #[test]
