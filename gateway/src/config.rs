@@ -231,9 +231,9 @@ pub fn substitute_env(text: &str, env: &impl Fn(&str) -> Option<String>) -> Resu
     while let Some(start) = rest.find('$') {
         out.push_str(&rest[..start]);
         let after = &rest[start..];
-        if after.starts_with("$${") {
+        if let Some(escaped) = after.strip_prefix("$${") {
             out.push_str("${");
-            rest = &after[3..];
+            rest = escaped;
             continue;
         }
         if !after.starts_with("${") {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 
-use crate::abi::headers::HeaderList;
+use crate::abi::headers::{HeaderList, Pairs};
 use crate::abi::Status;
 use crate::config::{parse_host_port, Scheme};
 use crate::http::body::OutBody;
@@ -59,9 +59,9 @@ const DROPPED_HEADERS: [&str; 9] = [
 pub fn build_call(
     clusters: &HashMap<String, String>,
     upstream: &str,
-    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    headers: Pairs,
     body: Vec<u8>,
-    trailers: Vec<(Vec<u8>, Vec<u8>)>,
+    trailers: Pairs,
     timeout_ms: u32,
     default_timeout: Duration,
 ) -> Result<CallRequest, CallRejected> {

@@ -13,7 +13,7 @@ impl HeaderList {
         HeaderList::default()
     }
 
-    pub fn from_pairs(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> HeaderList {
+    pub fn from_pairs(pairs: Pairs) -> HeaderList {
         let mut list = HeaderList::new();
         for (name, value) in pairs {
             list.add(&name, &value);
@@ -114,7 +114,10 @@ pub fn serialize_pairs<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) ->
 pub struct MalformedMap;
 
 /// Parses the ABI's map serialization. Empty input and a single NUL byte are the empty map.
-pub fn deserialize_pairs(bytes: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, MalformedMap> {
+/// Header pairs as raw bytes.
+pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+pub fn deserialize_pairs(bytes: &[u8]) -> Result<Pairs, MalformedMap> {
     if bytes.is_empty() || bytes == [0] {
         return Ok(Vec::new());
     }

@@ -21,7 +21,7 @@ const HOP_BY_HOP: [&str; 8] = [
 
 fn is_hop_by_hop(name: &[u8], listed: &[String]) -> bool {
     let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
-    HOP_BY_HOP.contains(&lower.as_str()) || listed.iter().any(|l| *l == lower)
+    HOP_BY_HOP.contains(&lower.as_str()) || listed.contains(&lower)
 }
 
 /// Header names a `Connection` header lists (they are hop-by-hop too).
@@ -278,7 +278,10 @@ mod tests {
         assert_eq!(h["x-real-ip"], "127.0.0.2");
         assert_eq!(h.get_all("set-cookie").iter().count(), 2);
         assert!(h.get("connection").is_none());
-        assert!(h.get("content-length").is_none(), "the length follows the body the filters left");
+        assert!(
+            h.get("content-length").is_none(),
+            "the length follows the body the filters left"
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ impl Router {
             .enumerate()
             .flat_map(|(index, route)| route.paths.iter().map(move |p| (p.clone(), index)))
             .collect();
-        prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        prefixes.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
         let chains = config
             .routes
             .iter()

@@ -48,7 +48,7 @@ pub struct StreamHandle {
 /// A new config tried in prepare, made live by commit.
 enum Pending {
     Root(u32),
-    Vm(PluginVm),
+    Vm(Box<PluginVm>),
 }
 
 /// How long to wait before trying again to create an instance that failed to start.
@@ -381,7 +381,7 @@ impl PluginSlot {
         self.abort();
         if self.vm.borrow().is_none() {
             let vm = self.instantiate(config)?;
-            *self.pending.borrow_mut() = Some(Pending::Vm(vm));
+            *self.pending.borrow_mut() = Some(Pending::Vm(Box::new(vm)));
             return Ok(());
         }
         let root = self
@@ -412,7 +412,7 @@ impl PluginSlot {
                 self.tick.notify_one();
                 self.retire(previous);
             }
-            Some(Pending::Vm(vm)) => self.install(vm),
+            Some(Pending::Vm(vm)) => self.install(*vm),
             None => {}
         }
     }
