@@ -224,16 +224,7 @@ async fn exchange(
 
 /// Converts header pairs to an http::HeaderMap, skipping pairs http cannot represent.
 pub fn to_header_map(list: &HeaderList) -> http::HeaderMap {
-    let mut map = http::HeaderMap::new();
-    for (name, value) in list.iter() {
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(name),
-            http::HeaderValue::from_bytes(value),
-        ) {
-            map.append(name, value);
-        }
-    }
-    map
+    crate::abi::headers::http_header_map(list.iter())
 }
 
 #[cfg(test)]

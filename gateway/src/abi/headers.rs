@@ -2,6 +2,23 @@
 //! names kept, pseudo-headers (`:method`, `:path`, ...) in the same list, and the ABI's
 //! serialized form.
 
+/// Header pairs as an `http::HeaderMap`, skipping pairs `http` cannot represent (the filter
+/// may have written any bytes).
+pub fn http_header_map<'a>(
+    pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in pairs {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name),
+            http::HeaderValue::from_bytes(value),
+        ) {
+            map.append(name, value);
+        }
+    }
+    map
+}
+
 /// An ordered list of header pairs; names are stored lower-case, as Envoy does.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeaderList {

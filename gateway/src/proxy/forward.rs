@@ -201,22 +201,11 @@ fn host_without_port(authority: &str) -> &str {
 /// Client-facing response headers from the list the filters left (pseudo-headers dropped, and
 /// the length left to the body unless the response has none by definition).
 pub fn response_headers(list: &HeaderList, keep_length: bool) -> http::HeaderMap {
-    let mut map = http::HeaderMap::new();
-    for (name, value) in list.iter() {
-        if name.first() == Some(&b':') || is_hop_by_hop(name, &[]) {
-            continue;
-        }
-        if !keep_length && name.eq_ignore_ascii_case(b"content-length") {
-            continue;
-        }
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(name),
-            http::HeaderValue::from_bytes(value),
-        ) {
-            map.append(name, value);
-        }
-    }
-    map
+    crate::abi::headers::http_header_map(list.iter().filter(|(name, _)| {
+        name.first() != Some(&b':')
+            && !is_hop_by_hop(name, &[])
+            && (keep_length || !name.eq_ignore_ascii_case(b"content-length"))
+    }))
 }
 
 #[cfg(test)]
