@@ -6,16 +6,18 @@ use std::rc::Rc;
 use serde_json::Value;
 
 use crate::config::AuthMethod;
-use crate::flows::authorization_code::{self, finish, CodeLogin};
-use crate::flows::password::{self, PasswordCredentials};
+use crate::flows::authorization_code::{self, CodeLogin};
+use crate::flows::grants::Grant;
 use crate::flows::provider::Provider;
-use crate::flows::provider_fetch::{self, FetchProgress, ProviderFetch};
+use crate::flows::provider_fetch::{FetchProgress, ProviderFetch};
 use crate::flows::request::IncomingRequest;
 use crate::flows::responses::{self, Rejection};
 use crate::flows::settings::Settings;
+use crate::flows::shared_cache::CacheKind;
+use crate::flows::token_lookup::LookupKind;
 use crate::flows::tokens::{self, failure_reason, TokenSet};
 use crate::flows::verify::{self, VerifiedLogin};
-use crate::flows::{outbound, upstream};
+use crate::flows::{bearer, client_credentials, outbound, password, refresh_param};
 use crate::logout::{self, Revocation, RevocationOutcome};
 use crate::session::Session;
 use crate::step::{CallResponse, OutboundRequest, Step};
@@ -31,10 +33,31 @@ pub struct Env<'a> {
 }
 
 /// State shared by every worker, kept by the adapter in the host's shared data.
+///
+/// The cache and lock methods have defaults for a host without shared data: nothing is
+/// cached and every lock is granted, so each request works alone (correct, only slower).
 pub trait SharedState {
     /// Claims the right to refetch the JWKS after a token named an unknown key. Rate-limited
     /// across workers, so random `kid`s cannot make the filter hammer the identity provider.
     fn claim_jwks_refetch(&self, now: u64) -> bool;
+
+    /// The value stored under `key` (a hex digest) by [`cache_put`](Self::cache_put), unless it
+    /// expired by `now`.
+    fn cache_get(&self, _kind: CacheKind, _key: &str, _now: u64) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Stores `value` under `key` until `expires_at` (epoch seconds), for every worker.
+    fn cache_put(&self, _kind: CacheKind, _key: &str, _value: &[u8], _expires_at: u64) {}
+
+    /// Takes the lock `key` until `until` (epoch seconds) unless another holder's lease is
+    /// still running; `true` when this caller holds it now.
+    fn try_lock(&self, _key: &str, _now: u64, _until: u64) -> bool {
+        true
+    }
+
+    /// Gives the lock `key` back (only if it is still this key's).
+    fn unlock(&self, _key: &str) {}
 }
 
 /// Something worth counting (the adapter turns these into metrics).
@@ -67,27 +90,28 @@ pub struct RequestFlow {
     notes: Vec<Note>,
 }
 
+mod api_clients;
+mod authorize;
 mod code_flow;
+mod session_refresh;
+
+use api_clients::{BearerCheck, GrantLogin};
+use authorize::{Authorized, Ending, SessionStep};
+use session_refresh::SessionRefresh;
 
 /// How a fresh login got its tokens: decides the ID token's nonce check, the `auth_method` kept
 /// in the session, and how the login ends.
 enum LoginOrigin {
-    Password,
+    /// A grant for the request's own credentials (password, client credentials, refresh token).
+    Grant(Box<GrantLogin>),
     AuthorizationCode(Box<CodeLogin>),
 }
 
 impl LoginOrigin {
     fn nonce(&self) -> Option<&str> {
         match self {
-            LoginOrigin::Password => None,
+            LoginOrigin::Grant(_) => None,
             LoginOrigin::AuthorizationCode(login) => login.nonce.as_deref(),
-        }
-    }
-
-    fn auth_method(&self) -> &'static str {
-        match self {
-            LoginOrigin::Password => "password",
-            LoginOrigin::AuthorizationCode(_) => "authorization_code",
         }
     }
 }
@@ -98,8 +122,15 @@ enum Waiting {
     Discovery(ProviderFetch),
     JwksRefetch(TokenSet, LoginOrigin),
     CodeExchange(Box<CodeLogin>),
-    PasswordGrant,
-    Refresh { session: Box<Session>, previous: TokenSet, auth_method: String },
+    Grant(Box<GrantLogin>),
+    BearerJwksRefetch(Box<BearerCheck>),
+    /// Introspection or userinfo deciding whether a bearer token is accepted.
+    TokenLookup(Box<BearerCheck>, LookupKind),
+    /// Introspection or userinfo for an accepted request's requirements or headers.
+    Enrich(Box<Authorized>, LookupKind),
+    Refresh(Box<SessionRefresh>),
+    /// Another request of the session is refreshing it: a poll, then look again.
+    RefreshWait(Box<SessionRefresh>),
     Revocation(Box<LogoutInProgress>),
 }
 
@@ -120,7 +151,14 @@ impl RequestFlow {
     /// Whether the flows may read the request body (a form or JSON body that can carry
     /// credentials or the logout argument); the adapter then buffers it before [`start`](Self::start).
     pub fn needs_body(settings: &Settings, request: &IncomingRequest) -> bool {
-        (settings.config.enabled(AuthMethod::Password) && password::may_need_body(settings, request))
+        let config = &settings.config;
+        let looks_for_bearer = [AuthMethod::Bearer, AuthMethod::Introspection, AuthMethod::Userinfo]
+            .into_iter()
+            .any(|m| config.enabled(m));
+        (config.enabled(AuthMethod::Password) && password::may_need_body(settings, request))
+            || (looks_for_bearer && bearer::may_need_body(settings, request))
+            || (config.enabled(AuthMethod::ClientCredentials) && client_credentials::may_need_body(settings, request))
+            || (config.enabled(AuthMethod::RefreshToken) && refresh_param::may_need_body(settings, request))
             || authorization_code::may_need_body(settings, request)
             || logout::may_need_body(settings, request)
     }
@@ -160,10 +198,12 @@ impl RequestFlow {
             Waiting::Discovery(fetch) => self.on_discovery(settings, env, fetch, response),
             Waiting::JwksRefetch(tokens, origin) => self.on_jwks_refetch(settings, env, response, tokens, origin),
             Waiting::CodeExchange(login) => self.on_code_exchange(settings, env, response, *login),
-            Waiting::PasswordGrant => self.on_password_grant(settings, env, response),
-            Waiting::Refresh { session, previous, auth_method } => {
-                self.on_refresh(settings, env, response, *session, previous, auth_method)
-            }
+            Waiting::Grant(login) => self.on_grant(settings, env, response, *login),
+            Waiting::BearerJwksRefetch(check) => self.on_bearer_jwks_refetch(settings, env, response, *check),
+            Waiting::TokenLookup(check, kind) => self.on_token_lookup(settings, env, response, *check, kind),
+            Waiting::Enrich(auth, kind) => self.on_enrich(settings, env, response, *auth, kind),
+            Waiting::Refresh(refresh) => self.on_refresh(settings, env, response, *refresh),
+            Waiting::RefreshWait(refresh) => self.on_refresh_wait(settings, env, *refresh),
             Waiting::Revocation(logout) => self.on_revocation(settings, response, *logout),
         }
     }
@@ -207,17 +247,7 @@ impl RequestFlow {
         tokens: TokenSet,
         origin: LoginOrigin,
     ) -> Step {
-        let refreshed = provider_fetch::ok_body(&response, "JWKS").and_then(|body| match self.provider.as_ref() {
-            Some(provider) => provider.with_jwks(body, env.now),
-            None => Err("no provider documents".to_string()),
-        });
-        match refreshed {
-            Ok(provider) => {
-                self.provider = Some(Rc::new(provider));
-                self.provider_updated = true;
-            }
-            Err(e) => self.notes.push(Note::Warn(format!("JWKS refetch failed, keeping the old keys: {e}"))),
-        }
+        self.adopt_refetched_jwks(&response, env.now);
         self.complete_login(settings, env, tokens, origin, false)
     }
 
@@ -249,10 +279,27 @@ impl RequestFlow {
             }
         }
 
-        if settings.config.enabled(AuthMethod::Password) {
-            if let Some(credentials) = password::find_credentials(settings, &self.request) {
-                return self.password_grant(settings, &credentials);
+        // Programs: a bearer token, a refresh token, then their own credentials.
+        let config = &settings.config;
+        if [AuthMethod::Bearer, AuthMethod::Introspection, AuthMethod::Userinfo].into_iter().any(|m| config.enabled(m)) {
+            if let Some(found) = bearer::find_token(settings, &self.request) {
+                return self.bearer(settings, env, found);
             }
+        }
+        if config.enabled(AuthMethod::RefreshToken) {
+            if let Some((refresh_token, used)) = refresh_param::find_refresh_token(settings, &self.request) {
+                return self.grant(settings, env, vec![Grant::RefreshToken { refresh_token, used }]);
+            }
+        }
+        let mut grants = Vec::new();
+        if config.enabled(AuthMethod::Password) {
+            grants.extend(password::find_credentials(settings, &self.request).map(Grant::Password));
+        }
+        if config.enabled(AuthMethod::ClientCredentials) {
+            grants.extend(client_credentials::find_credentials(settings, &self.request).map(Grant::ClientCredentials));
+        }
+        if !grants.is_empty() {
+            return self.grant(settings, env, grants);
         }
 
         if settings.config.enabled(AuthMethod::AuthorizationCode) {
@@ -263,25 +310,8 @@ impl RequestFlow {
         self.reject(settings, Rejection::new("no_credentials", "no suitable authorization credentials were provided"), destroy)
     }
 
-    fn password_grant(&mut self, settings: &Settings, credentials: &PasswordCredentials) -> Step {
-        let Some(provider) = self.provider.as_ref() else {
-            return self.discover(settings);
-        };
-        match password::token_request(settings, provider, credentials) {
-            Ok(request) => self.call(request, Waiting::PasswordGrant),
-            Err(e) => self.unexpected(settings, Rejection::new("token_endpoint", e)),
-        }
-    }
-
-    fn on_password_grant(&mut self, settings: &Settings, env: &mut Env, response: CallResponse) -> Step {
-        match TokenSet::from_response(&response) {
-            Ok(tokens) => self.complete_login(settings, env, tokens, LoginOrigin::Password, true),
-            Err(e) if e.is_provider_failure() => self.unexpected(settings, Rejection::new("idp_failure", e.to_string())),
-            Err(e) => self.reject(settings, Rejection::new("invalid_credentials", e.to_string()), false),
-        }
-    }
-
-    /// Verifies the tokens of a fresh login, creates the session and lets the request through.
+    /// Verifies the tokens of a fresh login, then lets the request through with a new session
+    /// (see `authorize`).
     fn complete_login(
         &mut self,
         settings: &Settings,
@@ -301,39 +331,39 @@ impl RequestFlow {
                     self.notes.push(Note::Info(format!("{e}: refetching the JWKS")));
                     return self.call(request, Waiting::JwksRefetch(tokens, origin));
                 }
-                return self.refuse_login(settings, origin, Rejection::new("invalid_token", e.to_string()));
+                return self.refuse_login(settings, env, origin, Rejection::new("invalid_token", e.to_string()));
             }
-            Err(e) => return self.refuse_login(settings, origin, Rejection::new("invalid_token", e.to_string())),
+            Err(e) => return self.refuse_login(settings, env, origin, Rejection::new("invalid_token", e.to_string())),
         };
         let expires = tokens::expiry(&tokens, env.now);
-        let codec = settings.session_codec(&self.request.scheme);
-        let mut session = codec.start(env.now);
-        let data = tokens::session_data(&tokens, expires, origin.auth_method());
-        session.set(&settings.config.session_audience, data, VerifiedLogin::subject(&verified));
-        let cookies = match codec.save(&mut session, env.now, (env.random)()) {
-            Ok(cookies) => cookies,
-            Err(e) => return self.unexpected(settings, Rejection::new("session_save", e.to_string())),
+        let subject = VerifiedLogin::subject(&verified);
+        let (method, ending, used) = match origin {
+            LoginOrigin::Grant(login) => {
+                self.remember_grant_tokens(settings, env, &login, &tokens);
+                (login.grant.method(), Ending::Forward, login.grant.used_credential().cloned())
+            }
+            LoginOrigin::AuthorizationCode(login) => (AuthMethod::AuthorizationCode, Ending::CodeLogin(login), None),
         };
-        self.events.push(Event::Login);
-        if let LoginOrigin::AuthorizationCode(login) = origin {
-            return finish::finish(settings, &self.request, &tokens, *login, cookies);
-        }
-        let mut forward = upstream::forward(settings, &self.request, &tokens);
-        forward.add_response_headers.extend(cookies.into_iter().map(|c| ("set-cookie".to_string(), c)));
-        Step::Forward(forward)
+        let mut auth = Authorized::new(tokens, method, expires, SessionStep::Create { subject }, ending);
+        auth.access_claims = verified.access_token_claims;
+        auth.used = used;
+        auth.event = Some(Event::Login);
+        self.authorize(settings, env, auth)
     }
 
-    /// A login whose tokens failed verification: 401, the way its flow refuses.
-    fn refuse_login(&mut self, settings: &Settings, origin: LoginOrigin, rejection: Rejection) -> Step {
+    /// A login whose tokens failed verification: 401, the way its flow refuses; tokens from
+    /// the token cache are asked for again instead.
+    fn refuse_login(&mut self, settings: &Settings, env: &mut Env, origin: LoginOrigin, rejection: Rejection) -> Step {
         match origin {
-            LoginOrigin::Password => self.reject(settings, rejection, false),
+            LoginOrigin::Grant(login) if login.from_cache => self.retry_grant_uncached(settings, env, *login),
+            LoginOrigin::Grant(_) => self.reject(settings, rejection, false),
             LoginOrigin::AuthorizationCode(login) => self.refuse_callback(settings, rejection, login.clear_cookies),
         }
     }
 
     // Session authentication.
 
-    fn session_auth(&mut self, settings: &Settings, env: &mut Env, mut session: Session) -> Step {
+    fn session_auth(&mut self, settings: &Settings, env: &mut Env, session: Session) -> Step {
         let audience = settings.config.session_audience.clone();
         let data = session.data(&audience).cloned().unwrap_or(Value::Null);
         let Some(tokens) = data.get("tokens").and_then(TokenSet::from_session_value) else {
@@ -343,63 +373,18 @@ impl RequestFlow {
         let auth_method = data.get("auth_method").and_then(Value::as_str).unwrap_or("session").to_string();
         if expires != 0 && expires <= env.now {
             let refresh_token = tokens.refresh_token().map(str::to_string);
-            return match (settings.config.refresh_tokens, refresh_token, self.provider.as_ref()) {
-                (true, Some(refresh_token), Some(provider)) => match password::refresh_request(settings, provider, &refresh_token) {
-                    Ok(request) => self.call(
-                        request,
-                        Waiting::Refresh { session: Box::new(session), previous: tokens, auth_method },
-                    ),
-                    Err(e) => self.unexpected(settings, Rejection::new("token_endpoint", e)),
-                },
+            return match (settings.config.refresh_tokens, refresh_token, self.provider.is_some()) {
+                (true, Some(refresh_token), true) => {
+                    let refresh = SessionRefresh::new(session, tokens, auth_method, refresh_token);
+                    self.refresh_session(settings, env, refresh)
+                }
                 _ => self.reject(settings, Rejection::new("token_expired", "the access token has expired"), true),
             };
         }
-        let codec = settings.session_codec(&self.request.scheme);
-        let renewed = match codec.refresh(&mut session, env.now, (env.random)()) {
-            Ok(cookies) => cookies.unwrap_or_default(),
-            Err(e) => {
-                self.notes.push(Note::Warn(format!("session renewal failed: {e}")));
-                Vec::new()
-            }
-        };
-        self.events.push(Event::SessionHit);
-        let mut forward = upstream::forward(settings, &self.request, &tokens);
-        forward.add_response_headers.extend(renewed.into_iter().map(|c| ("set-cookie".to_string(), c)));
-        Step::Forward(forward)
-    }
-
-    fn on_refresh(
-        &mut self,
-        settings: &Settings,
-        env: &mut Env,
-        response: CallResponse,
-        mut session: Session,
-        previous: TokenSet,
-        auth_method: String,
-    ) -> Step {
-        let tokens = match TokenSet::from_response(&response) {
-            Ok(tokens) => tokens.merged_after_refresh(&previous),
-            Err(e) => return self.reject(settings, Rejection::new("refresh_failed", e.to_string()), true),
-        };
-        let subject = session.subject(&settings.config.session_audience).map(str::to_string);
-        if let Some(provider) = self.provider.as_ref() {
-            if tokens.id_token() != previous.id_token() {
-                if let Err(e) = verify::verify_login(settings, provider, &tokens, None, env.now) {
-                    return self.reject(settings, Rejection::new("invalid_token", e.to_string()), true);
-                }
-            }
-        }
-        let expires = tokens::expiry(&tokens, env.now);
-        session.set(&settings.config.session_audience, tokens::session_data(&tokens, expires, &auth_method), subject);
-        let codec = settings.session_codec(&self.request.scheme);
-        let cookies = match codec.save(&mut session, env.now, (env.random)()) {
-            Ok(cookies) => cookies,
-            Err(e) => return self.unexpected(settings, Rejection::new("session_save", e.to_string())),
-        };
-        self.events.push(Event::SessionRefreshed);
-        let mut forward = upstream::forward(settings, &self.request, &tokens);
-        forward.add_response_headers.extend(cookies.into_iter().map(|c| ("set-cookie".to_string(), c)));
-        Step::Forward(forward)
+        let step = SessionStep::Renew(Box::new(session));
+        let mut auth = Authorized::new(tokens, AuthMethod::Session, expires, step, Ending::Forward);
+        auth.event = Some(Event::SessionHit);
+        self.authorize(settings, env, auth)
     }
 
     // Logout.

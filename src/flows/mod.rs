@@ -1,22 +1,34 @@
 //! The authentication flows: one request's journey from its headers to a decision.
 //!
 //! [`RequestFlow`] follows Kong's order: open the session, check for a logout, then try the
-//! credentials of each enabled method (session, then password), and refuse with 401 when none
-//! works. Each step that needs the identity provider returns [`Step::Call`](crate::step::Step)
-//! and continues in [`RequestFlow::on_call_response`].
+//! credentials of each enabled method (session; a bearer token; a refresh token; password and
+//! client credentials; the authorization code flow), and refuse with 401 when none works.
+//! Each step that needs the identity provider returns [`Step::Call`](crate::step::Step) and
+//! continues in [`RequestFlow::on_call_response`].
 
 pub mod authorization_code;
+pub mod bearer;
 pub mod client_auth;
+pub mod client_credentials;
 mod engine;
+pub mod grants;
+pub mod introspection;
 pub mod outbound;
 pub mod password;
 pub mod provider;
 pub mod provider_fetch;
+pub mod refresh_param;
 pub mod request;
+pub mod required_claims;
 pub mod responses;
 pub mod settings;
+pub mod shared_cache;
+pub mod token_cache;
+pub mod token_lookup;
 pub mod tokens;
 pub mod upstream;
+pub mod used_credential;
+pub mod userinfo;
 pub mod verify;
 
 pub use engine::{Env, Event, Note, RequestFlow, SharedState};

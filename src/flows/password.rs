@@ -74,7 +74,7 @@ pub fn refresh_request(settings: &Settings, provider: &Provider, refresh_token: 
     token_endpoint_request(settings, provider, body)
 }
 
-fn add_scope_and_audience(settings: &Settings, body: &mut Vec<(String, String)>) {
+pub(crate) fn add_scope_and_audience(settings: &Settings, body: &mut Vec<(String, String)>) {
     if !settings.config.scopes.is_empty() {
         body.push(("scope".into(), settings.config.scopes.join(" ")));
     }

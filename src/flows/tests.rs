@@ -286,7 +286,9 @@ fn password_from_query_and_body_by_password_param_type() {
 
 #[test]
 fn refused_credentials_are_401_and_idp_failures_500() {
-    let settings = settings(json!({}));
+    // Password alone: with client_credentials on, refused Basic credentials are tried as a
+    // client's too (api_clients_tests covers that).
+    let settings = settings(json!({"auth_methods": ["session", "password"]}));
     let auth = basic::client_authorization("john", "bad");
     let mut run = Run::new(&settings, request("GET", "/", &[("authorization", &auth)]), Some(provider()), NOW);
     run.feed(&settings, answer(400, r#"{"error":"invalid_grant"}"#), NOW);
@@ -367,7 +369,8 @@ fn a_session_authenticates_without_calling_the_provider_and_never_reaches_the_up
 #[test]
 fn session_is_not_used_when_the_method_is_not_enabled() {
     let settings = settings(json!({"auth_methods": ["password"]}));
-    let cookie = login(&settings);
+    // Without the session method no session is made (Kong); one made elsewhere is not read.
+    let cookie = login(&crate::flows::tests::settings(json!({})));
     let run = Run::new(&settings, request("GET", "/", &[("cookie", &cookie)]), Some(provider()), NOW + 10);
     assert_eq!(run.response().status, 401);
 }

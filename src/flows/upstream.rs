@@ -8,12 +8,29 @@ use serde_json::{Map, Value};
 use crate::flows::request::IncomingRequest;
 use crate::flows::settings::Settings;
 use crate::flows::tokens::TokenSet;
+use crate::flows::used_credential::UsedCredential;
 use crate::http::{cookies, form, url};
 use crate::step::Forward;
 use crate::token;
 
+/// What an authenticated request may have besides its tokens: the introspection result, the
+/// userinfo answer, and where its credential was (for `hide_credentials`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras<'a> {
+    pub introspection: Option<&'a Map<String, Value>>,
+    pub userinfo: Option<&'a Map<String, Value>>,
+    /// `None`: the general rule (the `Authorization` header and the credential query arguments).
+    pub used_credential: Option<&'a UsedCredential>,
+}
+
 /// Builds the edits for a request authenticated with `tokens`.
 pub fn forward(settings: &Settings, request: &IncomingRequest, tokens: &TokenSet) -> Forward {
+    forward_with(settings, request, tokens, &Extras::default())
+}
+
+/// As [`forward`], with the introspection and userinfo data for `upstream_headers_claims`,
+/// `upstream_introspection_header` and `upstream_user_info_header`.
+pub fn forward_with(settings: &Settings, request: &IncomingRequest, tokens: &TokenSet, extras: &Extras<'_>) -> Forward {
     let config = &settings.config;
     let mut edits = Forward::default();
     let mut credential_headers_replaced = false;
@@ -27,15 +44,32 @@ pub fn forward(settings: &Settings, request: &IncomingRequest, tokens: &TokenSet
         credential_headers_replaced |= name.eq_ignore_ascii_case("authorization");
         edits.set_request_headers.push((name, value));
     }
-    let claims = claims_of(tokens);
+    // Kong's order: the introspection result, the access token, the ID token, then userinfo.
+    let token_claims = claims_of(tokens);
+    let claims: Vec<&Map<String, Value>> =
+        extras.introspection.into_iter().chain(token_claims.iter()).chain(extras.userinfo).collect();
     for (claim, header) in config.upstream_headers_claims.iter().zip(config.upstream_headers_names.iter()) {
-        if let Some(value) = claims.iter().find_map(|c| c.get(claim)) {
+        if let Some(value) = claims.iter().find_map(|c| c.get(claim)).filter(|v| !v.is_null()) {
             edits.set_request_headers.push((header.to_ascii_lowercase(), header_value(value)));
+        }
+    }
+    let documents = [
+        (config.upstream_introspection_header.as_deref(), extras.introspection),
+        (config.upstream_user_info_header.as_deref(), extras.userinfo),
+    ];
+    for (spec, document) in documents {
+        if let (Some(spec), Some(document)) = (spec, document) {
+            let (name, value) = token_header(spec, &STANDARD.encode(Value::Object(document.clone()).to_string()));
+            credential_headers_replaced |= name.eq_ignore_ascii_case("authorization");
+            edits.set_request_headers.push((name, value));
         }
     }
     strip_session_cookie(settings, request, &mut edits);
     if config.hide_credentials {
-        hide_client_credentials(request, &mut edits, credential_headers_replaced);
+        match extras.used_credential {
+            Some(used) => hide_used_credential(settings, request, used, &mut edits, credential_headers_replaced),
+            None => hide_client_credentials(request, &mut edits, credential_headers_replaced),
+        }
     }
     edits
 }
@@ -99,6 +133,75 @@ fn hide_client_credentials(request: &IncomingRequest, edits: &mut Forward, autho
             args.iter().filter(|(n, _)| !secret_args.contains(&n.as_str())).map(|(n, v)| (n.as_str(), v.as_str())).collect();
         edits.new_path = Some(if kept.is_empty() { path.to_string() } else { format!("{path}?{}", form::encode(kept)) });
     }
+}
+
+/// hide_credentials for a credential whose place is known: exactly that header, query
+/// argument, body argument or cookie goes.
+fn hide_used_credential(
+    settings: &Settings,
+    request: &IncomingRequest,
+    used: &UsedCredential,
+    edits: &mut Forward,
+    authorization_replaced: bool,
+) {
+    for name in &used.headers {
+        let replaced = authorization_replaced && name.eq_ignore_ascii_case("authorization");
+        if !replaced && request.header(name).is_some() {
+            edits.remove_request_headers.push(name.to_ascii_lowercase());
+        }
+    }
+    if !used.query_args.is_empty() {
+        let target = edits.new_path.clone().unwrap_or_else(|| request.path.clone());
+        let (path, query) = url::split_path_query(&target);
+        if let Some(query) = query {
+            let args = form::decode(query.as_bytes());
+            if args.iter().any(|(n, _)| used.query_args.contains(n)) {
+                let kept: Vec<(&str, &str)> = args
+                    .iter()
+                    .filter(|(n, _)| !used.query_args.contains(n))
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
+                edits.new_path = Some(if kept.is_empty() { path.to_string() } else { format!("{path}?{}", form::encode(kept)) });
+            }
+        }
+    }
+    if !used.body_args.is_empty() {
+        if let Some(body) = body_without(request, &used.body_args) {
+            edits.set_request_headers.push(("content-length".to_string(), body.len().to_string()));
+            edits.new_body = Some(body);
+        }
+    }
+    if let Some(cookie) = used.cookie.as_deref() {
+        let session = settings.config.session_cookie_name.as_str();
+        let drop = |n: &str| n.eq_ignore_ascii_case(cookie) || cookies::is_chunk_of(n, session);
+        edits.set_request_headers.retain(|(n, _)| !n.eq_ignore_ascii_case("cookie"));
+        edits.remove_request_headers.retain(|n| !n.eq_ignore_ascii_case("cookie"));
+        match cookies::without(&request.cookie_headers(), drop) {
+            Some(rest) => edits.set_request_headers.push(("cookie".into(), rest)),
+            None => edits.remove_request_headers.push("cookie".into()),
+        }
+    }
+}
+
+/// The form or JSON-object body without the named arguments; `None` when none of them is there.
+fn body_without(request: &IncomingRequest, names: &[String]) -> Option<Vec<u8>> {
+    let body = request.body.as_deref()?;
+    let content_type = request.header("content-type").unwrap_or_default();
+    if form::is_form_content_type(content_type) {
+        let args = form::decode(body);
+        if !args.iter().any(|(n, _)| names.contains(n)) {
+            return None;
+        }
+        let kept = args.iter().filter(|(n, _)| !names.contains(n)).map(|(n, v)| (n.as_str(), v.as_str()));
+        return Some(form::encode(kept).into_bytes());
+    }
+    if form::is_json_content_type(content_type) {
+        let Ok(Value::Object(mut members)) = serde_json::from_slice::<Value>(body) else { return None };
+        let before = members.len();
+        members.retain(|n, _| !names.contains(n));
+        return (members.len() != before).then(|| Value::Object(members).to_string().into_bytes());
+    }
+    None
 }
 
 #[cfg(test)]

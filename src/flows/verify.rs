@@ -40,7 +40,8 @@ impl LoginVerificationError {
 }
 
 /// Verifies the ID token (signature, `iss`, `aud` = client id, `exp`, `iat`, nonce when given)
-/// and the access token when it is a JWT (signature, `iss`, `exp`, `audience_required`).
+/// and the access token when it is a JWT (signature, `iss`, `exp`). HS-signed tokens verify
+/// with the client secret when `enable_hs_signatures` is on.
 pub fn verify_login(
     settings: &Settings,
     provider: &Provider,
@@ -55,8 +56,8 @@ pub fn verify_login(
         leeway: config.leeway,
         verify_signature: config.verify_signature,
         verify_claims: config.verify_claims,
-        enable_hs_signatures: false,
-        hs_secret: None,
+        enable_hs_signatures: config.enable_hs_signatures,
+        hs_secret: config.client_secret().map(|secret| secret.as_bytes().to_vec()),
         nonce: None,
         require_exp: false,
     };
@@ -74,7 +75,8 @@ pub fn verify_login(
     }
     let access_token = tokens.access_token();
     if token::looks_like_jwt(access_token) {
-        let policy = VerifyPolicy { audiences: config.audience_required.clone(), ..base };
+        // `audience_required` is an authorization requirement, checked with the others (403).
+        let policy = VerifyPolicy { audiences: Vec::new(), ..base };
         let jwt = token::verify_jwt(access_token, &provider.jwks, &policy, now)
             .map_err(|error| LoginVerificationError { which: "access token", error })?;
         verified.access_token_claims = Some(jwt.claims);
