@@ -11,7 +11,7 @@ use crate::flows::{Env, IncomingRequest, Note, RequestFlow, Settings};
 use crate::proxy::dispatch;
 use crate::proxy::host;
 use crate::proxy::metrics::Metrics;
-use crate::proxy::shared::{HostSharedState, SharedKeys, SharedProviderCache};
+use crate::proxy::shared::{HostSharedState, SharedExpiries, SharedKeys, SharedProviderCache};
 use crate::step::{CallResponse, Forward, LocalResponse, Step};
 
 pub struct OidcHttp {
@@ -39,9 +39,10 @@ impl OidcHttp {
         settings: Rc<Settings>,
         provider: SharedProviderCache,
         keys: SharedKeys,
+        expiries: SharedExpiries,
         metrics: Rc<Metrics>,
     ) -> OidcHttp {
-        let parts = Parts { settings, provider, shared: HostSharedState::new(keys), metrics };
+        let parts = Parts { settings, provider, shared: HostSharedState::new(keys, expiries), metrics };
         OidcHttp { context_id, configured: Some(parts), flow: None, awaiting_body: false, pending_call: None, response_headers: Vec::new() }
     }
 

@@ -16,7 +16,7 @@ use crate::proxy::dispatch;
 use crate::proxy::host;
 use crate::proxy::http_context::OidcHttp;
 use crate::proxy::metrics::Metrics;
-use crate::proxy::shared::{self, ProviderCache, SharedKeys, SharedProviderCache};
+use crate::proxy::shared::{self, ProviderCache, SharedExpiries, SharedKeys, SharedProviderCache};
 
 /// How often the root context looks at the documents' age.
 const TICK: Duration = Duration::from_secs(1);
@@ -27,6 +27,8 @@ pub struct OidcRoot {
     context_id: u32,
     state: Option<Configured>,
     metrics: Rc<Metrics>,
+    /// The cache entries this worker stored, cleared on the tick once expired.
+    expiries: SharedExpiries,
 }
 
 /// Everything that exists once a configuration was accepted.
@@ -43,7 +45,7 @@ struct Configured {
 
 impl OidcRoot {
     pub fn new(context_id: u32) -> OidcRoot {
-        OidcRoot { context_id, state: None, metrics: Rc::new(Metrics::define()) }
+        OidcRoot { context_id, state: None, metrics: Rc::new(Metrics::define()), expiries: SharedExpiries::default() }
     }
 
     fn configure(&self, json: &[u8]) -> Result<Configured, String> {
@@ -62,6 +64,7 @@ impl OidcRoot {
             }
         };
         let settings = Settings::new(config, &secret).map_err(|e| e.to_string())?;
+        shared::prepare_refresh_locks(&keys);
         Ok(Configured {
             settings: Rc::new(settings),
             config_json: json.to_vec(),
@@ -121,6 +124,7 @@ impl RootContext for OidcRoot {
 
     fn on_tick(&mut self) {
         let now = host::now();
+        shared::clear_expired(&self.expiries, now);
         let Some(state) = self.state.as_mut() else { return };
         if let Some(generated) = state.generated_secret.as_ref() {
             // Converge on the secret the other workers use (see shared::generated_session_secret).
@@ -159,6 +163,7 @@ impl RootContext for OidcRoot {
                 state.settings.clone(),
                 state.provider.clone(),
                 state.keys.clone(),
+                self.expiries.clone(),
                 self.metrics.clone(),
             ))),
             None => {

@@ -1,23 +1,36 @@
 //! State shared by every worker through the host's shared data: the provider documents, the
-//! JWKS refetch gate and, when none is configured, the session secret.
+//! JWKS refetch gate, when none is configured the session secret, and the flows' caches and
+//! refresh locks.
 //!
 //! Keys are `openid_connect/<name>.<issuer hash>`: Kong's ngx_wasm_module reads `ns/key` as a
 //! key in the shm zone `ns`, so Kong needs `nginx_wasm_shm_kv_openid_connect = 1m` (its default
 //! zone `*` cannot be declared from kong.conf). The issuer hash keeps plugin instances with
-//! different providers apart.
+//! different providers apart. Cache entries are `openid_connect/<kind>.<digest>` (the digest
+//! covers the issuer or endpoint already) and carry their own expiry
+//! ([`shared_cache::seal`]), as shared data has none.
 
 use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::rc::Rc;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::LogLevel;
 use sha2::{Digest, Sha256};
 
+use crate::flows::shared_cache::{self, CacheKind};
 use crate::flows::{Provider, SharedState};
 use crate::proxy::host;
 
 /// Minimum seconds between two JWKS refetches caused by unknown key ids.
 const JWKS_REFETCH_INTERVAL: u64 = 10;
+/// Refresh locks per issuer. A session's lock lives in the slot its key picks; two sessions
+/// that share a slot only refresh one after the other.
+const REFRESH_LOCK_SLOTS: u8 = 64;
+/// The value of a free lock slot.
+const FREE_SLOT: &[u8] = b"-";
+/// Most cache entries a worker remembers for clearing once expired.
+const MAX_TRACKED_EXPIRIES: usize = 65_536;
 
 /// The shared-data keys of one issuer.
 #[derive(Debug, Clone)]
@@ -26,6 +39,8 @@ pub struct SharedKeys {
     jwks_refetch: String,
     session_secret: String,
     fetch_lease: String,
+    /// Prefix of the refresh lock slots (`<prefix><n>`).
+    refresh_lock: String,
 }
 
 impl SharedKeys {
@@ -37,7 +52,14 @@ impl SharedKeys {
             jwks_refetch: format!("openid_connect/jwks_refetch.{id}"),
             session_secret: format!("openid_connect/session_secret.{id}"),
             fetch_lease: format!("openid_connect/fetch_lease.{id}"),
+            refresh_lock: format!("openid_connect/refresh_lock.{id}."),
         }
+    }
+
+    /// The lock slot of a lock key (a hex digest).
+    fn refresh_lock_slot(&self, key: &str) -> String {
+        let slot = key.get(..2).and_then(|h| u8::from_str_radix(h, 16).ok()).unwrap_or(0) % REFRESH_LOCK_SLOTS;
+        format!("{}{slot}", self.refresh_lock)
     }
 }
 
@@ -114,17 +136,150 @@ fn claim_slot(key: &str, now: u64, interval: u64) -> bool {
 /// The [`SharedState`] the flows use.
 pub struct HostSharedState {
     keys: SharedKeys,
+    expiries: SharedExpiries,
 }
 
 impl HostSharedState {
-    pub fn new(keys: SharedKeys) -> HostSharedState {
-        HostSharedState { keys }
+    pub fn new(keys: SharedKeys, expiries: SharedExpiries) -> HostSharedState {
+        HostSharedState { keys, expiries }
     }
 }
 
 impl SharedState for HostSharedState {
     fn claim_jwks_refetch(&self, now: u64) -> bool {
         claim_slot(&self.keys.jwks_refetch, now, JWKS_REFETCH_INTERVAL)
+    }
+
+    fn cache_get(&self, kind: CacheKind, key: &str, now: u64) -> Option<Vec<u8>> {
+        let key = cache_key(kind, key);
+        let (bytes, cas) = match hostcalls::get_shared_data(&key) {
+            Ok((Some(bytes), cas)) => (bytes, cas),
+            _ => return None,
+        };
+        match shared_cache::unseal(&bytes, now) {
+            Some(value) => Some(value.to_vec()),
+            None => {
+                // Expired (or unreadable): free its memory, unless another worker just replaced it.
+                if let Some(cas) = cas {
+                    let _ = hostcalls::set_shared_data(&key, Some(&[]), Some(cas));
+                }
+                None
+            }
+        }
+    }
+
+    fn cache_put(&self, kind: CacheKind, key: &str, value: &[u8], expires_at: u64) {
+        let key = cache_key(kind, key);
+        match hostcalls::set_shared_data(&key, Some(&shared_cache::seal(value, expires_at)), None) {
+            Ok(()) => self.expiries.borrow_mut().track(key, expires_at),
+            Err(status) => host::log(LogLevel::Warn, &format!("openid-connect: cannot cache {}: {status:?}", kind.name())),
+        }
+    }
+
+    fn try_lock(&self, key: &str, now: u64, until: u64) -> bool {
+        let slot = self.keys.refresh_lock_slot(key);
+        let mut read = read_lock_slot(&slot);
+        if matches!(read, Ok((None, _))) {
+            // Slots are made when the filter is configured; one evicted since is made again
+            // (two workers doing so at once could both win: then two refreshes happen).
+            let _ = hostcalls::set_shared_data(&slot, Some(FREE_SLOT), None);
+            read = read_lock_slot(&slot);
+        }
+        let Ok((Some(holder), Some(cas))) = read else {
+            // No shared data, or no CAS to lock with: work alone.
+            return true;
+        };
+        if holder.is_some_and(|(_, held_until)| held_until > now) {
+            return false;
+        }
+        let claim = format!("{key} {until}");
+        hostcalls::set_shared_data(&slot, Some(claim.as_bytes()), Some(cas)).is_ok()
+    }
+
+    fn unlock(&self, key: &str) {
+        let slot = self.keys.refresh_lock_slot(key);
+        if let Ok((Some(Some((holder, _))), Some(cas))) = read_lock_slot(&slot) {
+            if holder == key {
+                let _ = hostcalls::set_shared_data(&slot, Some(FREE_SLOT), Some(cas));
+            }
+        }
+    }
+}
+
+/// The shared-data key of a cache entry.
+fn cache_key(kind: CacheKind, key: &str) -> String {
+    format!("openid_connect/{}.{key}", kind.name())
+}
+
+/// A lock slot: `None` when absent, `Some(None)` when free, `Some(Some((holder, until)))`.
+type LockSlot = Option<Option<(String, u64)>>;
+
+fn read_lock_slot(slot: &str) -> Result<(LockSlot, Option<u32>), ()> {
+    let (bytes, cas) = hostcalls::get_shared_data(slot).map_err(|_| ())?;
+    if bytes.is_none() && cas.is_none() {
+        return Ok((None, None));
+    }
+    Ok((Some(parse_lock(bytes.as_deref().unwrap_or_default())), cas))
+}
+
+/// `"<holder> <until>"`, or free.
+fn parse_lock(value: &[u8]) -> Option<(String, u64)> {
+    let text = std::str::from_utf8(value).ok()?;
+    let (holder, until) = text.split_once(' ')?;
+    Some((holder.to_string(), until.parse().ok()?))
+}
+
+/// Makes the refresh lock slots of an issuer, so that locking is a compare-and-swap of an
+/// existing entry (the ABI has no "set if absent": two workers creating one slot at once could
+/// both believe they hold it). Called when the filter is configured, before requests come.
+pub fn prepare_refresh_locks(keys: &SharedKeys) {
+    for slot in 0..REFRESH_LOCK_SLOTS {
+        let name = format!("{}{slot}", keys.refresh_lock);
+        if let Ok((None, None)) = hostcalls::get_shared_data(&name) {
+            let _ = hostcalls::set_shared_data(&name, Some(FREE_SLOT), None);
+        }
+    }
+}
+
+/// The cache entries a worker stored, soonest expiry first, so that the root context can clear
+/// them once expired: shared data has no expiry, and tokens nobody asks for again would stay.
+#[derive(Default)]
+pub struct ExpiryIndex {
+    due: BinaryHeap<Reverse<(u64, String)>>,
+}
+
+impl ExpiryIndex {
+    fn track(&mut self, key: String, expires_at: u64) {
+        if expires_at != u64::MAX && self.due.len() < MAX_TRACKED_EXPIRIES {
+            self.due.push(Reverse((expires_at, key)));
+        }
+    }
+
+    /// The keys whose expiry passed by `now`, taken out of the index.
+    fn take_due(&mut self, now: u64) -> Vec<String> {
+        let mut keys = Vec::new();
+        while self.due.peek().is_some_and(|Reverse((at, _))| *at <= now) {
+            if let Some(Reverse((_, key))) = self.due.pop() {
+                keys.push(key);
+            }
+        }
+        keys
+    }
+}
+
+/// Per worker, shared by the root context and its HTTP contexts.
+pub type SharedExpiries = Rc<RefCell<ExpiryIndex>>;
+
+/// Empties the expired entries this worker stored (an entry replaced since by a fresher one
+/// has another expiry and is kept).
+pub fn clear_expired(expiries: &SharedExpiries, now: u64) {
+    let due = expiries.borrow_mut().take_due(now);
+    for key in due {
+        if let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(&key) {
+            if shared_cache::expiry_of(&bytes).is_some_and(|at| at <= now) {
+                let _ = hostcalls::set_shared_data(&key, Some(&[]), Some(cas));
+            }
+        }
     }
 }
 
@@ -163,3 +318,30 @@ pub fn current_session_secret(keys: &SharedKeys) -> Option<Vec<u8>> {
 
 /// Shared, per-root access to the provider cache for every HTTP context of that root.
 pub type SharedProviderCache = Rc<RefCell<ProviderCache>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_values_and_slots() {
+        assert_eq!(parse_lock(b"abc 123"), Some(("abc".to_string(), 123)));
+        assert_eq!(parse_lock(FREE_SLOT), None);
+        assert_eq!(parse_lock(b"abc x"), None);
+        let keys = SharedKeys::for_issuer("http://idp");
+        assert_eq!(keys.refresh_lock_slot("ff00"), format!("{}{}", keys.refresh_lock, 0xff % 64));
+        assert_eq!(keys.refresh_lock_slot("zz"), format!("{}0", keys.refresh_lock));
+        assert_eq!(keys.refresh_lock_slot(""), format!("{}0", keys.refresh_lock));
+    }
+
+    #[test]
+    fn the_expiry_index_gives_due_keys_in_order() {
+        let mut index = ExpiryIndex::default();
+        index.track("b".into(), 20);
+        index.track("a".into(), 10);
+        index.track("never".into(), u64::MAX);
+        assert!(index.take_due(9).is_empty());
+        assert_eq!(index.take_due(20), ["a", "b"]);
+        assert!(index.take_due(u64::MAX - 1).is_empty(), "entries without expiry are not tracked");
+    }
+}
