@@ -36,6 +36,8 @@ pub use provider::Provider;
 pub use request::IncomingRequest;
 pub use settings::{Settings, SettingsError};
 #[cfg(test)]
+mod api_clients_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod fuzz_tests;
