@@ -90,6 +90,7 @@ fn metadata() -> Value {
         "jwks_uri": format!("{ISSUER}/jwks"),
         "introspection_endpoint": format!("{ISSUER}/token/introspection"),
         "userinfo_endpoint": format!("{ISSUER}/me"),
+        "revocation_endpoint": format!("{ISSUER}/token/revocation"),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
     })
 }
@@ -1554,4 +1555,104 @@ fn a_refused_refresh_releases_the_lock_and_the_session_ends() {
         later,
     );
     assert_eq!(second.response().status, 401);
+}
+
+#[test]
+fn tokens_revoked_at_logout_are_never_served_from_the_caches() {
+    let settings = settings(
+        json!({"auth_methods": ["password", "session", "introspection"], "logout_uri_suffix": "/logout",
+                                    "logout_methods": ["POST"], "logout_revoke": true}),
+    );
+    let shared = Rc::new(MemoryShared::default());
+    let auth = basic::client_authorization("john", "doe");
+    let mut run = Run::with_shared(
+        &settings,
+        request("GET", "/", &[("authorization", &auth)]),
+        NOW,
+        shared.clone(),
+    );
+    run.feed(&settings, token_answer("at-1", 300), NOW);
+    let cookie = set_cookies(&run.forward().add_response_headers)[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    // at-1 introspected (and cached) as a bearer token.
+    let mut run = Run::with_shared(
+        &settings,
+        request("GET", "/", &[("authorization", "Bearer at-1")]),
+        NOW,
+        shared.clone(),
+    );
+    run.feed(
+        &settings,
+        ok_json(json!({"active": true, "exp": NOW + 300})),
+        NOW,
+    );
+    run.forward();
+
+    let mut logout = Run::with_shared(
+        &settings,
+        request("POST", "/logout", &[("cookie", &cookie)]),
+        NOW + 1,
+        shared.clone(),
+    );
+    logout.feed(&settings, answer(200, ""), NOW + 1);
+    logout.feed(&settings, answer(200, ""), NOW + 1);
+    assert_eq!(shared.count(CacheKind::Revoked), 1);
+
+    let run = Run::with_shared(
+        &settings,
+        request("GET", "/", &[("authorization", &auth)]),
+        NOW + 2,
+        shared.clone(),
+    );
+    assert_eq!(
+        run.last_call().path,
+        "/token",
+        "the revoked tokens are not reused"
+    );
+    let run = Run::with_shared(
+        &settings,
+        request("GET", "/", &[("authorization", "Bearer at-1")]),
+        NOW + 2,
+        shared.clone(),
+    );
+    assert_eq!(
+        run.last_call().path,
+        "/token/introspection",
+        "asked again, not taken from the cache"
+    );
+
+    // Without logout_revoke the tokens stay valid at the provider, and cached.
+    let keep = self::settings(
+        json!({"auth_methods": ["password", "session"], "logout_uri_suffix": "/logout", "logout_methods": ["POST"]}),
+    );
+    let shared = Rc::new(MemoryShared::default());
+    let mut run = Run::with_shared(
+        &keep,
+        request("GET", "/", &[("authorization", &auth)]),
+        NOW,
+        shared.clone(),
+    );
+    run.feed(&keep, token_answer("at-1", 300), NOW);
+    let cookie = set_cookies(&run.forward().add_response_headers)[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let logout = Run::with_shared(
+        &keep,
+        request("POST", "/logout", &[("cookie", &cookie)]),
+        NOW + 1,
+        shared.clone(),
+    );
+    assert!(logout.calls.is_empty());
+    let run = Run::with_shared(
+        &keep,
+        request("GET", "/", &[("authorization", &auth)]),
+        NOW + 2,
+        shared.clone(),
+    );
+    assert!(run.calls.is_empty());
 }

@@ -14,6 +14,7 @@ use crate::flows::request::IncomingRequest;
 use crate::flows::responses::{self, Rejection};
 use crate::flows::settings::Settings;
 use crate::flows::shared_cache::CacheKind;
+use crate::flows::token_cache;
 use crate::flows::token_lookup::LookupKind;
 use crate::flows::tokens::{self, failure_reason, TokenSet};
 use crate::flows::verify::{self, VerifiedLogin};
@@ -402,6 +403,11 @@ impl RequestFlow {
             if let Some(tokens) = session.data(&audience).and_then(|d| d.get("tokens")).and_then(TokenSet::from_session_value) {
                 logout.id_token = tokens.id_token().map(str::to_string);
                 logout.pending = logout::revocations(settings, Some(tokens.access_token()), tokens.refresh_token()).into();
+                if !logout.pending.is_empty() {
+                    let expires = session.data(&audience).and_then(|d| d.get("expires")).and_then(Value::as_u64);
+                    let until = expires.filter(|e| *e > env.now).unwrap_or(env.now.saturating_add(settings.config.cache_ttl.max(1)));
+                    token_cache::mark_revoked(env.shared, &tokens, until);
+                }
             }
             let codec = settings.session_codec(&self.request.scheme);
             logout.clear_cookies = if session.remove(&audience) {

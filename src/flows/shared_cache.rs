@@ -21,6 +21,8 @@ pub enum CacheKind {
     /// The tokens a session's refresh produced, for the other requests of that session that
     /// arrived with the old ones.
     Refreshed,
+    /// Access tokens revoked at logout: never served from the token or introspection caches.
+    Revoked,
 }
 
 impl CacheKind {
@@ -30,6 +32,7 @@ impl CacheKind {
             CacheKind::Userinfo => "userinfo",
             CacheKind::Tokens => "tokens",
             CacheKind::Refreshed => "refreshed",
+            CacheKind::Revoked => "revoked",
         }
     }
 }

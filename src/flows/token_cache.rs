@@ -7,8 +7,9 @@
 //! Entries expire with the access token (`expires_in`), else after `cache_ttl`.
 
 use crate::flows::settings::Settings;
-use crate::flows::shared_cache;
+use crate::flows::shared_cache::{self, CacheKind};
 use crate::flows::tokens::TokenSet;
+use crate::flows::SharedState;
 
 /// The cache key of a grant's credentials. Unlike Kong, each credential is form-encoded
 /// before it is joined, so that `&` in a user name or password cannot make two different
@@ -40,6 +41,30 @@ pub fn encode(tokens: &TokenSet) -> Vec<u8> {
 pub fn decode(bytes: &[u8]) -> Option<TokenSet> {
     let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     TokenSet::from_session_value(&value)
+}
+
+/// The key of the mark a logout leaves on an access token it revoked.
+pub fn revoked_key(access_token: &str) -> String {
+    shared_cache::digest(&["revoked#", access_token])
+}
+
+/// Marks tokens a logout revokes until `expires_at` (the access token's expiry when the
+/// session knows it), so that the caches never hand them out again: a client that logs in
+/// again with the same credentials gets fresh tokens, not the revoked ones.
+pub fn mark_revoked(shared: &dyn SharedState, tokens: &TokenSet, expires_at: u64) {
+    shared.cache_put(
+        CacheKind::Revoked,
+        &revoked_key(tokens.access_token()),
+        b"1",
+        expires_at,
+    );
+}
+
+/// Whether a logout revoked this access token.
+pub fn is_revoked(shared: &dyn SharedState, access_token: &str, now: u64) -> bool {
+    shared
+        .cache_get(CacheKind::Revoked, &revoked_key(access_token), now)
+        .is_some()
 }
 
 /// Until when an answer is cached: its `expires_in`, else `cache_ttl`.

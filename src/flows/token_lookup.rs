@@ -5,10 +5,10 @@
 
 use serde_json::{Map, Value};
 
-use crate::flows::SharedState;
 use crate::flows::provider::Provider;
 use crate::flows::settings::Settings;
 use crate::flows::shared_cache::{self, CacheKind};
+use crate::flows::SharedState;
 use crate::flows::{introspection, userinfo};
 use crate::step::{CallResponse, OutboundRequest};
 use crate::token;
@@ -52,7 +52,7 @@ pub fn cached(
     token: &str,
     now: u64,
 ) -> Option<Map<String, Value>> {
-    if !kind.caches(settings) {
+    if !kind.caches(settings) || crate::flows::token_cache::is_revoked(shared, token, now) {
         return None;
     }
     let bytes = shared.cache_get(kind.cache_kind(), &kind.key(settings, provider, token), now)?;

@@ -335,7 +335,10 @@ impl RequestFlow {
                 .cache_key
                 .as_deref()
                 .and_then(|key| env.shared.cache_get(CacheKind::Tokens, key, env.now))
-                .and_then(|bytes| token_cache::decode(&bytes));
+                .and_then(|bytes| token_cache::decode(&bytes))
+                .filter(|tokens| {
+                    !token_cache::is_revoked(env.shared, tokens.access_token(), env.now)
+                });
             if let Some(tokens) = cached {
                 login.from_cache = true;
                 return self.complete_login(
