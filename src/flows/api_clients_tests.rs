@@ -1656,3 +1656,63 @@ fn tokens_revoked_at_logout_are_never_served_from_the_caches() {
     );
     assert!(run.calls.is_empty());
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// JWT-shaped strings: random segments, real headers with random algorithms and key ids,
+    /// and genuine tokens with one byte changed.
+    fn token_strategy() -> impl Strategy<Value = String> {
+        let segment = "[A-Za-z0-9_-]{0,60}";
+        let header = (
+            prop_oneof![
+                Just("none".to_string()),
+                Just("HS256".to_string()),
+                Just("RS256".to_string()),
+                Just("ES256".to_string()),
+                "[A-Z0-9]{0,6}"
+            ],
+            "[a-z0-9]{0,6}",
+        )
+            .prop_map(|(alg, kid)| {
+                testkeys::b64(json!({"alg": alg, "kid": kid}).to_string().as_bytes())
+            });
+        let tampered = (any::<prop::sample::Index>(), any::<u8>()).prop_map(|(at, byte)| {
+            let mut bytes = access_token(json!({})).into_bytes();
+            let i = at.index(bytes.len());
+            bytes[i] = if byte.is_ascii_alphanumeric() {
+                byte
+            } else {
+                b'A'
+            };
+            String::from_utf8(bytes).unwrap()
+        });
+        prop_oneof![
+            (segment, segment, segment).prop_map(|(a, b, c)| format!("{a}.{b}.{c}")),
+            (header, segment, segment).prop_map(|(h, b, c)| format!("{h}.{b}.{c}")),
+            tampered,
+            ".{0,120}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn only_genuine_tokens_pass_the_bearer_method(token in token_strategy()) {
+            let settings = settings(json!({"auth_methods": ["bearer"]}));
+            let genuine = access_token(json!({}));
+            let mut run = Run::new(&settings, request("GET", "/", &[("authorization", &format!("Bearer {token}"))]), NOW);
+            // An unknown key id may cost one JWKS refetch; the provider's keys do not change.
+            if matches!(run.last(), Step::Call(_)) {
+                run.feed(&settings, CallResponse { status: Some(200), headers: vec![], body: jwks_with("rsa1") }, NOW);
+            }
+            match run.last() {
+                Step::Forward(_) => prop_assert!(token.trim() == genuine, "forwarded a token that is not genuine"),
+                Step::Respond(response) => prop_assert_eq!(response.status, 401),
+                Step::Call(call) => prop_assert!(false, "a second call: {:?}", call),
+            }
+        }
+    }
+}

@@ -53,16 +53,9 @@ pub fn forward_with(settings: &Settings, request: &IncomingRequest, tokens: &Tok
             edits.set_request_headers.push((header.to_ascii_lowercase(), header_value(value)));
         }
     }
-    let documents = [
-        (config.upstream_introspection_header.as_deref(), extras.introspection),
-        (config.upstream_user_info_header.as_deref(), extras.userinfo),
-    ];
-    for (spec, document) in documents {
-        if let (Some(spec), Some(document)) = (spec, document) {
-            let (name, value) = token_header(spec, &STANDARD.encode(Value::Object(document.clone()).to_string()));
-            credential_headers_replaced |= name.eq_ignore_ascii_case("authorization");
-            edits.set_request_headers.push((name, value));
-        }
+    for (name, value) in document_headers(settings, extras) {
+        credential_headers_replaced |= name.eq_ignore_ascii_case("authorization");
+        edits.set_request_headers.push((name, value));
     }
     strip_session_cookie(settings, request, &mut edits);
     if config.hide_credentials {
@@ -72,6 +65,22 @@ pub fn forward_with(settings: &Settings, request: &IncomingRequest, tokens: &Tok
         }
     }
     edits
+}
+
+/// `upstream_introspection_header` and `upstream_user_info_header`: the introspection result
+/// and the userinfo answer as base64 of their JSON, as Kong sends tables.
+pub fn document_headers(settings: &Settings, extras: &Extras<'_>) -> Vec<(String, String)> {
+    let config = &settings.config;
+    [
+        (config.upstream_introspection_header.as_deref(), extras.introspection),
+        (config.upstream_user_info_header.as_deref(), extras.userinfo),
+    ]
+    .into_iter()
+    .filter_map(|(spec, document)| {
+        let encoded = STANDARD.encode(Value::Object(document?.clone()).to_string());
+        Some(token_header(spec?, &encoded))
+    })
+    .collect()
 }
 
 /// Kong's `upstream_*_header` values: `authorization:bearer` and `authorization:basic` put the

@@ -8,6 +8,7 @@
 //! when `userinfo` is on. An inactive introspection result is final.
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use serde_json::{json, Map, Value};
 
@@ -444,7 +445,7 @@ impl RequestFlow {
         });
         match refreshed {
             Ok(provider) => {
-                self.provider = Some(std::rc::Rc::new(provider));
+                self.provider = Some(Rc::new(provider));
                 self.provider_updated = true;
             }
             Err(e) => self.notes.push(Note::Warn(format!(

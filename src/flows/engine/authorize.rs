@@ -289,24 +289,9 @@ impl RequestFlow {
                 let mut step = finish::finish(settings, &self.request, &tokens, *login, cookies);
                 if let Step::Forward(forward) = &mut step {
                     // The code flow builds its own edits; add what only lookups provide.
-                    let documents =
-                        upstream::forward_with(settings, &self.request, &tokens, &extras);
-                    for (name, value) in documents.set_request_headers {
-                        let is_document = [
-                            config.upstream_introspection_header.as_deref(),
-                            config.upstream_user_info_header.as_deref(),
-                        ]
-                        .into_iter()
-                        .flatten()
-                        .any(|spec| {
-                            spec.split(':')
-                                .next()
-                                .is_some_and(|n| n.eq_ignore_ascii_case(&name))
-                        });
-                        if is_document {
-                            forward.set_request_headers.push((name, value));
-                        }
-                    }
+                    forward
+                        .set_request_headers
+                        .extend(upstream::document_headers(settings, &extras));
                 }
                 step
             }

@@ -20,13 +20,14 @@
 //! thus sees one refresh and a few cheap GETs while it runs. This works the same on Envoy,
 //! Kong and the project's gateway, and is plain sans-IO logic the tests can drive.
 
+use crate::config::AuthMethod;
 use crate::discovery;
 use crate::flows::password;
 use crate::flows::responses::Rejection;
 use crate::flows::settings::Settings;
 use crate::flows::shared_cache::{self, CacheKind};
 use crate::flows::token_cache;
-use crate::flows::tokens::TokenSet;
+use crate::flows::tokens::{self, TokenSet};
 use crate::flows::{outbound, verify};
 use crate::session::Session;
 use crate::step::{CallResponse, Step};
@@ -188,19 +189,13 @@ impl RequestFlow {
     ) -> Step {
         let audience = &settings.config.session_audience;
         let subject = refresh.session.subject(audience).map(str::to_string);
-        let expires = crate::flows::tokens::expiry(&tokens, env.now);
+        let expires = tokens::expiry(&tokens, env.now);
         let step = SessionStep::Replace {
             session: refresh.session,
             subject,
             stored_method: refresh.stored_method,
         };
-        let mut auth = Authorized::new(
-            tokens,
-            crate::config::AuthMethod::Session,
-            expires,
-            step,
-            Ending::Forward,
-        );
+        let mut auth = Authorized::new(tokens, AuthMethod::Session, expires, step, Ending::Forward);
         auth.event = Some(event);
         self.authorize(settings, env, auth)
     }
