@@ -258,3 +258,17 @@ fn metrics_count_logins_session_hits_logouts_and_revocations() {
     assert_eq!(value("openid_connect_revocations_ok_total"), 2, "{metrics}");
     assert_eq!(value("openid_connect_rejections_no_credentials_total"), 1, "{metrics}");
 }
+
+#[test]
+fn an_http10_logout_also_gets_pragma_no_cache() {
+    use std::io::{Read, Write};
+    let stack = stack_with(seed_config());
+    let mut stream = std::net::TcpStream::connect(stack.proxy()).unwrap();
+    write!(stream, "POST /logout HTTP/1.0\r\nHost: {}\r\nContent-Length: 0\r\n\r\n", stack.proxy()).unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let head = raw.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
+    assert!(head.contains(" 302 "), "{head}");
+    assert!(head.contains("cache-control: no-store"), "{head}");
+    assert!(head.contains("pragma: no-cache"), "{head}");
+}

@@ -181,6 +181,7 @@ fn token_answer(access: &str, expires_in: u64) -> CallResponse {
 
 fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> IncomingRequest {
     IncomingRequest {
+        http10: false,
         method: method.into(),
         scheme: "http".into(),
         authority: "api.test".into(),

@@ -151,6 +151,7 @@ mod tests {
             headers.push(("content-length".into(), body.len().to_string()));
         }
         IncomingRequest {
+            http10: false,
             method: "POST".into(),
             scheme: "http".into(),
             authority: "api.test".into(),

@@ -146,20 +146,33 @@ struct LogoutInProgress {
 impl RequestFlow {
     /// `provider` is what the workers share (None before the first discovery).
     pub fn new(request: IncomingRequest, provider: Option<Rc<Provider>>) -> RequestFlow {
-        RequestFlow { request, provider, provider_updated: false, waiting: Waiting::Nothing, events: Vec::new(), notes: Vec::new() }
+        RequestFlow {
+            request,
+            provider,
+            provider_updated: false,
+            waiting: Waiting::Nothing,
+            events: Vec::new(),
+            notes: Vec::new(),
+        }
     }
 
     /// Whether the flows may read the request body (a form or JSON body that can carry
     /// credentials or the logout argument); the adapter then buffers it before [`start`](Self::start).
     pub fn needs_body(settings: &Settings, request: &IncomingRequest) -> bool {
         let config = &settings.config;
-        let looks_for_bearer = [AuthMethod::Bearer, AuthMethod::Introspection, AuthMethod::Userinfo]
-            .into_iter()
-            .any(|m| config.enabled(m));
+        let looks_for_bearer = [
+            AuthMethod::Bearer,
+            AuthMethod::Introspection,
+            AuthMethod::Userinfo,
+        ]
+        .into_iter()
+        .any(|m| config.enabled(m));
         (config.enabled(AuthMethod::Password) && password::may_need_body(settings, request))
             || (looks_for_bearer && bearer::may_need_body(settings, request))
-            || (config.enabled(AuthMethod::ClientCredentials) && client_credentials::may_need_body(settings, request))
-            || (config.enabled(AuthMethod::RefreshToken) && refresh_param::may_need_body(settings, request))
+            || (config.enabled(AuthMethod::ClientCredentials)
+                && client_credentials::may_need_body(settings, request))
+            || (config.enabled(AuthMethod::RefreshToken)
+                && refresh_param::may_need_body(settings, request))
             || authorization_code::may_need_body(settings, request)
             || logout::may_need_body(settings, request)
     }
@@ -189,19 +202,36 @@ impl RequestFlow {
     }
 
     /// Continues after the identity provider answered the last [`Step::Call`].
-    pub fn on_call_response(&mut self, settings: &Settings, env: &mut Env, response: CallResponse) -> Step {
+    pub fn on_call_response(
+        &mut self,
+        settings: &Settings,
+        env: &mut Env,
+        response: CallResponse,
+    ) -> Step {
         if response.status.is_none() {
-            self.notes.push(Note::Warn(format!("identity provider call failed: {}", failure_reason(&response))));
+            self.notes.push(Note::Warn(format!(
+                "identity provider call failed: {}",
+                failure_reason(&response)
+            )));
             self.events.push(Event::IdpCallFailed);
         }
         match std::mem::replace(&mut self.waiting, Waiting::Nothing) {
-            Waiting::Nothing => self.unexpected(settings, Rejection::new("internal", "an answer arrived for no call")),
+            Waiting::Nothing => self.unexpected(
+                settings,
+                Rejection::new("internal", "an answer arrived for no call"),
+            ),
             Waiting::Discovery(fetch) => self.on_discovery(settings, env, fetch, response),
-            Waiting::JwksRefetch(tokens, origin) => self.on_jwks_refetch(settings, env, response, tokens, origin),
+            Waiting::JwksRefetch(tokens, origin) => {
+                self.on_jwks_refetch(settings, env, response, tokens, origin)
+            }
             Waiting::CodeExchange(login) => self.on_code_exchange(settings, env, response, *login),
             Waiting::Grant(login) => self.on_grant(settings, env, response, *login),
-            Waiting::BearerJwksRefetch(check) => self.on_bearer_jwks_refetch(settings, env, response, *check),
-            Waiting::TokenLookup(check, kind) => self.on_token_lookup(settings, env, response, *check, kind),
+            Waiting::BearerJwksRefetch(check) => {
+                self.on_bearer_jwks_refetch(settings, env, response, *check)
+            }
+            Waiting::TokenLookup(check, kind) => {
+                self.on_token_lookup(settings, env, response, *check, kind)
+            }
             Waiting::Enrich(auth, kind) => self.on_enrich(settings, env, response, *auth, kind),
             Waiting::Refresh(refresh) => self.on_refresh(settings, env, response, *refresh),
             Waiting::RefreshWait(refresh) => self.on_refresh_wait(settings, env, *refresh),
@@ -223,18 +253,28 @@ impl RequestFlow {
         }
     }
 
-    fn on_discovery(&mut self, settings: &Settings, env: &mut Env, fetch: ProviderFetch, response: CallResponse) -> Step {
+    fn on_discovery(
+        &mut self,
+        settings: &Settings,
+        env: &mut Env,
+        fetch: ProviderFetch,
+        response: CallResponse,
+    ) -> Step {
         match fetch.on_response(settings, &response, env.now) {
             FetchProgress::Next(fetch, request) => self.call(request, Waiting::Discovery(fetch)),
             FetchProgress::Done(provider) => {
                 if provider.jwks.is_empty() {
-                    self.notes.push(Note::Warn("the provider publishes no keys: tokens cannot be verified".into()));
+                    self.notes.push(Note::Warn(
+                        "the provider publishes no keys: tokens cannot be verified".into(),
+                    ));
                 }
                 self.provider = Some(Rc::new(provider));
                 self.provider_updated = true;
                 self.authenticate(settings, env)
             }
-            FetchProgress::Failed(e) => self.unexpected(settings, Rejection::new("discovery_failed", e)),
+            FetchProgress::Failed(e) => {
+                self.unexpected(settings, Rejection::new("discovery_failed", e))
+            }
         }
     }
 
@@ -256,12 +296,15 @@ impl RequestFlow {
 
     fn authenticate(&mut self, settings: &Settings, env: &mut Env) -> Step {
         let codec = settings.session_codec(&self.request.scheme);
-        let cookie_sent = self.request.has_cookie(&settings.config.session_cookie_name);
+        let cookie_sent = self
+            .request
+            .has_cookie(&settings.config.session_cookie_name);
         let session = if cookie_sent {
             match codec.open(&self.request.cookie_headers(), env.now) {
                 Ok(session) => Some(session),
                 Err(e) => {
-                    self.notes.push(Note::Info(format!("session cookie not usable: {e}")));
+                    self.notes
+                        .push(Note::Info(format!("session cookie not usable: {e}")));
                     None
                 }
             }
@@ -282,14 +325,30 @@ impl RequestFlow {
 
         // Programs: a bearer token, a refresh token, then their own credentials.
         let config = &settings.config;
-        if [AuthMethod::Bearer, AuthMethod::Introspection, AuthMethod::Userinfo].into_iter().any(|m| config.enabled(m)) {
+        if [
+            AuthMethod::Bearer,
+            AuthMethod::Introspection,
+            AuthMethod::Userinfo,
+        ]
+        .into_iter()
+        .any(|m| config.enabled(m))
+        {
             if let Some(found) = bearer::find_token(settings, &self.request) {
                 return self.bearer(settings, env, found);
             }
         }
         if config.enabled(AuthMethod::RefreshToken) {
-            if let Some((refresh_token, used)) = refresh_param::find_refresh_token(settings, &self.request) {
-                return self.grant(settings, env, vec![Grant::RefreshToken { refresh_token, used }]);
+            if let Some((refresh_token, used)) =
+                refresh_param::find_refresh_token(settings, &self.request)
+            {
+                return self.grant(
+                    settings,
+                    env,
+                    vec![Grant::RefreshToken {
+                        refresh_token,
+                        used,
+                    }],
+                );
             }
         }
         let mut grants = Vec::new();
@@ -297,7 +356,10 @@ impl RequestFlow {
             grants.extend(password::find_credentials(settings, &self.request).map(Grant::Password));
         }
         if config.enabled(AuthMethod::ClientCredentials) {
-            grants.extend(client_credentials::find_credentials(settings, &self.request).map(Grant::ClientCredentials));
+            grants.extend(
+                client_credentials::find_credentials(settings, &self.request)
+                    .map(Grant::ClientCredentials),
+            );
         }
         if !grants.is_empty() {
             return self.grant(settings, env, grants);
@@ -308,7 +370,14 @@ impl RequestFlow {
         }
 
         let destroy = cookie_sent;
-        self.reject(settings, Rejection::new("no_credentials", "no suitable authorization credentials were provided"), destroy)
+        self.reject(
+            settings,
+            Rejection::new(
+                "no_credentials",
+                "no suitable authorization credentials were provided",
+            ),
+            destroy,
+        )
     }
 
     /// Verifies the tokens of a fresh login, then lets the request through with a new session
@@ -324,28 +393,61 @@ impl RequestFlow {
         let Some(provider) = self.provider.as_ref() else {
             return self.discover(settings);
         };
-        let verified = match verify::verify_login(settings, provider, &tokens, origin.nonce(), env.now) {
-            Ok(verified) => verified,
-            Err(e) if e.is_unknown_key() && may_refetch_keys && env.shared.claim_jwks_refetch(env.now) => {
-                let url = Provider::jwks_endpoint(settings, &provider.metadata).map(str::to_string);
-                if let Some(Ok(request)) = url.map(|u| outbound::get(settings, &u)) {
-                    self.notes.push(Note::Info(format!("{e}: refetching the JWKS")));
-                    return self.call(request, Waiting::JwksRefetch(tokens, origin));
+        let verified =
+            match verify::verify_login(settings, provider, &tokens, origin.nonce(), env.now) {
+                Ok(verified) => verified,
+                Err(e)
+                    if e.is_unknown_key()
+                        && may_refetch_keys
+                        && env.shared.claim_jwks_refetch(env.now) =>
+                {
+                    let url =
+                        Provider::jwks_endpoint(settings, &provider.metadata).map(str::to_string);
+                    if let Some(Ok(request)) = url.map(|u| outbound::get(settings, &u)) {
+                        self.notes
+                            .push(Note::Info(format!("{e}: refetching the JWKS")));
+                        return self.call(request, Waiting::JwksRefetch(tokens, origin));
+                    }
+                    return self.refuse_login(
+                        settings,
+                        env,
+                        origin,
+                        Rejection::new("invalid_token", e.to_string()),
+                    );
                 }
-                return self.refuse_login(settings, env, origin, Rejection::new("invalid_token", e.to_string()));
-            }
-            Err(e) => return self.refuse_login(settings, env, origin, Rejection::new("invalid_token", e.to_string())),
-        };
+                Err(e) => {
+                    return self.refuse_login(
+                        settings,
+                        env,
+                        origin,
+                        Rejection::new("invalid_token", e.to_string()),
+                    )
+                }
+            };
         let expires = tokens::expiry(&tokens, env.now);
         let subject = VerifiedLogin::subject(&verified);
         let (method, ending, used) = match origin {
             LoginOrigin::Grant(login) => {
                 self.remember_grant_tokens(settings, env, &login, &tokens);
-                (login.grant.method(), Ending::Forward, login.grant.used_credential().cloned())
+                (
+                    login.grant.method(),
+                    Ending::Forward,
+                    login.grant.used_credential().cloned(),
+                )
             }
-            LoginOrigin::AuthorizationCode(login) => (AuthMethod::AuthorizationCode, Ending::CodeLogin(login), None),
+            LoginOrigin::AuthorizationCode(login) => (
+                AuthMethod::AuthorizationCode,
+                Ending::CodeLogin(login),
+                None,
+            ),
         };
-        let mut auth = Authorized::new(tokens, method, expires, SessionStep::Create { subject }, ending);
+        let mut auth = Authorized::new(
+            tokens,
+            method,
+            expires,
+            SessionStep::Create { subject },
+            ending,
+        );
         auth.access_claims = verified.access_token_claims;
         auth.used = used;
         auth.event = Some(Event::Login);
@@ -354,11 +456,21 @@ impl RequestFlow {
 
     /// A login whose tokens failed verification: 401, the way its flow refuses; tokens from
     /// the token cache are asked for again instead.
-    fn refuse_login(&mut self, settings: &Settings, env: &mut Env, origin: LoginOrigin, rejection: Rejection) -> Step {
+    fn refuse_login(
+        &mut self,
+        settings: &Settings,
+        env: &mut Env,
+        origin: LoginOrigin,
+        rejection: Rejection,
+    ) -> Step {
         match origin {
-            LoginOrigin::Grant(login) if login.from_cache => self.retry_grant_uncached(settings, env, *login),
+            LoginOrigin::Grant(login) if login.from_cache => {
+                self.retry_grant_uncached(settings, env, *login)
+            }
             LoginOrigin::Grant(_) => self.reject(settings, rejection, false),
-            LoginOrigin::AuthorizationCode(login) => self.refuse_callback(settings, rejection, login.clear_cookies),
+            LoginOrigin::AuthorizationCode(login) => {
+                self.refuse_callback(settings, rejection, login.clear_cookies)
+            }
         }
     }
 
@@ -368,18 +480,34 @@ impl RequestFlow {
         let audience = settings.config.session_audience.clone();
         let data = session.data(&audience).cloned().unwrap_or(Value::Null);
         let Some(tokens) = data.get("tokens").and_then(TokenSet::from_session_value) else {
-            return self.reject(settings, Rejection::new("invalid_session", "the session holds no tokens"), true);
+            return self.reject(
+                settings,
+                Rejection::new("invalid_session", "the session holds no tokens"),
+                true,
+            );
         };
         let expires = data.get("expires").and_then(Value::as_u64).unwrap_or(0);
-        let auth_method = data.get("auth_method").and_then(Value::as_str).unwrap_or("session").to_string();
+        let auth_method = data
+            .get("auth_method")
+            .and_then(Value::as_str)
+            .unwrap_or("session")
+            .to_string();
         if expires != 0 && expires <= env.now {
             let refresh_token = tokens.refresh_token().map(str::to_string);
-            return match (settings.config.refresh_tokens, refresh_token, self.provider.is_some()) {
+            return match (
+                settings.config.refresh_tokens,
+                refresh_token,
+                self.provider.is_some(),
+            ) {
                 (true, Some(refresh_token), true) => {
                     let refresh = SessionRefresh::new(session, tokens, auth_method, refresh_token);
                     self.refresh_session(settings, env, refresh)
                 }
-                _ => self.reject(settings, Rejection::new("token_expired", "the access token has expired"), true),
+                _ => self.reject(
+                    settings,
+                    Rejection::new("token_expired", "the access token has expired"),
+                    true,
+                ),
             };
         }
         let step = SessionStep::Renew(Box::new(session));
@@ -390,7 +518,12 @@ impl RequestFlow {
 
     // Logout.
 
-    fn begin_logout(&mut self, settings: &Settings, env: &mut Env, session: Option<Session>) -> Step {
+    fn begin_logout(
+        &mut self,
+        settings: &Settings,
+        env: &mut Env,
+        session: Option<Session>,
+    ) -> Step {
         let audience = settings.config.session_audience.clone();
         let mut logout = LogoutInProgress {
             pending: VecDeque::new(),
@@ -400,12 +533,26 @@ impl RequestFlow {
             clear_cookies: Vec::new(),
         };
         if let Some(mut session) = session {
-            if let Some(tokens) = session.data(&audience).and_then(|d| d.get("tokens")).and_then(TokenSet::from_session_value) {
+            if let Some(tokens) = session
+                .data(&audience)
+                .and_then(|d| d.get("tokens"))
+                .and_then(TokenSet::from_session_value)
+            {
                 logout.id_token = tokens.id_token().map(str::to_string);
-                logout.pending = logout::revocations(settings, Some(tokens.access_token()), tokens.refresh_token()).into();
+                logout.pending = logout::revocations(
+                    settings,
+                    Some(tokens.access_token()),
+                    tokens.refresh_token(),
+                )
+                .into();
                 if !logout.pending.is_empty() {
-                    let expires = session.data(&audience).and_then(|d| d.get("expires")).and_then(Value::as_u64);
-                    let until = expires.filter(|e| *e > env.now).unwrap_or(env.now.saturating_add(settings.config.cache_ttl.max(1)));
+                    let expires = session
+                        .data(&audience)
+                        .and_then(|d| d.get("expires"))
+                        .and_then(Value::as_u64);
+                    let until = expires
+                        .filter(|e| *e > env.now)
+                        .unwrap_or(env.now.saturating_add(settings.config.cache_ttl.max(1)));
                     token_cache::mark_revoked(env.shared, &tokens, until);
                 }
             }
@@ -415,7 +562,10 @@ impl RequestFlow {
             } else {
                 match codec.save(&mut session, env.now, (env.random)()) {
                     Ok(cookies) => cookies,
-                    Err(e) => return self.unexpected(settings, Rejection::new("session_save", e.to_string())),
+                    Err(e) => {
+                        return self
+                            .unexpected(settings, Rejection::new("session_save", e.to_string()))
+                    }
                 }
             };
         }
@@ -435,17 +585,31 @@ impl RequestFlow {
                     return self.call(request, Waiting::Revocation(Box::new(logout)));
                 }
                 Err(e) => {
-                    self.notes.push(Note::Warn(format!("{} revocation skipped: {e}", revocation.hint)));
+                    self.notes.push(Note::Warn(format!(
+                        "{} revocation skipped: {e}",
+                        revocation.hint
+                    )));
                     self.events.push(Event::RevocationFailed);
                 }
             }
         }
-        let http10 = false;
-        let response = logout::final_response(settings, provider, logout.id_token.as_deref(), logout.clear_cookies, http10);
+        let http10 = self.request.http10;
+        let response = logout::final_response(
+            settings,
+            provider,
+            logout.id_token.as_deref(),
+            logout.clear_cookies,
+            http10,
+        );
         Step::Respond(response)
     }
 
-    fn on_revocation(&mut self, settings: &Settings, response: CallResponse, mut logout: LogoutInProgress) -> Step {
+    fn on_revocation(
+        &mut self,
+        settings: &Settings,
+        response: CallResponse,
+        mut logout: LogoutInProgress,
+    ) -> Step {
         let hint = logout.current.as_ref().map(|r| r.hint).unwrap_or("token");
         match logout::revocation_outcome(&response) {
             RevocationOutcome::Revoked => {
@@ -457,15 +621,19 @@ impl RequestFlow {
                     logout.followed_redirect = true;
                     return self.call(request, Waiting::Revocation(Box::new(logout)));
                 }
-                self.notes.push(Note::Warn(format!("{hint} revocation redirected to an invalid URL")));
+                self.notes.push(Note::Warn(format!(
+                    "{hint} revocation redirected to an invalid URL"
+                )));
                 self.events.push(Event::RevocationFailed);
             }
             RevocationOutcome::Redirected(_) => {
-                self.notes.push(Note::Warn(format!("{hint} revocation redirected twice")));
+                self.notes
+                    .push(Note::Warn(format!("{hint} revocation redirected twice")));
                 self.events.push(Event::RevocationFailed);
             }
             RevocationOutcome::Failed(reason) => {
-                self.notes.push(Note::Warn(format!("{hint} revocation failed: {reason}")));
+                self.notes
+                    .push(Note::Warn(format!("{hint} revocation failed: {reason}")));
                 self.events.push(Event::RevocationFailed);
             }
         }
@@ -479,7 +647,11 @@ impl RequestFlow {
     /// (unauthorized_destroy_session, on by default in Kong).
     fn reject(&mut self, settings: &Settings, rejection: Rejection, destroy_session: bool) -> Step {
         self.events.push(Event::Rejected(rejection.label));
-        let clear = if destroy_session { settings.session_codec(&self.request.scheme).clear(None) } else { Vec::new() };
+        let clear = if destroy_session {
+            settings.session_codec(&self.request.scheme).clear(None)
+        } else {
+            Vec::new()
+        };
         Step::Respond(responses::unauthorized(settings, &rejection, clear))
     }
 

@@ -58,6 +58,7 @@ fn request_strategy() -> impl Strategy<Value = IncomingRequest> {
     let headers = proptest::collection::vec((header_name, header_value), 0..6);
     let body = proptest::option::of(proptest::collection::vec(any::<u8>(), 0..200));
     (method, path, headers, body).prop_map(|(method, path, headers, body)| IncomingRequest {
+        http10: false,
         method,
         scheme: "http".into(),
         authority: "app.test".into(),

@@ -91,6 +91,7 @@ fn answer(status: u16, body: &str) -> CallResponse {
 
 fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> IncomingRequest {
     IncomingRequest {
+        http10: false,
         method: method.into(),
         scheme: "http".into(),
         authority: "app.test".into(),
@@ -580,4 +581,16 @@ fn secure_cookies_follow_the_scheme_unless_configured() {
     assert!(set_cookies(&run.forward().add_response_headers)[0].contains("; Secure"));
     let cookie = login(&settings);
     assert!(!cookie.contains("Secure"));
+}
+
+#[test]
+fn http10_clients_also_get_pragma_no_cache_at_logout() {
+    let settings = logout_settings(json!({"logout_revoke": false}));
+    let run = Run::new(&settings, request("POST", "/logout", &[]), Some(provider()), NOW);
+    assert_eq!(header(&run.response().headers, "pragma"), None, "HTTP/1.1 clients get no Pragma");
+    let mut old = request("POST", "/logout", &[]);
+    old.http10 = true;
+    let run = Run::new(&settings, old, Some(provider()), NOW);
+    assert_eq!(header(&run.response().headers, "pragma"), Some("no-cache"));
+    assert_eq!(header(&run.response().headers, "cache-control"), Some("no-store"));
 }

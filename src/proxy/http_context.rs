@@ -42,18 +42,43 @@ impl OidcHttp {
         expiries: SharedExpiries,
         metrics: Rc<Metrics>,
     ) -> OidcHttp {
-        let parts = Parts { settings, provider, shared: HostSharedState::new(keys, expiries), metrics };
-        OidcHttp { context_id, configured: Some(parts), flow: None, awaiting_body: false, pending_call: None, response_headers: Vec::new() }
+        let parts = Parts {
+            settings,
+            provider,
+            shared: HostSharedState::new(keys, expiries),
+            metrics,
+        };
+        OidcHttp {
+            context_id,
+            configured: Some(parts),
+            flow: None,
+            awaiting_body: false,
+            pending_call: None,
+            response_headers: Vec::new(),
+        }
     }
 
     /// A context for a root whose configuration was refused: it answers 500, never forwards.
     pub fn unconfigured(context_id: u32) -> OidcHttp {
-        OidcHttp { context_id, configured: None, flow: None, awaiting_body: false, pending_call: None, response_headers: Vec::new() }
+        OidcHttp {
+            context_id,
+            configured: None,
+            flow: None,
+            awaiting_body: false,
+            pending_call: None,
+            response_headers: Vec::new(),
+        }
     }
 
     fn incoming_request(&self) -> IncomingRequest {
         let headers = host::headers(MapType::HttpRequestHeaders);
-        let pseudo = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or_default();
+        let pseudo = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
         let method = pseudo(":method").to_ascii_uppercase();
         let scheme = match pseudo(":scheme") {
             s if s.is_empty() => "http".to_string(),
@@ -64,8 +89,24 @@ impl OidcHttp {
             authority = pseudo("host");
         }
         let path = pseudo(":path");
-        let headers = headers.into_iter().filter(|(n, _)| !n.starts_with(':')).collect();
-        IncomingRequest { method, scheme, authority, path, headers, body: None }
+        let headers = headers
+            .into_iter()
+            .filter(|(n, _)| !n.starts_with(':'))
+            .collect();
+        let protocol = hostcalls::get_property(vec!["request", "protocol"])
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let http10 = protocol.eq_ignore_ascii_case(b"HTTP/1.0");
+        IncomingRequest {
+            method,
+            scheme,
+            authority,
+            path,
+            headers,
+            body: None,
+            http10,
+        }
     }
 
     /// Starts the flow; `paused` says whether the request is held (then a Forward resumes it).
@@ -77,7 +118,11 @@ impl OidcHttp {
         let mut flow = RequestFlow::new(request, provider);
         let step = {
             let mut random = host::random_bytes;
-            let mut env = Env { now: host::now(), random: &mut random, shared: &parts.shared };
+            let mut env = Env {
+                now: host::now(),
+                random: &mut random,
+                shared: &parts.shared,
+            };
             flow.start(&parts.settings, &mut env)
         };
         self.flow = Some(flow);
@@ -124,13 +169,19 @@ impl OidcHttp {
             return Step::Respond(internal_error("no flow to resume"));
         };
         let mut random = host::random_bytes;
-        let mut env = Env { now: host::now(), random: &mut random, shared: &parts.shared };
+        let mut env = Env {
+            now: host::now(),
+            random: &mut random,
+            shared: &parts.shared,
+        };
         flow.on_call_response(&parts.settings, &mut env, response)
     }
 
     /// Shares fetched documents, counts events and logs notes.
     fn drain_flow_outputs(&mut self) {
-        let (Some(parts), Some(flow)) = (self.configured.as_ref(), self.flow.as_mut()) else { return };
+        let (Some(parts), Some(flow)) = (self.configured.as_ref(), self.flow.as_mut()) else {
+            return;
+        };
         if let Some(provider) = flow.take_provider_update() {
             parts.provider.borrow_mut().publish(&provider);
         }
@@ -159,21 +210,43 @@ impl OidcHttp {
         }
         if let Some(body) = &forward.new_body {
             // The whole buffered body is replaced: its current length is what the host holds.
-            let held = hostcalls::get_buffer(BufferType::HttpRequestBody, 0, usize::MAX).ok().flatten().map_or(0, |b| b.len());
+            let held = hostcalls::get_buffer(BufferType::HttpRequestBody, 0, usize::MAX)
+                .ok()
+                .flatten()
+                .map_or(0, |b| b.len());
             if let Err(status) = hostcalls::set_buffer(BufferType::HttpRequestBody, 0, held, body) {
-                self.log(LogLevel::Warn, &format!("the host refused the new request body: {status:?}"));
+                self.log(
+                    LogLevel::Warn,
+                    &format!("the host refused the new request body: {status:?}"),
+                );
             }
         }
         self.response_headers = forward.add_response_headers;
     }
 
     fn respond(&self, response: LocalResponse) {
-        let level = if response.status >= 500 { LogLevel::Error } else { LogLevel::Info };
-        self.log(level, &format!("answered {}: {}", response.status, response.reason));
-        let headers: Vec<(&str, &str)> = response.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let level = if response.status >= 500 {
+            LogLevel::Error
+        } else {
+            LogLevel::Info
+        };
+        self.log(
+            level,
+            &format!("answered {}: {}", response.status, response.reason),
+        );
+        let headers: Vec<(&str, &str)> = response
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         let body = (!response.body.is_empty()).then_some(response.body.as_slice());
-        if let Err(status) = hostcalls::send_http_response(u32::from(response.status), headers, body) {
-            self.log(LogLevel::Error, &format!("the host refused the local response: {status:?}"));
+        if let Err(status) =
+            hostcalls::send_http_response(u32::from(response.status), headers, body)
+        {
+            self.log(
+                LogLevel::Error,
+                &format!("the host refused the local response: {status:?}"),
+            );
             // Never let the request through: end it.
             let _ = hostcalls::reset_http_request();
         }
@@ -181,7 +254,10 @@ impl OidcHttp {
 
     fn resume(&self) {
         if let Err(status) = hostcalls::resume_http_request() {
-            self.log(LogLevel::Error, &format!("the host refused to resume the request: {status:?}"));
+            self.log(
+                LogLevel::Error,
+                &format!("the host refused to resume the request: {status:?}"),
+            );
         }
     }
 
@@ -191,21 +267,33 @@ impl OidcHttp {
     }
 
     fn log(&self, level: LogLevel, message: &str) {
-        host::log(level, &format!("openid-connect [{}]: {message}", self.context_id));
+        host::log(
+            level,
+            &format!("openid-connect [{}]: {message}", self.context_id),
+        );
     }
 }
 
 fn internal_error(reason: &str) -> LocalResponse {
     LocalResponse {
         status: 500,
-        headers: vec![("content-type".into(), "application/json; charset=utf-8".into())],
+        headers: vec![(
+            "content-type".into(),
+            "application/json; charset=utf-8".into(),
+        )],
         body: br#"{"message":"An unexpected error occurred"}"#.to_vec(),
         reason: reason.to_string(),
     }
 }
 
 impl Context for OidcHttp {
-    fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        _num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
         if self.pending_call != Some(token_id) {
             return;
         }
@@ -236,7 +324,11 @@ impl HttpContext for OidcHttp {
         if !self.awaiting_body {
             // The flow already decided (or is waiting for the provider): a body that arrives
             // meanwhile is held by the host with the paused request.
-            return if self.flow.is_some() && self.pending_call.is_none() { Action::Continue } else { Action::Pause };
+            return if self.flow.is_some() && self.pending_call.is_none() {
+                Action::Continue
+            } else {
+                Action::Pause
+            };
         }
         if !end_of_stream {
             return Action::Pause;

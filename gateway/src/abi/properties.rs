@@ -68,7 +68,7 @@ fn stream_property(exchange: &Exchange, path: &[&str]) -> Option<Vec<u8>> {
         ["request", "referer"] => header(request, "referer")?,
         ["request", "useragent"] => header(request, "user-agent")?,
         ["request", "id"] => info.request_id.clone().into_bytes(),
-        ["request", "protocol"] => b"HTTP/1.1".to_vec(),
+        ["request", "protocol"] => info.protocol.as_bytes().to_vec(),
         ["request", "time"] => int(nanos(info.started)),
         ["request", "size"] => int(request.get_str("content-length")?.parse().ok()?),
         ["request", "headers"] => request.serialize(),

@@ -34,6 +34,8 @@ pub struct RequestInfo {
     pub local: SocketAddr,
     pub connection_id: u64,
     pub request_id: String,
+    /// `HTTP/1.0` or `HTTP/1.1`, as the client spoke (the `request.protocol` property).
+    pub protocol: &'static str,
     pub started: SystemTime,
     pub route_name: String,
     pub service_name: String,

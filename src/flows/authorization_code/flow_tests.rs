@@ -95,6 +95,7 @@ fn answer(status: u16, body: &str) -> CallResponse {
 
 fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> IncomingRequest {
     IncomingRequest {
+        http10: false,
         method: method.into(),
         scheme: "http".into(),
         authority: "app.test:8000".into(),
