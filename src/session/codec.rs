@@ -20,6 +20,7 @@ use super::request_cookies::{find_cookie, strip_cookies};
 use super::settings::SessionSettings;
 use super::state::{Session, StoredCookie};
 use super::timeouts::{self, RefreshAction, DEFAULT_TOUCH_THRESHOLD};
+use super::verified_cookies::VerifiedCookies;
 
 /// The header fields a writer chooses; data size, tag and MAC follow from them and the data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +105,8 @@ pub struct SessionCodec {
     attributes: String,
     touch_threshold: u64,
     compression_threshold: usize,
+    /// Cookies this codec already verified and decrypted (see `verified_cookies`).
+    verified: VerifiedCookies,
 }
 
 impl SessionCodec {
@@ -116,6 +119,7 @@ impl SessionCodec {
             fallback_ikms: Vec::new(),
             touch_threshold: DEFAULT_TOUCH_THRESHOLD,
             compression_threshold: DEFAULT_COMPRESSION_THRESHOLD,
+            verified: VerifiedCookies::default(),
         }
     }
 
@@ -125,6 +129,8 @@ impl SessionCodec {
             .iter()
             .map(|secret| Ikm::from_secret(secret))
             .collect();
+        // What verified under the old keys is no evidence under the new ones.
+        self.verified = VerifiedCookies::default();
         self
     }
 
@@ -168,33 +174,22 @@ impl SessionCodec {
             return Err(SessionError::InvalidFlags);
         }
         timeouts::check(&header, &self.settings, now)?;
-        let ikm = self.verifying_key(&header, &header_bytes)?;
 
         let data_size = header.data_size as usize;
-        let chunks = chunk_count(name.len(), data_size)?;
-        let (first_chunk, payload) = if chunks == 1 {
-            // The payload is the last `data_size` characters; a shorter cookie is taken whole
-            // (and then fails the size check), as the library's string.sub does.
-            let start = cookie
-                .len()
-                .checked_sub(data_size)
-                .filter(|_| data_size > 0)
-                .unwrap_or(0);
-            let payload = cookie.get(start..).unwrap_or_default();
-            (payload, payload.to_vec())
-        } else {
-            let first = cookie.get(HEADER_ENCODED_SIZE..).unwrap_or_default();
-            let mut payload = first.to_vec();
-            for index in 2..=chunks {
-                let chunk = find_cookie(cookie_headers, &chunk_name(name, index))
-                    .ok_or(SessionError::MissingChunk)?;
-                payload.extend_from_slice(chunk.as_bytes());
+        let gathered = gather_payload(cookie_headers, name, cookie, data_size);
+        // The same bytes as a cookie verified before: its session, without the crypto again.
+        // Anything else takes the full path below, in the library's order (MAC first).
+        if let Ok(gathered) = &gathered {
+            if let Some(session) = self.verified.find(&header_bytes, &gathered.payload) {
+                return Ok(session);
             }
-            (first, payload)
-        };
-        if payload.len() != data_size {
-            return Err(SessionError::InvalidPayload);
         }
+        let ikm = self.verifying_key(&header, &header_bytes)?;
+        let Gathered {
+            first_chunk,
+            payload,
+            chunks,
+        } = gathered?;
         let ciphertext = base64url::decode(&payload).ok_or(SessionError::PayloadEncoding)?;
         let first_chunk =
             String::from_utf8(first_chunk.to_vec()).map_err(|_| SessionError::PayloadEncoding)?;
@@ -211,7 +206,7 @@ impl SessionCodec {
         }
         let entries = parse_entries(&plaintext)?;
 
-        Ok(Session {
+        let session = Session {
             entries,
             created_at: header.created_at,
             cookie: Some(StoredCookie {
@@ -220,7 +215,14 @@ impl SessionCodec {
                 chunk_count: chunks,
                 ikm,
             }),
-        })
+        };
+        self.verified.remember(header_bytes, &payload, &session);
+        Ok(session)
+    }
+
+    /// How many verified cookies this codec remembers, and how many requests they answered.
+    pub fn verified_cookie_stats(&self) -> (usize, u64) {
+        self.verified.stats()
     }
 
     /// The key whose MAC matches: the current secret first, then the fallbacks in order.
@@ -358,4 +360,51 @@ impl SessionCodec {
         let chunks = session.map_or(1, |session| session.chunk_count().max(1));
         strip_cookies(cookie_header, &self.settings.cookie_name, chunks)
     }
+}
+
+/// A session's payload as the request carries it.
+struct Gathered<'a> {
+    /// The payload characters in the first cookie, after the header.
+    first_chunk: &'a [u8],
+    /// The base64url payload of all chunks, joined.
+    payload: Vec<u8>,
+    chunks: usize,
+}
+
+/// Joins the payload from the first cookie and, for a chunked session, `name2`..`nameN`.
+fn gather_payload<'a>(
+    cookie_headers: &[&str],
+    name: &str,
+    cookie: &'a [u8],
+    data_size: usize,
+) -> Result<Gathered<'a>, SessionError> {
+    let chunks = chunk_count(name.len(), data_size)?;
+    let (first_chunk, payload) = if chunks == 1 {
+        // The payload is the last `data_size` characters; a shorter cookie is taken whole
+        // (and then fails the size check), as the library's string.sub does.
+        let start = cookie
+            .len()
+            .checked_sub(data_size)
+            .filter(|_| data_size > 0)
+            .unwrap_or(0);
+        let payload = cookie.get(start..).unwrap_or_default();
+        (payload, payload.to_vec())
+    } else {
+        let first = cookie.get(HEADER_ENCODED_SIZE..).unwrap_or_default();
+        let mut payload = first.to_vec();
+        for index in 2..=chunks {
+            let chunk = find_cookie(cookie_headers, &chunk_name(name, index))
+                .ok_or(SessionError::MissingChunk)?;
+            payload.extend_from_slice(chunk.as_bytes());
+        }
+        (first, payload)
+    };
+    if payload.len() != data_size {
+        return Err(SessionError::InvalidPayload);
+    }
+    Ok(Gathered {
+        first_chunk,
+        payload,
+        chunks,
+    })
 }

@@ -4,6 +4,8 @@
 //! [`SessionCodec`] is the entry point: `open` a request's cookies, `save` a modified session,
 //! `refresh` an unmodified one, `clear` on logout. The submodules hold one piece each of the
 //! format and are public so tests can check each against the real library's vectors.
+//! A codec remembers the cookies it verified (`verified_cookies`), so a client's repeated
+//! cookie costs no decryption.
 
 pub mod attributes;
 pub mod base64url;
@@ -19,6 +21,7 @@ pub mod request_cookies;
 pub mod settings;
 pub mod state;
 pub mod timeouts;
+pub mod verified_cookies;
 
 pub use codec::SessionCodec;
 pub use error::SessionError;

@@ -6,3 +6,4 @@ mod roundtrip;
 mod support;
 mod tamper;
 mod vectors;
+mod verified;
