@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Throughput through the gateway, printed as ratios measured in one run with one load generator
-# (wrk): straight to the upstream, through the gateway with no filter, with the no-op
-# conformance filter, and (when the OIDC filter and Node are available) with the OIDC filter
-# authenticating every request by its session cookie.
+# Throughput, printed as ratios measured in one run with one load generator (wrk): straight to
+# the upstream; through our gateway with no filter, with the no-op conformance filter and with
+# the OIDC filter authenticating every request by its session cookie; and through the peer,
+# Apache with mod_auth_openidc (Debian packages), without auth and authenticating by its own
+# client-cookie session. Every proxy forwards to the same upstream. bench/README.md tells how
+# to read the table.
 #
 #   bench/run.sh                      # defaults below; override with the environment:
-#   DURATION=10 CONNECTIONS=32 ROUNDS=3 WORKERS=1 bench/run.sh
+#   DURATION=10 CONNECTIONS=32 ROUNDS=3 WORKERS=1 PEER=auto bench/run.sh
 #
-# Each round runs every scenario once, in turn; the table shows the median round.
+# PEER=auto runs the peer when Apache and mod_auth_openidc are installed or apt-get can install
+# them; PEER=yes requires it; PEER=no skips it. Each round runs every scenario once, in turn;
+# the table shows the median round. The authenticated scenarios log in again right before each
+# of their runs, so no run outlives the cookie's touch interval (ours 60 s, the peer's 30 s):
+# the cookie wrk sends is never one that every request would have to re-issue.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,14 +22,36 @@ CONNECTIONS=${CONNECTIONS:-32}
 ROUNDS=${ROUNDS:-3}
 WORKERS=${WORKERS:-1}
 WRK_THREADS=${WRK_THREADS:-1}
+PEER=${PEER:-auto}
 CARGO=${CARGO:-cargo}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 OIDC_WASM=${OIDC_WASM:-$TARGET_DIR/filters/openid_connect.wasm}
+APACHE=/usr/sbin/apache2
+APACHE_MODULES=/usr/lib/apache2/modules
+SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+
+if [ "$DURATION" -gt 25 ]; then
+  echo "DURATION=$DURATION: the peer re-issues its cookie on every request once it is 30 s old; keep runs at 25 s or less" >&2
+  exit 2
+fi
+
+apt_install() { # packages...
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "$@" >/dev/null \
+    || { $SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "$@" >/dev/null; }
+}
 
 if ! command -v wrk >/dev/null; then
   echo "installing wrk (Debian package)..."
-  if [ "$(id -u)" = 0 ]; then apt-get install -y -q wrk >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
-  else sudo apt-get install -y -q wrk >/dev/null; fi
+  apt_install wrk
+fi
+
+if [ "$PEER" != no ] && { [ ! -x "$APACHE" ] || [ ! -f "$APACHE_MODULES/mod_auth_openidc.so" ]; }; then
+  echo "installing the peer: apache2 and libapache2-mod-auth-openidc (Debian packages)..."
+  if ! apt_install apache2 libapache2-mod-auth-openidc; then
+    [ "$PEER" = yes ] && { echo "cannot install the peer's packages" >&2; exit 1; }
+    echo "note: the peer is skipped (its packages could not be installed)" >&2
+    PEER=no
+  fi
 fi
 
 echo "building the gateway (profile bench-native) and the conformance filter..."
@@ -35,6 +63,7 @@ UPSTREAM=$TARGET_DIR/bench-native/examples/bench_upstream
 NOOP_WASM=$(realpath "$TARGET_DIR/wasm32-wasip1/release/conformance_filter.wasm")
 
 WORK=$(mktemp -d)
+chmod 755 "$WORK" # Apache's workers run as www-data
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -46,7 +75,7 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { # url what
   for _ in $(seq 1 300); do
-    curl -fs -o /dev/null "$1" && return 0
+    curl -fs -o /dev/null --max-time 2 "$1" && return 0
     sleep 0.1
   done
   echo "$2 did not come up ($1)" >&2
@@ -54,18 +83,25 @@ wait_http() { # url what
 }
 
 "$UPSTREAM" 0 >"$WORK/upstream.port" &
-PIDS+=($!)
+UPSTREAM_PID=$!
+PIDS+=("$UPSTREAM_PID")
 for _ in $(seq 1 100); do [ -s "$WORK/upstream.port" ] && break; sleep 0.05; done
 UPSTREAM_PORT=$(head -1 "$WORK/upstream.port")
 
-# The OIDC scenario needs the test IdP (Node) and the filter built by `make wasm`.
-OIDC=no
-if [ -f "$OIDC_WASM" ] && command -v node >/dev/null && [ -d tests/idp/node_modules ]; then
-  OIDC=yes
+# The OIDC scenario and the peer need the test IdP (Node); ours also the filter from `make wasm`.
+IDP=no
+if command -v node >/dev/null && [ -d tests/idp/node_modules ]; then
+  IDP=yes
   IDP_PORT=$(free_port)
   node tests/idp/server.js --port "$IDP_PORT" --jwks-file "$WORK/jwks.json" --quiet >"$WORK/idp.log" 2>&1 &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$IDP_PORT/.well-known/openid-configuration" "the test IdP"
+fi
+OIDC=no
+if [ "$IDP" = yes ] && [ -f "$OIDC_WASM" ]; then OIDC=yes; fi
+if [ "$PEER" != no ] && [ "$IDP" = no ]; then
+  [ "$PEER" = yes ] && { echo "the peer needs the test IdP (node and tests/idp/node_modules: make deps)" >&2; exit 1; }
+  PEER=no
 fi
 
 PROXY_PORT=$(free_port)
@@ -111,79 +147,161 @@ EOF
 } >"$WORK/gateway.yaml"
 
 "$GATEWAY" --config "$WORK/gateway.yaml" >/dev/null 2>"$WORK/gateway.log" &
-PIDS+=($!)
+GATEWAY_PID=$!
+PIDS+=("$GATEWAY_PID")
 wait_http "http://127.0.0.1:$ADMIN_PORT/status" "the gateway"
 
-declare -A URL HEADER
-NAMES=("upstream" "no-filter" "no-op")
-URL[upstream]="http://127.0.0.1:$UPSTREAM_PORT/"
-URL[no-filter]="http://127.0.0.1:$PROXY_PORT/plain"
-URL[no-op]="http://127.0.0.1:$PROXY_PORT/noop"
-HEADER[upstream]="x-bench: 1"
-HEADER[no-filter]="x-bench: 1"
-HEADER[no-op]="x-bench: 1"
-
-if [ "$OIDC" = yes ]; then
-  # Log in once with the password grant; the session cookie then authenticates every request.
-  COOKIE=$(curl -s -o /dev/null -D - -u john:doe "http://127.0.0.1:$PROXY_PORT/oidc" \
-    | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | paste -sd ';' -)
-  STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $COOKIE" "http://127.0.0.1:$PROXY_PORT/oidc")
-  if [ -n "$COOKIE" ] && [ "$STATUS" = 200 ]; then
-    NAMES+=("oidc-session")
-    URL[oidc-session]="http://127.0.0.1:$PROXY_PORT/oidc"
-    HEADER[oidc-session]="Cookie: $COOKIE"
-  else
-    echo "note: the OIDC scenario is skipped (login gave status $STATUS); see $WORK/gateway.log" >&2
-    OIDC=no
-  fi
+if [ "$PEER" != no ]; then
+  APACHE_PORT=$(free_port)
+  mkdir -p "$WORK/peer"
+  sed -e "s#@DIR@#$WORK/peer#g; s#@PORT@#$APACHE_PORT#g; s#@IDP_PORT@#$IDP_PORT#g" \
+    -e "s#@UPSTREAM_PORT@#$UPSTREAM_PORT#g; s#@PASSPHRASE@#$(head -c 24 /dev/urandom | base64 | tr -d '/+=')#g" \
+    bench/peer/httpd.conf.in >"$WORK/peer/httpd.conf"
+  "$APACHE" -f "$WORK/peer/httpd.conf" -DFOREGROUND >"$WORK/peer/stdout.log" 2>&1 &
+  APACHE_PID=$!
+  PIDS+=("$APACHE_PID")
+  wait_http "http://127.0.0.1:$APACHE_PORT/plain" "Apache (log: $WORK/peer/error.log)"
 fi
 
-for name in "${NAMES[@]}"; do
-  code=$(curl -s -o /dev/null -w '%{http_code}' -H "${HEADER[$name]}" "${URL[$name]}")
-  [ "$code" = 200 ] || { echo "$name: ${URL[$name]} answered $code" >&2; cat "$WORK/gateway.log" >&2; exit 1; }
-done
+# Logins. Each prints the Cookie header value that carries the new session.
 
-run_wrk() { # name seconds -> requests/s (fails on errors or non-2xx answers)
-  local out
-  out=$(wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${2}s" -H "${HEADER[$1]}" "${URL[$1]}")
+# Ours: the password grant; the answer sets the session cookie.
+login_ours() {
+  curl -s -o /dev/null -D - --max-time 10 -u john:doe "http://127.0.0.1:$PROXY_PORT/oidc" \
+    | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | paste -sd ';' -
+}
+
+# The peer: the authorization code flow, driven as test-idp.md describes: Apache redirects to
+# the IdP, whose login form is posted; the redirects end back at Apache, which sets its session
+# cookie (chunked when large). Only the mod_auth_openidc_session cookies are kept.
+login_peer() {
+  local jar=$WORK/peer/jar form_url
+  rm -f "$jar"
+  form_url=$(curl -s -L --max-time 10 -c "$jar" -b "$jar" -o /dev/null -w '%{url_effective}' "http://127.0.0.1:$APACHE_PORT/peer/")
+  curl -s -L --max-time 10 -c "$jar" -b "$jar" -o /dev/null \
+    --data-urlencode username=john --data-urlencode password=doe "$form_url/login"
+  awk -F'\t' '$6 ~ /^mod_auth_openidc_session/ { printf "%s%s=%s", (n++ ? "; " : ""), $6, $7 }' "$jar"
+}
+
+# Scenarios: URL, how to get the Cookie (or other) header, and the server whose CPU time counts.
+declare -A URL HEADER LOGIN SERVER_PID DESCRIBE BASELINE
+add_scenario() { # name url login-function-or-"" pid baseline description
+  NAMES+=("$1")
+  URL[$1]=$2
+  LOGIN[$1]=$3
+  SERVER_PID[$1]=$4
+  BASELINE[$1]=$5
+  DESCRIBE[$1]=$6
+  HEADER[$1]="x-bench: 1"
+}
+NAMES=()
+add_scenario upstream "http://127.0.0.1:$UPSTREAM_PORT/" "" "$UPSTREAM_PID" "" "upstream direct"
+add_scenario no-filter "http://127.0.0.1:$PROXY_PORT/plain" "" "$GATEWAY_PID" no-filter "ours: gateway, no filter"
+add_scenario no-op "http://127.0.0.1:$PROXY_PORT/noop" "" "$GATEWAY_PID" no-filter "ours: gateway, no-op filter"
+if [ "$OIDC" = yes ]; then
+  add_scenario oidc-session "http://127.0.0.1:$PROXY_PORT/oidc" login_ours "$GATEWAY_PID" no-filter "ours: OIDC filter, session"
+fi
+if [ "$PEER" != no ]; then
+  add_scenario peer-plain "http://127.0.0.1:$APACHE_PORT/plain" "" "$APACHE_PID" peer-plain "peer: Apache, no auth"
+  add_scenario peer-session "http://127.0.0.1:$APACHE_PORT/peer/" login_peer "$APACHE_PID" peer-plain "peer: mod_auth_openidc, session"
+fi
+
+# Logs in (when the scenario needs it) and checks the scenario answers 200.
+prepare() { # name
+  local name=$1 cookie code
+  if [ -n "${LOGIN[$name]}" ]; then
+    cookie=$(${LOGIN[$name]}) || true
+    [ -n "$cookie" ] || { echo "$name: the login gave no session cookie" >&2; exit 1; }
+    HEADER[$name]="Cookie: $cookie"
+    COOKIE_SIZE[$name]=${#cookie}
+  fi
+  code=$(curl -s -o /dev/null --max-time 10 -w '%{http_code}' -H "${HEADER[$name]}" "${URL[$name]}")
+  if [ "$code" != 200 ]; then
+    echo "$name: ${URL[$name]} answered $code" >&2
+    tail -20 "$WORK/gateway.log" >&2
+    [ -f "$WORK/peer/error.log" ] && tail -20 "$WORK/peer/error.log" >&2
+    exit 1
+  fi
+}
+
+# CPU seconds (user + system, in clock ticks) used so far by a process and its children.
+cpu_ticks() { # pid
+  local pid total=0 fields
+  for pid in $1 $(pgrep -P "$1" || true); do
+    read -r -a fields <"/proc/$pid/stat" 2>/dev/null || continue
+    # After "pid (comm)", field 14 is utime, 15 stime, 16 and 17 those of reaped children.
+    total=$((total + fields[13] + fields[14] + fields[15] + fields[16]))
+  done
+  echo "$total"
+}
+TICKS_PER_SECOND=$(getconf CLK_TCK)
+
+# Runs wrk; sets RPS and CPU_US (server CPU microseconds per request). Fails on errors or
+# non-2xx answers.
+run_wrk() { # name seconds
+  local out before after requests
+  before=$(cpu_ticks "${SERVER_PID[$1]}")
+  out=$(timeout $(($2 + 30)) wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${2}s" -H "${HEADER[$1]}" "${URL[$1]}")
+  after=$(cpu_ticks "${SERVER_PID[$1]}")
   if grep -q "Non-2xx or 3xx responses" <<<"$out"; then
     echo "$1: some answers were not 2xx:" >&2
     echo "$out" >&2
     exit 1
   fi
-  awk '/^Requests\/sec:/ {print $2}' <<<"$out"
+  # A closed keep-alive connection is not a failed request; still, say so.
+  grep "Socket errors" <<<"$out" | sed "s/^ */note: $1: /" >&2 || true
+  RPS=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  CPU_US=$(awk -v t=$((after - before)) -v hz="$TICKS_PER_SECOND" -v n="$requests" 'BEGIN { printf "%.1f", n ? t / hz * 1e6 / n : 0 }')
 }
 
+declare -A COOKIE_SIZE
 echo "warming up..."
-for name in "${NAMES[@]}"; do run_wrk "$name" 1 >/dev/null; done
+for name in "${NAMES[@]}"; do
+  prepare "$name"
+  run_wrk "$name" 1
+done
 
-declare -A RESULTS
+declare -A RESULTS CPU
 for round in $(seq 1 "$ROUNDS"); do
   for name in "${NAMES[@]}"; do
-    rps=$(run_wrk "$name" "$DURATION")
-    RESULTS[$name]="${RESULTS[$name]:-} $rps"
-    printf 'round %d  %-13s %10.0f req/s\n' "$round" "$name" "$rps"
+    prepare "$name"
+    run_wrk "$name" "$DURATION"
+    RESULTS[$name]="${RESULTS[$name]:-} $RPS"
+    CPU[$name]="${CPU[$name]:-} $CPU_US"
+    printf 'round %d  %-13s %10.0f req/s %8s µs CPU/request\n' "$round" "$name" "$RPS" "$CPU_US"
   done
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-declare -A MED
-for name in "${NAMES[@]}"; do MED[$name]=$(median <<<"${RESULTS[$name]}"); done
+declare -A MED MED_CPU
+for name in "${NAMES[@]}"; do
+  MED[$name]=$(median <<<"${RESULTS[$name]}")
+  MED_CPU[$name]=$(median <<<"${CPU[$name]}")
+done
 
 echo
 echo "wrk -t$WRK_THREADS -c$CONNECTIONS, ${DURATION}s x $ROUNDS rounds (median), gateway workers: $WORKERS, $(nproc) cores"
-printf '%-22s %12s %14s %18s\n' "scenario" "req/s" "vs upstream" "vs gateway alone"
-describe() {
-  case $1 in
-    upstream) echo "upstream direct" ;;
-    no-filter) echo "gateway, no filter" ;;
-    no-op) echo "gateway, no-op filter" ;;
-    oidc-session) echo "gateway, OIDC session" ;;
-  esac
-}
+[ "$PEER" != no ] && echo "peer: $(dpkg-query -W -f '${Package} ${Version}, ' apache2 libapache2-mod-auth-openidc 2>/dev/null | sed 's/, $//') (event MPM)"
+printf '%-34s %9s %12s %16s %14s\n' "scenario" "req/s" "vs upstream" "vs own baseline" "CPU µs/req"
 for name in "${NAMES[@]}"; do
-  awk -v n="$(describe "$name")" -v r="${MED[$name]}" -v u="${MED[upstream]}" -v g="${MED[no-filter]}" -v self="$name" \
-    'BEGIN { vs = (self == "upstream") ? "-" : sprintf("%.3f", r / g); printf "%-22s %12.0f %14.3f %18s\n", n, r, r / u, vs }'
+  base=${BASELINE[$name]}
+  awk -v n="${DESCRIBE[$name]}" -v r="${MED[$name]}" -v u="${MED[upstream]}" -v b="${MED[${base:-upstream}]}" \
+    -v has_base="$base" -v cpu="${MED_CPU[$name]}" \
+    'BEGIN { vs = has_base ? sprintf("%.3f", r / b) : "-"; printf "%-34s %9.0f %12.3f %16s %14.1f\n", n, r, r / u, vs, cpu }'
 done
+echo "(CPU µs/req: the server's own CPU time, all its processes and threads, per request)"
+
 awk -v a="${MED[no-op]}" -v b="${MED[no-filter]}" \
   'BEGIN { printf "\nno-op filter cost: %.1f%% of the no-filter throughput (target: under 10%%)\n", (1 - a / b) * 100 }'
+if [ "$OIDC" = yes ] && [ "$PEER" != no ]; then
+  awk -v o="${MED[oidc-session]}" -v p="${MED[peer-session]}" -v oc="${MED_CPU[oidc-session]}" -v pc="${MED_CPU[peer-session]}" \
+    -v ob="${MED[no-filter]}" -v pb="${MED[peer-plain]}" -v obc="${MED_CPU[no-filter]}" -v pbc="${MED_CPU[peer-plain]}" 'BEGIN {
+      printf "ours / peer, authenticated by session cookie: %.2f x the req/s, %.2f x the CPU per request\n", o / p, oc / pc
+      printf "ours / peer, no authentication:               %.2f x the req/s, %.2f x the CPU per request\n", ob / pb, obc / pbc
+      printf "auth cost, CPU per request over its own baseline: ours %.1f µs, peer %.1f µs\n", oc - obc, pc - pbc
+    }'
+  echo "session cookie sent: ours ${COOKIE_SIZE[oidc-session]} bytes, peer ${COOKIE_SIZE[peer-session]} bytes (Cookie header value)"
+elif [ "$OIDC" = no ]; then
+  echo "note: the OIDC scenario was skipped (needs node, tests/idp/node_modules and $OIDC_WASM: make deps wasm)"
+fi
