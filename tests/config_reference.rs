@@ -8,19 +8,37 @@ use serde_json::Value;
 fn type_of(property: &Value) -> String {
     let types: Vec<String> = match &property["type"] {
         Value::String(t) => vec![t.clone()],
-        Value::Array(ts) => ts.iter().filter_map(Value::as_str).filter(|t| *t != "null").map(str::to_string).collect(),
+        Value::Array(ts) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|t| *t != "null")
+            .map(str::to_string)
+            .collect(),
         _ => vec!["any".into()],
     };
     let mut text = types.join(" or ");
     if text == "array" {
         if let Some(items) = property["items"].get("enum").and_then(Value::as_array) {
-            let values: Vec<String> = items.iter().filter(|v| !v.is_null()).map(|v| format!("`{}`", v.as_str().unwrap_or_default())).collect();
+            let values: Vec<String> = items
+                .iter()
+                .filter(|v| !v.is_null())
+                .map(|v| format!("`{}`", v.as_str().unwrap_or_default()))
+                .collect();
             text = format!("array of {}", values.join(", "));
         } else if let Some(item_type) = property["items"]["type"].as_str() {
             text = format!("array of {item_type}");
         }
     } else if let Some(values) = property.get("enum").and_then(Value::as_array) {
-        let values: Vec<String> = values.iter().filter(|v| !v.is_null()).map(|v| format!("`{}`", v.as_str().map(str::to_string).unwrap_or(v.to_string()))).collect();
+        let values: Vec<String> = values
+            .iter()
+            .filter(|v| !v.is_null())
+            .map(|v| {
+                format!(
+                    "`{}`",
+                    v.as_str().map(str::to_string).unwrap_or(v.to_string())
+                )
+            })
+            .collect();
         text = format!("one of {}", values.join(", "));
     }
     text
@@ -40,11 +58,26 @@ fn cell(text: &str) -> String {
 fn generate() -> String {
     let schema = kong_config_schema();
     let properties = schema["properties"].as_object().expect("properties");
-    let required: Vec<&str> = schema["required"].as_array().map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-    let not_implemented = |p: &Value| p["description"].as_str().unwrap_or_default().starts_with("Kong field not implemented");
-    let mut implemented: Vec<(&String, &Value)> = properties.iter().filter(|(_, p)| !not_implemented(p)).collect();
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let not_implemented = |p: &Value| {
+        p["description"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Kong field not implemented")
+    };
+    let mut implemented: Vec<(&String, &Value)> = properties
+        .iter()
+        .filter(|(_, p)| !not_implemented(p))
+        .collect();
     implemented.sort_by_key(|(name, _)| name.as_str());
-    let mut pending: Vec<&String> = properties.iter().filter(|(_, p)| not_implemented(p)).map(|(n, _)| n).collect();
+    let mut pending: Vec<&String> = properties
+        .iter()
+        .filter(|(_, p)| not_implemented(p))
+        .map(|(n, _)| n)
+        .collect();
     pending.sort();
 
     let mut out = String::new();
@@ -53,9 +86,15 @@ fn generate() -> String {
     out.push_str("Rust config types) by `UPDATE_DOCS=1 cargo test --test config_reference`. Do not edit by hand.\n\n");
     out.push_str("Field names, types, value sets and defaults are Kong's openid-connect plugin's. Arrays also accept a single\n");
     out.push_str("value. `null` means the default.\n\n");
-    out.push_str("## Implemented fields\n\n| field | type | default | description |\n|---|---|---|---|\n");
+    out.push_str(
+        "## Implemented fields\n\n| field | type | default | description |\n|---|---|---|---|\n",
+    );
     for (name, property) in implemented {
-        let name = if required.contains(&name.as_str()) { format!("`{name}` (required)") } else { format!("`{name}`") };
+        let name = if required.contains(&name.as_str()) {
+            format!("`{name}` (required)")
+        } else {
+            format!("`{name}`")
+        };
         out.push_str(&format!(
             "| {name} | {} | {} | {} |\n",
             cell(&type_of(property)),

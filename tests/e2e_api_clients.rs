@@ -18,29 +18,55 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 fn stack_with(config: Value, idp_args: Vec<&'static str>) -> Stack {
-    Stack::start(StackOptions { plugin_config: config, idp_args, ..Default::default() })
+    Stack::start(StackOptions {
+        plugin_config: config,
+        idp_args,
+        ..Default::default()
+    })
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// Asks the IdP's token endpoint directly, as the `kong` client (how a program gets tokens).
 fn idp_token(stack: &Stack, form: &[(&str, &str)]) -> Value {
-    let body: Vec<String> = form.iter().map(|(k, v)| format!("{k}={}", common::urlencode(v))).collect();
+    let body: Vec<String> = form
+        .iter()
+        .map(|(k, v)| format!("{k}={}", common::urlencode(v)))
+        .collect();
     let response = http::send(
         &stack.idp_addr(),
         "POST",
         "/token",
-        &[("Content-Type", "application/x-www-form-urlencoded"), ("Authorization", &basic("kong", "secret"))],
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Authorization", &basic("kong", "secret")),
+        ],
         body.join("&").as_bytes(),
     );
-    assert_eq!(response.status, 200, "token request refused: {}", response.text());
+    assert_eq!(
+        response.status,
+        200,
+        "token request refused: {}",
+        response.text()
+    );
     response.json()
 }
 
 fn password_tokens(stack: &Stack, scope: &str) -> Value {
-    idp_token(stack, &[("grant_type", "password"), ("username", "john"), ("password", "doe"), ("scope", scope)])
+    idp_token(
+        stack,
+        &[
+            ("grant_type", "password"),
+            ("username", "john"),
+            ("password", "doe"),
+            ("scope", scope),
+        ],
+    )
 }
 
 fn get(stack: &Stack, target: &str, headers: &[(&str, &str)]) -> Response {
@@ -53,14 +79,29 @@ fn bearer_header(token: &str) -> String {
 
 /// The Authorization header the upstream received.
 fn upstream_bearer(response: &Response) -> String {
-    assert_eq!(response.status, 200, "not let through: {} {}", response.status, response.text());
+    assert_eq!(
+        response.status,
+        200,
+        "not let through: {} {}",
+        response.status,
+        response.text()
+    );
     let echo = response.json();
-    let authorization = echo["headers"]["authorization"].as_str().expect("an Authorization header upstream");
-    authorization.strip_prefix("Bearer ").expect("a bearer token upstream").to_string()
+    let authorization = echo["headers"]["authorization"]
+        .as_str()
+        .expect("an Authorization header upstream");
+    authorization
+        .strip_prefix("Bearer ")
+        .expect("a bearer token upstream")
+        .to_string()
 }
 
 fn events_of(stack: &Stack, kind: &str) -> Vec<Value> {
-    stack.idp_events().into_iter().filter(|e| e["type"] == kind).collect()
+    stack
+        .idp_events()
+        .into_iter()
+        .filter(|e| e["type"] == kind)
+        .collect()
 }
 
 /// Waits (polling) until the gateway's log has a line with `text`.
@@ -72,13 +113,21 @@ fn wait_for_log(stack: &Stack, text: &str) {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    panic!("the gateway never logged {text:?}:\n{}", stack.gateway_log());
+    panic!(
+        "the gateway never logged {text:?}:\n{}",
+        stack.gateway_log()
+    );
 }
 
 fn assert_refused(stack: &Stack, response: &Response, status: u16, error: &str, reason: &str) {
     assert_eq!(response.status, status, "{}", response.text());
-    let challenge = response.header("www-authenticate").expect("WWW-Authenticate");
-    assert_eq!(challenge, format!("Bearer realm=\"127.0.0.1\", error=\"{error}\""));
+    let challenge = response
+        .header("www-authenticate")
+        .expect("WWW-Authenticate");
+    assert_eq!(
+        challenge,
+        format!("Bearer realm=\"127.0.0.1\", error=\"{error}\"")
+    );
     wait_for_log(stack, reason);
 }
 
@@ -91,11 +140,20 @@ struct IdpKey {
 
 impl IdpKey {
     fn load(stack: &Stack) -> IdpKey {
-        let jwks: Value = serde_json::from_slice(&std::fs::read(stack.dir.path().join("jwks.json")).unwrap()).unwrap();
+        let jwks: Value =
+            serde_json::from_slice(&std::fs::read(stack.dir.path().join("jwks.json")).unwrap())
+                .unwrap();
         let jwk = &jwks["keys"][0];
-        let int = |name: &str| BigUint::from_bytes_be(&URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap());
-        let key = RsaPrivateKey::from_components(int("n"), int("e"), int("d"), vec![int("p"), int("q")]).unwrap();
-        IdpKey { kid: jwk["kid"].as_str().unwrap().to_string(), key }
+        let int = |name: &str| {
+            BigUint::from_bytes_be(&URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap())
+        };
+        let key =
+            RsaPrivateKey::from_components(int("n"), int("e"), int("d"), vec![int("p"), int("q")])
+                .unwrap();
+        IdpKey {
+            kid: jwk["kid"].as_str().unwrap().to_string(),
+            key,
+        }
     }
 
     fn public_modulus(&self) -> Vec<u8> {
@@ -105,7 +163,13 @@ impl IdpKey {
 
     fn sign(&self, header: &Value, claims: &Value) -> String {
         let input = signing_input(header, claims);
-        let signature = self.key.sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(input.as_bytes())).unwrap();
+        let signature = self
+            .key
+            .sign(
+                Pkcs1v15Sign::new::<Sha256>(),
+                &Sha256::digest(input.as_bytes()),
+            )
+            .unwrap();
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
 
@@ -119,35 +183,71 @@ impl IdpKey {
         if let (Some(claims), Value::Object(changes)) = (claims.as_object_mut(), changes) {
             claims.extend(changes);
         }
-        self.sign(&json!({"alg": "RS256", "typ": "at+jwt", "kid": self.kid}), &claims)
+        self.sign(
+            &json!({"alg": "RS256", "typ": "at+jwt", "kid": self.kid}),
+            &claims,
+        )
     }
 }
 
 fn signing_input(header: &Value, claims: &Value) -> String {
-    format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()))
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
 }
 
 #[test]
 fn jwt_access_tokens_are_verified_at_the_gateway_without_asking_the_idp() {
-    let stack = stack_with(json!({"auth_methods": ["bearer"], "hide_credentials": true}), vec!["--jwt-access-tokens"]);
+    let stack = stack_with(
+        json!({"auth_methods": ["bearer"], "hide_credentials": true}),
+        vec!["--jwt-access-tokens"],
+    );
     let tokens = password_tokens(&stack, "openid profile");
     let access_token = tokens["access_token"].as_str().unwrap().to_string();
-    assert_eq!(access_token.split('.').count(), 3, "the IdP issues JWT access tokens");
+    assert_eq!(
+        access_token.split('.').count(),
+        3,
+        "the IdP issues JWT access tokens"
+    );
     stack.clear_idp_events();
 
-    for headers in [vec![("Authorization", bearer_header(&access_token))], vec![("X-Access-Token", access_token.clone())]] {
+    for headers in [
+        vec![("Authorization", bearer_header(&access_token))],
+        vec![("X-Access-Token", access_token.clone())],
+    ] {
         let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
         let response = get(&stack, "/api", &headers);
         assert_eq!(upstream_bearer(&response), access_token);
-        assert!(response.json()["headers"].get("x-access-token").is_none(), "hide_credentials removed it");
-        assert!(response.header("set-cookie").is_none(), "no session without the session method");
+        assert!(
+            response.json()["headers"].get("x-access-token").is_none(),
+            "hide_credentials removed it"
+        );
+        assert!(
+            response.header("set-cookie").is_none(),
+            "no session without the session method"
+        );
     }
-    let response = get(&stack, &format!("/api?access_token={access_token}&page=2"), &[]);
+    let response = get(
+        &stack,
+        &format!("/api?access_token={access_token}&page=2"),
+        &[],
+    );
     assert_eq!(upstream_bearer(&response), access_token);
-    assert_eq!(response.json()["query"], json!({"page": "2"}), "the token left the query");
+    assert_eq!(
+        response.json()["query"],
+        json!({"page": "2"}),
+        "the token left the query"
+    );
 
     let events = stack.idp_events();
-    assert!(events.iter().all(|e| e["type"] != "introspection" && e["type"] != "token"), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["type"] != "introspection" && e["type"] != "token"),
+        "{events:?}"
+    );
 }
 
 #[test]
@@ -157,23 +257,51 @@ fn forged_and_wrong_tokens_are_refused_with_the_right_status_and_reason() {
     let key = IdpKey::load(&stack);
     let now = unix_now();
     let good = key.access_token(&stack, json!({}));
-    assert_eq!(upstream_bearer(&get(&stack, "/", &[("Authorization", &bearer_header(&good))])), good);
+    assert_eq!(
+        upstream_bearer(&get(
+            &stack,
+            "/",
+            &[("Authorization", &bearer_header(&good))]
+        )),
+        good
+    );
 
     let claims = json!({"iss": format!("http://127.0.0.1:{}", stack.idp_port), "sub": "x", "aud": "kong",
                         "exp": now + 300, "scope": "profile"});
-    let unsigned = format!("{}.", signing_input(&json!({"alg": "none", "typ": "JWT"}), &claims));
-    let hs_input = signing_input(&json!({"alg": "HS256", "typ": "JWT", "kid": key.kid}), &claims);
+    let unsigned = format!(
+        "{}.",
+        signing_input(&json!({"alg": "none", "typ": "JWT"}), &claims)
+    );
+    let hs_input = signing_input(
+        &json!({"alg": "HS256", "typ": "JWT", "kid": key.kid}),
+        &claims,
+    );
     let mut mac = Hmac::<Sha256>::new_from_slice(&key.public_modulus()).unwrap();
     mac.update(hs_input.as_bytes());
-    let hs_with_public_key = format!("{hs_input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
+    let hs_with_public_key = format!(
+        "{hs_input}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    );
     let unknown_kid = key.sign(&json!({"alg": "RS256", "kid": "rotated-away"}), &claims);
 
     let unauthorized = [
         (unsigned, "the token's algorithm \"none\" is not accepted"),
-        (hs_with_public_key, "signed with HS256, but HS signatures are disabled"),
-        (key.access_token(&stack, json!({"iss": "https://evil.example"})), "issuer \"https://evil.example\" is not allowed"),
-        (key.access_token(&stack, json!({"exp": now - 60})), "the token expired at"),
-        (key.access_token(&stack, json!({"nbf": now + 600})), "the token is not valid before"),
+        (
+            hs_with_public_key,
+            "signed with HS256, but HS signatures are disabled",
+        ),
+        (
+            key.access_token(&stack, json!({"iss": "https://evil.example"})),
+            "issuer \"https://evil.example\" is not allowed",
+        ),
+        (
+            key.access_token(&stack, json!({"exp": now - 60})),
+            "the token expired at",
+        ),
+        (
+            key.access_token(&stack, json!({"nbf": now + 600})),
+            "the token is not valid before",
+        ),
     ];
     for (token, reason) in unauthorized {
         let response = get(&stack, "/", &[("Authorization", &bearer_header(&token))]);
@@ -183,15 +311,39 @@ fn forged_and_wrong_tokens_are_refused_with_the_right_status_and_reason() {
 
     // An unknown key id costs one JWKS refetch (rate-limited), then 401.
     stack.clear_idp_events();
-    let response = get(&stack, "/", &[("Authorization", &bearer_header(&unknown_kid))]);
-    assert_refused(&stack, &response, 401, "invalid_token", "key id \"rotated-away\" is not in the provider's JWKS");
-    let response = get(&stack, "/", &[("Authorization", &bearer_header(&unknown_kid))]);
+    let response = get(
+        &stack,
+        "/",
+        &[("Authorization", &bearer_header(&unknown_kid))],
+    );
+    assert_refused(
+        &stack,
+        &response,
+        401,
+        "invalid_token",
+        "key id \"rotated-away\" is not in the provider's JWKS",
+    );
+    let response = get(
+        &stack,
+        "/",
+        &[("Authorization", &bearer_header(&unknown_kid))],
+    );
     assert_eq!(response.status, 401);
-    assert_eq!(events_of(&stack, "jwks").len(), 1, "one refetch for two requests");
+    assert_eq!(
+        events_of(&stack, "jwks").len(),
+        1,
+        "one refetch for two requests"
+    );
 
     let forbidden = [
-        (key.access_token(&stack, json!({"aud": "someone-else"})), "required audience were not found [ someone-else ]"),
-        (key.access_token(&stack, json!({"scope": "openid"})), "required scopes were not found [ openid ]"),
+        (
+            key.access_token(&stack, json!({"aud": "someone-else"})),
+            "required audience were not found [ someone-else ]",
+        ),
+        (
+            key.access_token(&stack, json!({"scope": "openid"})),
+            "required scopes were not found [ openid ]",
+        ),
     ];
     for (token, reason) in forbidden {
         let response = get(&stack, "/", &[("Authorization", &bearer_header(&token))]);
@@ -207,41 +359,91 @@ fn opaque_tokens_are_introspected_once_and_the_result_goes_upstream() {
         "upstream_headers_claims": ["sub"], "upstream_headers_names": ["x-user"],
     });
     let stack = stack_with(config, vec![]);
-    let access_token = password_tokens(&stack, "openid profile")["access_token"].as_str().unwrap().to_string();
+    let access_token = password_tokens(&stack, "openid profile")["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(access_token.split('.').count(), 1, "opaque");
     stack.clear_idp_events();
 
     for _ in 0..3 {
-        let response = get(&stack, "/", &[("Authorization", &bearer_header(&access_token))]);
+        let response = get(
+            &stack,
+            "/",
+            &[("Authorization", &bearer_header(&access_token))],
+        );
         assert_eq!(upstream_bearer(&response), access_token);
         let echo = response.json();
         assert_eq!(echo["headers"]["x-user"], "user-john");
-        let introspection = STANDARD.decode(echo["headers"]["x-introspection"].as_str().unwrap()).unwrap();
+        let introspection = STANDARD
+            .decode(echo["headers"]["x-introspection"].as_str().unwrap())
+            .unwrap();
         let introspection: Value = serde_json::from_slice(&introspection).unwrap();
-        assert_eq!((introspection["active"].clone(), introspection["sub"].clone()), (json!(true), json!("user-john")));
+        assert_eq!(
+            (
+                introspection["active"].clone(),
+                introspection["sub"].clone()
+            ),
+            (json!(true), json!("user-john"))
+        );
     }
     let introspections = events_of(&stack, "introspection");
-    assert_eq!(introspections.len(), 1, "cached in shared data for both workers: {introspections:?}");
+    assert_eq!(
+        introspections.len(),
+        1,
+        "cached in shared data for both workers: {introspections:?}"
+    );
     assert_eq!(introspections[0]["token_type_hint"], "access_token");
-    assert_eq!(introspections[0]["client_auth_method"], "client_secret_basic");
+    assert_eq!(
+        introspections[0]["client_auth_method"],
+        "client_secret_basic"
+    );
 
-    let response = get(&stack, "/", &[("Authorization", "Bearer not-a-token-the-idp-knows")]);
-    assert_refused(&stack, &response, 401, "invalid_token", "the token is not active (introspection)");
+    let response = get(
+        &stack,
+        "/",
+        &[("Authorization", "Bearer not-a-token-the-idp-knows")],
+    );
+    assert_refused(
+        &stack,
+        &response,
+        401,
+        "invalid_token",
+        "the token is not active (introspection)",
+    );
 }
 
 #[test]
 fn userinfo_accepts_tokens_its_endpoint_accepts() {
-    let stack = stack_with(json!({"auth_methods": ["userinfo"], "upstream_user_info_header": "x-userinfo"}), vec![]);
-    let access_token = password_tokens(&stack, "openid email")["access_token"].as_str().unwrap().to_string();
-    let response = get(&stack, "/", &[("Authorization", &bearer_header(&access_token))]);
+    let stack = stack_with(
+        json!({"auth_methods": ["userinfo"], "upstream_user_info_header": "x-userinfo"}),
+        vec![],
+    );
+    let access_token = password_tokens(&stack, "openid email")["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let response = get(
+        &stack,
+        "/",
+        &[("Authorization", &bearer_header(&access_token))],
+    );
     assert_eq!(upstream_bearer(&response), access_token);
-    let userinfo = STANDARD.decode(response.json()["headers"]["x-userinfo"].as_str().unwrap()).unwrap();
+    let userinfo = STANDARD
+        .decode(response.json()["headers"]["x-userinfo"].as_str().unwrap())
+        .unwrap();
     let userinfo: Value = serde_json::from_slice(&userinfo).unwrap();
     assert_eq!(userinfo["email"], "john@example.com");
     assert_eq!(events_of(&stack, "userinfo").len(), 1);
 
     let response = get(&stack, "/", &[("Authorization", "Bearer unknown")]);
-    assert_refused(&stack, &response, 401, "invalid_token", "the userinfo endpoint answered 401");
+    assert_refused(
+        &stack,
+        &response,
+        401,
+        "invalid_token",
+        "the userinfo endpoint answered 401",
+    );
 }
 
 #[test]
@@ -252,7 +454,14 @@ fn client_credentials_and_refresh_tokens_sent_by_programs_are_exchanged() {
     });
     let stack = stack_with(config, vec![]);
 
-    let response = get(&stack, "/", &[("Authorization", &basic("kong", "secret")), ("Grant-Type", "client_credentials")]);
+    let response = get(
+        &stack,
+        "/",
+        &[
+            ("Authorization", &basic("kong", "secret")),
+            ("Grant-Type", "client_credentials"),
+        ],
+    );
     let access_token = upstream_bearer(&response);
     let echo = response.json();
     assert!(echo["headers"].get("grant-type").is_none(), "hidden");
@@ -261,34 +470,68 @@ fn client_credentials_and_refresh_tokens_sent_by_programs_are_exchanged() {
     assert_eq!(grants.last().unwrap()["grant_type"], "client_credentials");
     assert_eq!(grants.last().unwrap()["client_id"], "kong");
 
-    let response = get(&stack, "/", &[("Authorization", &basic("kong", "wrong")), ("Grant-Type", "client_credentials")]);
+    let response = get(
+        &stack,
+        "/",
+        &[
+            ("Authorization", &basic("kong", "wrong")),
+            ("Grant-Type", "client_credentials"),
+        ],
+    );
     assert_refused(&stack, &response, 401, "invalid_token", "invalid_client");
 
-    let refresh_token = password_tokens(&stack, "openid")["refresh_token"].as_str().unwrap().to_string();
+    let refresh_token = password_tokens(&stack, "openid")["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     stack.clear_idp_events();
     let response = get(&stack, "/", &[("X-Refresh-Token", &refresh_token)]);
     let access_token = upstream_bearer(&response);
-    assert!(response.json()["headers"].get("x-refresh-token").is_none(), "hidden");
+    assert!(
+        response.json()["headers"].get("x-refresh-token").is_none(),
+        "hidden"
+    );
     assert_eq!(stack.introspect(&access_token)["active"], true);
     let grants = events_of(&stack, "token");
     assert_eq!(grants.len(), 1);
-    assert_eq!((grants[0]["grant_type"].as_str(), grants[0]["refresh_token"].as_str()), (Some("refresh_token"), Some(refresh_token.as_str())));
+    assert_eq!(
+        (
+            grants[0]["grant_type"].as_str(),
+            grants[0]["refresh_token"].as_str()
+        ),
+        (Some("refresh_token"), Some(refresh_token.as_str()))
+    );
 }
 
 #[test]
 fn the_password_grant_is_cached_so_repeated_basic_logins_cost_one_token_request() {
     let stack = stack_with(json!({"auth_methods": ["password"]}), vec![]);
-    let first = upstream_bearer(&get(&stack, "/", &[("Authorization", &basic("john", "doe"))]));
+    let first = upstream_bearer(&get(
+        &stack,
+        "/",
+        &[("Authorization", &basic("john", "doe"))],
+    ));
     // Several requests, spread over the gateway's two workers.
     for _ in 0..4 {
-        assert_eq!(upstream_bearer(&get(&stack, "/", &[("Authorization", &basic("john", "doe"))])), first);
+        assert_eq!(
+            upstream_bearer(&get(
+                &stack,
+                "/",
+                &[("Authorization", &basic("john", "doe"))]
+            )),
+            first
+        );
     }
     let grants = events_of(&stack, "token");
     assert_eq!(grants.len(), 1, "{grants:?}");
     assert_eq!(grants[0]["grant_type"], "password");
 
     // Other credentials are not served from john's entry.
-    let jane = upstream_bearer(&get(&stack, "/", &[("Authorization", &basic("jane", "doe"))]));
+    let jane = upstream_bearer(&get(
+        &stack,
+        "/",
+        &[("Authorization", &basic("jane", "doe"))],
+    ));
     assert_ne!(jane, first);
     assert_eq!(events_of(&stack, "token").len(), 2);
     let response = get(&stack, "/", &[("Authorization", &basic("john", "wrong"))]);
@@ -299,7 +542,10 @@ fn the_password_grant_is_cached_so_repeated_basic_logins_cost_one_token_request(
 fn concurrent_requests_of_one_session_cause_one_refresh() {
     const TTL: u64 = 3;
     const REQUESTS: usize = 8;
-    let stack = stack_with(json!({"auth_methods": ["password", "session"]}), vec!["--access-token-ttl", "3"]);
+    let stack = stack_with(
+        json!({"auth_methods": ["password", "session"]}),
+        vec!["--access-token-ttl", "3"],
+    );
     let mut client = stack.client();
     let logged_in_at = unix_now();
     let response = client.request("GET", "/", &[("Authorization", &basic("john", "doe"))], b"");
@@ -315,18 +561,35 @@ fn concurrent_requests_of_one_session_cause_one_refresh() {
     let threads: Vec<_> = (0..REQUESTS)
         .map(|_| {
             let (proxy, cookie) = (proxy.clone(), cookie.clone());
-            std::thread::spawn(move || http::send(&proxy, "GET", "/together", &[("Cookie", &cookie)], b""))
+            std::thread::spawn(move || {
+                http::send(&proxy, "GET", "/together", &[("Cookie", &cookie)], b"")
+            })
         })
         .collect();
     let responses: Vec<Response> = threads.into_iter().map(|t| t.join().unwrap()).collect();
 
     let tokens: Vec<String> = responses.iter().map(upstream_bearer).collect();
-    assert!(tokens.iter().all(|t| *t == tokens[0] && *t != first_token), "every request got the one new token: {tokens:?}");
+    assert!(
+        tokens.iter().all(|t| *t == tokens[0] && *t != first_token),
+        "every request got the one new token: {tokens:?}"
+    );
     for response in &responses {
-        assert!(response.headers_named("set-cookie").iter().any(|c| c.starts_with("session=")), "a renewed session cookie");
+        assert!(
+            response
+                .headers_named("set-cookie")
+                .iter()
+                .any(|c| c.starts_with("session=")),
+            "a renewed session cookie"
+        );
     }
-    let refreshes: Vec<Value> =
-        events_of(&stack, "token").into_iter().filter(|e| e["grant_type"] == "refresh_token").collect();
-    assert_eq!(refreshes.len(), 1, "one refresh for {REQUESTS} concurrent requests: {refreshes:?}");
+    let refreshes: Vec<Value> = events_of(&stack, "token")
+        .into_iter()
+        .filter(|e| e["grant_type"] == "refresh_token")
+        .collect();
+    assert_eq!(
+        refreshes.len(),
+        1,
+        "one refresh for {REQUESTS} concurrent requests: {refreshes:?}"
+    );
     assert_eq!(stack.introspect(&tokens[0])["active"], true);
 }

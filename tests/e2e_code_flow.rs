@@ -23,33 +23,60 @@ fn code_flow_config(extra: Value) -> Value {
 }
 
 fn stack_with(extra: Value) -> Stack {
-    Stack::start(StackOptions { plugin_config: code_flow_config(extra), ..Default::default() })
+    Stack::start(StackOptions {
+        plugin_config: code_flow_config(extra),
+        ..Default::default()
+    })
 }
 
 /// `path?query` of an absolute or relative URL.
 fn target_of(location: &str) -> String {
     match location.split_once("://") {
-        Some((_, rest)) => rest.find('/').map(|i| rest[i..].to_string()).unwrap_or_else(|| "/".into()),
+        Some((_, rest)) => rest
+            .find('/')
+            .map(|i| rest[i..].to_string())
+            .unwrap_or_else(|| "/".into()),
         None => location.to_string(),
     }
 }
 
 fn query_of(url: &str) -> Vec<(String, String)> {
-    let query = url.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or("")).unwrap_or("");
-    form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+    let query = url
+        .split_once('?')
+        .map(|(_, q)| q.split('#').next().unwrap_or(""))
+        .unwrap_or("");
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
 }
 
 fn arg(pairs: &[(String, String)], name: &str) -> Option<String> {
-    pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+    pairs
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.clone())
 }
 
 fn location(response: &Response) -> String {
-    assert!(matches!(response.status, 302 | 303), "expected a redirect, got {} {}", response.status, response.text());
-    response.header("location").expect("a Location header").to_string()
+    assert!(
+        matches!(response.status, 302 | 303),
+        "expected a redirect, got {} {}",
+        response.status,
+        response.text()
+    );
+    response
+        .header("location")
+        .expect("a Location header")
+        .to_string()
 }
 
 fn echo_requests(stack: &Stack) -> usize {
-    stack.echo.log_text().lines().filter(|l| l.starts_with("request ")).count()
+    stack
+        .echo
+        .log_text()
+        .lines()
+        .filter(|l| l.starts_with("request "))
+        .count()
 }
 
 /// A browser: one cookie jar for the gateway, one for the IdP.
@@ -60,7 +87,10 @@ struct Browser {
 
 impl Browser {
     fn new(stack: &Stack) -> Browser {
-        Browser { app: stack.client(), idp: Client::new(&stack.idp_addr()) }
+        Browser {
+            app: stack.client(),
+            idp: Client::new(&stack.idp_addr()),
+        }
     }
 
     /// Opens a protected page and expects the redirect to the IdP; returns the authorization URL.
@@ -68,7 +98,11 @@ impl Browser {
         let response = self.app.get(target);
         assert_eq!(response.status, 302, "{}", response.text());
         assert_eq!(response.header("cache-control"), Some("no-store"));
-        assert!(self.app.cookies.contains_key("authorization"), "no authorization cookie: {:?}", response.headers);
+        assert!(
+            self.app.cookies.contains_key("authorization"),
+            "no authorization cookie: {:?}",
+            response.headers
+        );
         location(&response)
     }
 
@@ -80,7 +114,11 @@ impl Browser {
         assert!(interaction.starts_with("/interaction/"), "{interaction}");
         let form = self.idp.get(&interaction);
         assert_eq!(form.status, 200);
-        assert!(form.text().contains("name=\"password\""), "the login page: {}", form.text());
+        assert!(
+            form.text().contains("name=\"password\""),
+            "the login page: {}",
+            form.text()
+        );
         let login = self.idp.request(
             "POST",
             &format!("{interaction}/login"),
@@ -99,17 +137,29 @@ impl Browser {
 }
 
 fn bearer_of(echo: &Value) -> String {
-    let authorization = echo["headers"]["authorization"].as_str().expect("an Authorization header upstream");
-    authorization.strip_prefix("Bearer ").expect("a bearer token").to_string()
+    let authorization = echo["headers"]["authorization"]
+        .as_str()
+        .expect("an Authorization header upstream");
+    authorization
+        .strip_prefix("Bearer ")
+        .expect("a bearer token")
+        .to_string()
 }
 
 fn assert_refused(response: &Response, stack: &Stack, echo_before: usize, logged: &str) {
     assert_eq!(response.status, 401, "{}", response.text());
     assert_eq!(response.json(), json!({"message": "Unauthorized"}));
     assert_eq!(response.header("cache-control"), Some("no-store"));
-    assert_eq!(echo_requests(stack), echo_before, "nothing reached the upstream");
+    assert_eq!(
+        echo_requests(stack),
+        echo_before,
+        "nothing reached the upstream"
+    );
     let log = stack.gateway_log();
-    assert!(log.contains(logged), "the gateway log names the reason ({logged}):\n{log}");
+    assert!(
+        log.contains(logged),
+        "the gateway log names the reason ({logged}):\n{log}"
+    );
 }
 
 #[test]
@@ -119,26 +169,49 @@ fn login_lands_on_the_original_page_with_a_bearer_token_and_the_session_holds() 
     let authorization_url = browser.open_protected("/app/page?tab=2");
     let args = query_of(&authorization_url);
     let proxy = stack.proxy();
-    assert_eq!(arg(&args, "redirect_uri"), Some(format!("http://{proxy}/app/page")));
-    assert_eq!(arg(&args, "code_challenge_method").as_deref(), Some("S256"), "the IdP advertises PKCE");
+    assert_eq!(
+        arg(&args, "redirect_uri"),
+        Some(format!("http://{proxy}/app/page"))
+    );
+    assert_eq!(
+        arg(&args, "code_challenge_method").as_deref(),
+        Some("S256"),
+        "the IdP advertises PKCE"
+    );
     assert!(arg(&args, "nonce").is_some());
 
     let callback = location(&browser.sign_in(&authorization_url));
     let callback_args = query_of(&callback);
     assert_eq!(arg(&callback_args, "state"), arg(&args, "state"));
-    assert!(arg(&callback_args, "iss").is_some(), "oidc-provider names itself (RFC 9207)");
+    assert!(
+        arg(&callback_args, "iss").is_some(),
+        "oidc-provider names itself (RFC 9207)"
+    );
 
     let response = browser.app.get(&target_of(&callback));
     assert_eq!(response.status, 200, "{}", response.text());
     let echo = response.json();
-    assert_eq!(echo["path"], "/app/page", "the callback's arguments are stripped: {echo}");
-    assert!(echo["headers"].get("cookie").is_none(), "neither cookie reaches the upstream: {echo}");
+    assert_eq!(
+        echo["path"], "/app/page",
+        "the callback's arguments are stripped: {echo}"
+    );
+    assert!(
+        echo["headers"].get("cookie").is_none(),
+        "neither cookie reaches the upstream: {echo}"
+    );
     let access_token = bearer_of(&echo);
     assert_eq!(stack.introspect(&access_token)["active"], true);
-    assert!(!browser.app.cookies.contains_key("authorization"), "the authorization cookie is destroyed");
+    assert!(
+        !browser.app.cookies.contains_key("authorization"),
+        "the authorization cookie is destroyed"
+    );
     assert!(browser.app.cookies.contains_key("session"));
 
-    let token_events: Vec<Value> = stack.idp_events().into_iter().filter(|e| e["type"] == "token").collect();
+    let token_events: Vec<Value> = stack
+        .idp_events()
+        .into_iter()
+        .filter(|e| e["type"] == "token")
+        .collect();
     assert_eq!(token_events.len(), 1);
     assert_eq!(token_events[0]["grant_type"], "authorization_code");
     assert_eq!(token_events[0]["code_verifier"], true);
@@ -152,7 +225,9 @@ fn login_lands_on_the_original_page_with_a_bearer_token_and_the_session_holds() 
 
 #[test]
 fn login_action_redirect_returns_to_the_original_url_with_its_query() {
-    let stack = stack_with(json!({"login_action": "redirect", "login_tokens": [], "preserve_query_args": true}));
+    let stack = stack_with(
+        json!({"login_action": "redirect", "login_tokens": [], "preserve_query_args": true}),
+    );
     let mut browser = Browser::new(&stack);
     let callback = browser.login_until_callback("/reports?year=2025");
     let response = browser.app.get(&target_of(&callback));
@@ -161,7 +236,11 @@ fn login_action_redirect_returns_to_the_original_url_with_its_query() {
     let page = browser.app.get(&target_of(&back));
     assert_eq!(page.status, 200);
     let echo = page.json();
-    assert_eq!((echo["path"].as_str(), echo["query"]["year"].as_str()), (Some("/reports"), Some("2025")), "{echo}");
+    assert_eq!(
+        (echo["path"].as_str(), echo["query"]["year"].as_str()),
+        (Some("/reports"), Some("2025")),
+        "{echo}"
+    );
     bearer_of(&echo);
 }
 
@@ -172,7 +251,13 @@ fn hidden_inputs(html: &str) -> Vec<(String, String)> {
         let attribute = |name: &str| {
             let start = part.find(&format!("{name}=\""))? + name.len() + 2;
             let end = part[start..].find('"')? + start;
-            Some(part[start..end].replace("&amp;", "&").replace("&#x2F;", "/").replace("&#47;", "/").replace("&quot;", "\""))
+            Some(
+                part[start..end]
+                    .replace("&amp;", "&")
+                    .replace("&#x2F;", "/")
+                    .replace("&#47;", "/")
+                    .replace("&quot;", "\""),
+            )
         };
         if let (Some(name), Some(value)) = (attribute("name"), attribute("value")) {
             inputs.push((name, value));
@@ -186,18 +271,37 @@ fn form_post_callback_is_read_from_the_body_and_stripped_before_proxying() {
     let stack = stack_with(json!({"response_mode": "form_post"}));
     let mut browser = Browser::new(&stack);
     let authorization_url = browser.open_protected("/submit");
-    assert_eq!(arg(&query_of(&authorization_url), "response_mode").as_deref(), Some("form_post"));
+    assert_eq!(
+        arg(&query_of(&authorization_url), "response_mode").as_deref(),
+        Some("form_post")
+    );
     let page = browser.sign_in(&authorization_url);
-    assert_eq!(page.status, 200, "oidc-provider answers form_post with an auto-submitting page");
+    assert_eq!(
+        page.status, 200,
+        "oidc-provider answers form_post with an auto-submitting page"
+    );
     let inputs = hidden_inputs(&page.text());
-    assert!(arg(&inputs, "code").is_some() && arg(&inputs, "state").is_some(), "{}", page.text());
-    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(inputs.iter()).finish();
-    let response =
-        browser.app.request("POST", "/submit", &[("Content-Type", "application/x-www-form-urlencoded")], body.as_bytes());
+    assert!(
+        arg(&inputs, "code").is_some() && arg(&inputs, "state").is_some(),
+        "{}",
+        page.text()
+    );
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(inputs.iter())
+        .finish();
+    let response = browser.app.request(
+        "POST",
+        "/submit",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        body.as_bytes(),
+    );
     assert_eq!(response.status, 200, "{}", response.text());
     let echo = response.json();
     assert_eq!(echo["method"], "POST");
-    assert_eq!(echo["body"], "", "code, state and iss are removed from the body: {echo}");
+    assert_eq!(
+        echo["body"], "",
+        "code, state and iss are removed from the body: {echo}"
+    );
     bearer_of(&echo);
 }
 
@@ -212,7 +316,10 @@ fn an_error_from_the_provider_is_401_with_a_log_line_and_nothing_forwarded() {
     let denied = format!("/p?error=access_denied&error_description=End-User+aborted&state={state}");
     let response = browser.app.get(&denied);
     assert_refused(&response, &stack, before, "access_denied");
-    assert!(!browser.app.cookies.contains_key("authorization"), "the login is over");
+    assert!(
+        !browser.app.cookies.contains_key("authorization"),
+        "the login is over"
+    );
     // Reloading the error page is refused the same way: no loop through the IdP.
     assert_eq!(browser.app.get(&denied).status, 401);
 }
@@ -225,9 +332,14 @@ fn a_forged_state_is_401_and_the_code_is_not_exchanged() {
     let code = arg(&query_of(&callback), "code").unwrap();
     stack.clear_idp_events();
     let before = echo_requests(&stack);
-    let response = browser.app.get(&format!("/p?code={code}&state=forged-by-someone-else"));
+    let response = browser
+        .app
+        .get(&format!("/p?code={code}&state=forged-by-someone-else"));
     assert_refused(&response, &stack, before, "invalid authorization state");
-    assert!(stack.idp_events().iter().all(|e| e["type"] != "token"), "no code exchange");
+    assert!(
+        stack.idp_events().iter().all(|e| e["type"] != "token"),
+        "no code exchange"
+    );
 }
 
 #[test]
@@ -263,9 +375,19 @@ fn a_replayed_code_is_refused_by_the_idp_and_answered_401() {
     // Someone who copied the callback URL and the authorization cookie replays them.
     let before = echo_requests(&stack);
     let cookie = format!("authorization={authorization_cookie}");
-    let response = send(&stack.proxy(), "GET", &target_of(&callback), &[("Cookie", &cookie)], b"");
+    let response = send(
+        &stack.proxy(),
+        "GET",
+        &target_of(&callback),
+        &[("Cookie", &cookie)],
+        b"",
+    );
     assert_refused(&response, &stack, before, "invalid_grant");
-    let token_events: Vec<Value> = stack.idp_events().into_iter().filter(|e| e["type"] == "token").collect();
+    let token_events: Vec<Value> = stack
+        .idp_events()
+        .into_iter()
+        .filter(|e| e["type"] == "token")
+        .collect();
     assert_eq!(token_events.len(), 2);
     assert_eq!(token_events[1]["error"], "invalid_grant");
 }
@@ -274,8 +396,16 @@ fn a_replayed_code_is_refused_by_the_idp_and_answered_401() {
 fn password_and_code_flow_follow_kongs_credential_order() {
     let stack = stack_with(json!({"auth_methods": ["authorization_code", "password", "session"]}));
     let mut scripted = stack.client();
-    let response = scripted.request("GET", "/api", &[("Authorization", &basic("john", "doe"))], b"");
-    assert_eq!(response.status, 200, "Basic credentials use the password grant");
+    let response = scripted.request(
+        "GET",
+        "/api",
+        &[("Authorization", &basic("john", "doe"))],
+        b"",
+    );
+    assert_eq!(
+        response.status, 200,
+        "Basic credentials use the password grant"
+    );
     bearer_of(&response.json());
     let mut browser = Browser::new(&stack);
     browser.open_protected("/api");
@@ -285,7 +415,12 @@ fn password_and_code_flow_follow_kongs_credential_order() {
 fn browser_logout_revokes_ends_the_idp_session_and_the_next_visit_logs_in_again() {
     let stack = stack_with(json!({}));
     let logged_out = format!("http://{}/logged-out", stack.proxy());
-    assert_eq!(stack.patch_config(json!({"logout_redirect_uri": [logged_out.clone()]})).status, 200);
+    assert_eq!(
+        stack
+            .patch_config(json!({"logout_redirect_uri": [logged_out.clone()]}))
+            .status,
+        200
+    );
     let mut browser = Browser::new(&stack);
     let callback = browser.login_until_callback("/p");
     let echo = browser.app.get(&target_of(&callback)).json();
@@ -293,19 +428,33 @@ fn browser_logout_revokes_ends_the_idp_session_and_the_next_visit_logs_in_again(
     stack.clear_idp_events();
 
     // The page's logout button: a form POST to the logout suffix.
-    let response = browser.app.request("POST", "/p/logout", &[("Content-Type", "application/x-www-form-urlencoded")], b"");
+    let response = browser.app.request(
+        "POST",
+        "/p/logout",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"",
+    );
     let end_session = location(&response);
     assert!(!browser.app.cookies.contains_key("session"));
     let args = query_of(&end_session);
     assert!(arg(&args, "id_token_hint").is_some());
-    assert_eq!(arg(&args, "post_logout_redirect_uri"), Some(logged_out.clone()));
+    assert_eq!(
+        arg(&args, "post_logout_redirect_uri"),
+        Some(logged_out.clone())
+    );
     let back = browser.idp.get(&target_of(&end_session));
     assert_eq!(location(&back), logged_out);
 
     let events = stack.idp_events();
-    let revocations: Vec<&Value> = events.iter().filter(|e| e["type"] == "revocation").collect();
+    let revocations: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "revocation")
+        .collect();
     assert_eq!(revocations.len(), 2, "refresh token then access token");
-    let end: Vec<&Value> = events.iter().filter(|e| e["type"] == "end_session").collect();
+    let end: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "end_session")
+        .collect();
     assert_eq!(end.len(), 1);
     assert_eq!(end[0]["op_session"], true, "the IdP session ended too");
     assert_eq!(stack.introspect(&access_token)["active"], false);
@@ -313,5 +462,8 @@ fn browser_logout_revokes_ends_the_idp_session_and_the_next_visit_logs_in_again(
     // The protected page sends the browser to the IdP again, which asks for the password again.
     let authorization_url = browser.open_protected("/p");
     let response = browser.idp.get(&target_of(&authorization_url));
-    assert!(target_of(&location(&response)).starts_with("/interaction/"), "no single sign-on left");
+    assert!(
+        target_of(&location(&response)).starts_with("/interaction/"),
+        "no single sign-on left"
+    );
 }

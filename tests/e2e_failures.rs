@@ -18,7 +18,10 @@ fn config() -> Value {
 }
 
 fn stack() -> Stack {
-    Stack::start(StackOptions { plugin_config: config(), ..Default::default() })
+    Stack::start(StackOptions {
+        plugin_config: config(),
+        ..Default::default()
+    })
 }
 
 fn login(client: &mut Client) -> Response {
@@ -28,25 +31,48 @@ fn login(client: &mut Client) -> Response {
 }
 
 fn assert_unauthorized(response: &Response) {
-    assert_eq!(response.status, 401, "{} {:?}", response.text(), response.headers);
+    assert_eq!(
+        response.status,
+        401,
+        "{} {:?}",
+        response.text(),
+        response.headers
+    );
     assert_eq!(response.json(), json!({"message": "Unauthorized"}));
     assert!(response.header("www-authenticate").is_some());
 }
 
 /// How many requests reached the echo upstream (it logs one line per request).
 fn upstream_requests(stack: &Stack) -> usize {
-    stack.echo.log_text().lines().filter(|l| l.starts_with("request ")).count()
+    stack
+        .echo
+        .log_text()
+        .lines()
+        .filter(|l| l.starts_with("request "))
+        .count()
 }
 
 fn with_session_cookie(stack: &Stack, value: &str) -> Response {
-    common::http::send(&stack.proxy(), "GET", "/", &[("Cookie", &format!("session={value}"))], b"")
+    common::http::send(
+        &stack.proxy(),
+        "GET",
+        "/",
+        &[("Cookie", &format!("session={value}"))],
+        b"",
+    )
 }
 
 #[test]
 fn wrong_password_is_401_and_nothing_reaches_the_upstream() {
     let stack = stack();
     let before = upstream_requests(&stack);
-    let response = common::http::send(&stack.proxy(), "GET", "/", &[("Authorization", &basic("john", "wrong"))], b"");
+    let response = common::http::send(
+        &stack.proxy(),
+        "GET",
+        "/",
+        &[("Authorization", &basic("john", "wrong"))],
+        b"",
+    );
     assert_unauthorized(&response);
     assert!(response.header("set-cookie").is_none());
     assert_eq!(upstream_requests(&stack), before);
@@ -72,15 +98,29 @@ fn tampered_truncated_and_wrong_secret_cookies_are_401() {
     let tampered = String::from_utf8(tampered).unwrap();
     let truncated = &good[..good.len() - 7];
     let header_only = &good[..110];
-    for (what, value) in [("tampered", tampered.as_str()), ("truncated", truncated), ("header only", header_only), ("garbage", "%%%")] {
+    for (what, value) in [
+        ("tampered", tampered.as_str()),
+        ("truncated", truncated),
+        ("header only", header_only),
+        ("garbage", "%%%"),
+    ] {
         let response = with_session_cookie(&stack, value);
         assert_unauthorized(&response);
-        let cleared = response.headers_named("set-cookie").iter().any(|c| c.starts_with("session=;"));
-        assert!(cleared, "{what}: the bad session cookie is destroyed (unauthorized_destroy_session)");
+        let cleared = response
+            .headers_named("set-cookie")
+            .iter()
+            .any(|c| c.starts_with("session=;"));
+        assert!(
+            cleared,
+            "{what}: the bad session cookie is destroyed (unauthorized_destroy_session)"
+        );
     }
 
     // A cookie made with another secret.
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let foreign = make_cookie("another-secret-entirely-0123456789", now);
     assert_unauthorized(&with_session_cookie(&stack, &foreign));
     // The same data under the right secret would work: the secret is what is refused.
@@ -91,11 +131,20 @@ fn tampered_truncated_and_wrong_secret_cookies_are_401() {
 #[test]
 fn expired_cookies_are_401() {
     let stack = stack();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     // Saved 20 minutes ago: past the 900 s idling timeout.
-    assert_unauthorized(&with_session_cookie(&stack, &make_cookie(SESSION_SECRET, now - 1200)));
+    assert_unauthorized(&with_session_cookie(
+        &stack,
+        &make_cookie(SESSION_SECRET, now - 1200),
+    ));
     // Created two days ago: past the absolute timeout.
-    assert_unauthorized(&with_session_cookie(&stack, &make_cookie(SESSION_SECRET, now - 2 * 86400)));
+    assert_unauthorized(&with_session_cookie(
+        &stack,
+        &make_cookie(SESSION_SECRET, now - 2 * 86400),
+    ));
 }
 
 /// A session cookie as the filter writes it, saved at `saved_at`, holding a token that the
@@ -113,7 +162,13 @@ fn make_cookie(secret: &str, saved_at: u64) -> String {
     session.set("default", data, Some("user-john".into()));
     let cookies = codec.save(&mut session, saved_at, [7u8; 32]).unwrap();
     let first = &cookies[0];
-    first.split(';').next().unwrap().strip_prefix("session=").unwrap().to_string()
+    first
+        .split(';')
+        .next()
+        .unwrap()
+        .strip_prefix("session=")
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -123,11 +178,27 @@ fn idp_down_during_login_is_an_error_and_nothing_reaches_the_upstream() {
     assert_unauthorized(&common::http::send(&stack.proxy(), "GET", "/", &[], b""));
     stack.idp.as_mut().unwrap().kill();
     let before = upstream_requests(&stack);
-    let response = common::http::send(&stack.proxy(), "GET", "/", &[("Authorization", &basic("john", "doe"))], b"");
+    let response = common::http::send(
+        &stack.proxy(),
+        "GET",
+        "/",
+        &[("Authorization", &basic("john", "doe"))],
+        b"",
+    );
     assert_eq!(response.status, 500, "{}", response.text());
-    assert_eq!(response.json(), json!({"message": "An unexpected error occurred"}));
-    assert_eq!(upstream_requests(&stack), before, "nothing reached the upstream");
-    assert!(stack.gateway_log().contains("token endpoint"), "the reason is logged");
+    assert_eq!(
+        response.json(),
+        json!({"message": "An unexpected error occurred"})
+    );
+    assert_eq!(
+        upstream_requests(&stack),
+        before,
+        "nothing reached the upstream"
+    );
+    assert!(
+        stack.gateway_log().contains("token endpoint"),
+        "the reason is logged"
+    );
 }
 
 #[test]
@@ -139,9 +210,18 @@ fn idp_hanging_during_login_times_out_with_an_error() {
     assert_unauthorized(&common::http::send(&stack.proxy(), "GET", "/", &[], b""));
     stack.idp_fail(json!({"endpoint": "token", "delay_ms": 5000, "times": 1}));
     let started = std::time::Instant::now();
-    let response = common::http::send(&stack.proxy(), "GET", "/", &[("Authorization", &basic("john", "doe"))], b"");
+    let response = common::http::send(
+        &stack.proxy(),
+        "GET",
+        "/",
+        &[("Authorization", &basic("john", "doe"))],
+        b"",
+    );
     assert_eq!(response.status, 500, "{}", response.text());
-    assert!(started.elapsed().as_millis() < 4000, "the timeout was honoured");
+    assert!(
+        started.elapsed().as_millis() < 4000,
+        "the timeout was honoured"
+    );
 }
 
 /// Sessions live in the cookie (session_storage=cookie, Kong's default): logout expires the
@@ -153,12 +233,26 @@ fn a_cookie_replayed_after_logout_still_opens_the_session() {
     let stack = stack();
     let mut client = stack.client();
     let echo = login(&mut client).json();
-    let access_token = echo["headers"]["authorization"].as_str().unwrap().trim_start_matches("Bearer ").to_string();
+    let access_token = echo["headers"]["authorization"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("Bearer ")
+        .to_string();
     let copy = client.cookies.get("session").unwrap().clone();
     assert_eq!(client.request("POST", "/logout", &[], b"").status, 302);
 
     let replay = with_session_cookie(&stack, &copy);
-    assert_eq!(replay.status, 200, "cookie-only sessions cannot be revoked server-side");
-    assert_eq!(replay.json()["headers"]["authorization"], format!("Bearer {access_token}"));
-    assert_eq!(stack.introspect(&access_token)["active"], false, "but the token it carries is revoked");
+    assert_eq!(
+        replay.status, 200,
+        "cookie-only sessions cannot be revoked server-side"
+    );
+    assert_eq!(
+        replay.json()["headers"]["authorization"],
+        format!("Bearer {access_token}")
+    );
+    assert_eq!(
+        stack.introspect(&access_token)["active"],
+        false,
+        "but the token it carries is revoked"
+    );
 }

@@ -8,7 +8,10 @@ use common::{Stack, StackOptions};
 use serde_json::{json, Value};
 
 fn stack_with(config: Value) -> Stack {
-    Stack::start(StackOptions { plugin_config: config, ..Default::default() })
+    Stack::start(StackOptions {
+        plugin_config: config,
+        ..Default::default()
+    })
 }
 
 fn seed_config() -> Value {
@@ -22,15 +25,35 @@ fn seed_config() -> Value {
 
 /// Logs john in with Basic credentials; returns the echo of the upstream request.
 fn login(client: &mut Client) -> Value {
-    let response = client.request("GET", "/anything", &[("Authorization", &basic("john", "doe"))], b"");
-    assert_eq!(response.status, 200, "login failed: {} {:?}", response.text(), response.headers);
-    assert!(client.cookies.contains_key("session"), "no session cookie: {:?}", response.headers);
+    let response = client.request(
+        "GET",
+        "/anything",
+        &[("Authorization", &basic("john", "doe"))],
+        b"",
+    );
+    assert_eq!(
+        response.status,
+        200,
+        "login failed: {} {:?}",
+        response.text(),
+        response.headers
+    );
+    assert!(
+        client.cookies.contains_key("session"),
+        "no session cookie: {:?}",
+        response.headers
+    );
     response.json()
 }
 
 fn bearer_of(echo: &Value) -> String {
-    let authorization = echo["headers"]["authorization"].as_str().expect("an Authorization header upstream");
-    authorization.strip_prefix("Bearer ").expect("a bearer token upstream").to_string()
+    let authorization = echo["headers"]["authorization"]
+        .as_str()
+        .expect("an Authorization header upstream");
+    authorization
+        .strip_prefix("Bearer ")
+        .expect("a bearer token upstream")
+        .to_string()
 }
 
 fn events_of<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
@@ -52,7 +75,9 @@ fn urldecode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            out.push(u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap(), 16).unwrap());
+            out.push(
+                u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap(), 16).unwrap(),
+            );
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -65,8 +90,13 @@ fn urldecode(s: &str) -> String {
 fn assert_unauthorized(response: &Response) {
     assert_eq!(response.status, 401, "{}", response.text());
     assert_eq!(response.json(), json!({"message": "Unauthorized"}));
-    let challenge = response.header("www-authenticate").expect("WWW-Authenticate");
-    assert!(challenge.starts_with("Bearer realm=\"127.0.0.1\""), "{challenge}");
+    let challenge = response
+        .header("www-authenticate")
+        .expect("WWW-Authenticate");
+    assert!(
+        challenge.starts_with("Bearer realm=\"127.0.0.1\""),
+        "{challenge}"
+    );
 }
 
 #[test]
@@ -76,7 +106,10 @@ fn password_login_then_session_then_logout_with_revocation_and_end_session() {
 
     let echo = login(&mut client);
     let access_token = bearer_of(&echo);
-    assert!(echo["headers"].get("cookie").is_none(), "the session cookie reached the upstream: {echo}");
+    assert!(
+        echo["headers"].get("cookie").is_none(),
+        "the session cookie reached the upstream: {echo}"
+    );
     assert_eq!(stack.introspect(&access_token)["active"], true);
 
     // The session alone authenticates; the cookie never reaches the upstream.
@@ -85,19 +118,36 @@ fn password_login_then_session_then_logout_with_revocation_and_end_session() {
     let echo = response.json();
     assert_eq!(bearer_of(&echo), access_token);
     let upstream_cookie = echo["headers"]["cookie"].as_str().unwrap_or("");
-    assert!(!upstream_cookie.contains("session="), "session cookie leaked upstream: {upstream_cookie}");
+    assert!(
+        !upstream_cookie.contains("session="),
+        "session cookie leaked upstream: {upstream_cookie}"
+    );
 
     stack.clear_idp_events();
     let response = client.request("POST", "/logout", &[], b"");
     assert_eq!(response.status, 302, "{}", response.text());
     assert_eq!(response.header("cache-control"), Some("no-store"));
-    assert!(!client.cookies.contains_key("session"), "the session cookie was not expired: {:?}", response.headers);
+    assert!(
+        !client.cookies.contains_key("session"),
+        "the session cookie was not expired: {:?}",
+        response.headers
+    );
     let location = response.header("location").unwrap();
-    assert!(location.starts_with(&format!("http://127.0.0.1:{}/session/end?", stack.idp_port)), "{location}");
+    assert!(
+        location.starts_with(&format!("http://127.0.0.1:{}/session/end?", stack.idp_port)),
+        "{location}"
+    );
     let args = query_of(location);
-    let id_token_hint = &args.iter().find(|(k, _)| k == "id_token_hint").expect("id_token_hint").1;
+    let id_token_hint = &args
+        .iter()
+        .find(|(k, _)| k == "id_token_hint")
+        .expect("id_token_hint")
+        .1;
     assert_eq!(id_token_hint.split('.').count(), 3);
-    assert!(args.iter().any(|(k, v)| k == "client_id" && v == "kong"), "{location}");
+    assert!(
+        args.iter().any(|(k, v)| k == "client_id" && v == "kong"),
+        "{location}"
+    );
 
     // Kong's order: the refresh token first, then the access token; both end up inactive.
     let events = stack.idp_events();
@@ -108,7 +158,10 @@ fn password_login_then_session_then_logout_with_revocation_and_end_session() {
     assert_eq!(stack.introspect(&access_token)["active"], false);
 
     // Following the redirect ends at the IdP's logged-out page.
-    let path = location.split_once(&format!("127.0.0.1:{}", stack.idp_port)).unwrap().1;
+    let path = location
+        .split_once(&format!("127.0.0.1:{}", stack.idp_port))
+        .unwrap()
+        .1;
     let end = common::http::send(&stack.idp_addr(), "GET", path, &[], b"");
     assert_eq!(end.status, 200, "{}", end.text());
 
@@ -126,7 +179,11 @@ fn logout_redirect_uri_is_sent_as_post_logout_redirect_uri() {
     let response = client.request("POST", "/app/logout", &[], b"");
     assert_eq!(response.status, 302);
     let args = query_of(response.header("location").unwrap());
-    assert!(args.iter().any(|(k, v)| k == "post_logout_redirect_uri" && v == "http://127.0.0.1:1/bye"), "{args:?}");
+    assert!(
+        args.iter()
+            .any(|(k, v)| k == "post_logout_redirect_uri" && v == "http://127.0.0.1:1/bye"),
+        "{args:?}"
+    );
 }
 
 #[test]
@@ -139,7 +196,12 @@ fn logout_by_query_argument_and_by_post_argument() {
     let mut client = stack.client();
     login(&mut client);
     let response = client.request("POST", "/some/page?logout", &[], b"");
-    assert_eq!(response.status, 302, "query arg logout: {}", response.text());
+    assert_eq!(
+        response.status,
+        302,
+        "query arg logout: {}",
+        response.text()
+    );
     assert!(!client.cookies.contains_key("session"));
 
     // The POST argument counts because a suffix is configured and did not match (Kong's rule).
@@ -171,8 +233,15 @@ fn post_argument_alone_is_not_a_logout_without_a_suffix() {
         &[("Content-Type", "application/x-www-form-urlencoded")],
         b"do_logout=1",
     );
-    assert_eq!(response.status, 200, "Kong checks the post argument only inside the suffix branch");
-    assert_eq!(response.json()["body"], "do_logout=1", "the body reached the upstream intact");
+    assert_eq!(
+        response.status, 200,
+        "Kong checks the post argument only inside the suffix branch"
+    );
+    assert_eq!(
+        response.json()["body"],
+        "do_logout=1",
+        "the body reached the upstream intact"
+    );
 }
 
 #[test]
@@ -181,7 +250,10 @@ fn a_method_not_in_logout_methods_is_not_a_logout() {
     let mut client = stack.client();
     login(&mut client);
     let response = client.request("GET", "/logout", &[], b"");
-    assert_eq!(response.status, 200, "GET is not in logout_methods: the request is proxied");
+    assert_eq!(
+        response.status, 200,
+        "GET is not in logout_methods: the request is proxied"
+    );
     assert_eq!(response.json()["path"], "/logout");
     assert!(client.cookies.contains_key("session"));
 }
@@ -218,7 +290,10 @@ fn revocation_failure_still_logs_out() {
     let response = client.request("POST", "/logout", &[], b"");
     assert_eq!(response.status, 302, "{}", response.text());
     assert!(!client.cookies.contains_key("session"));
-    assert!(stack.gateway_log().contains("revocation failed"), "the failure is logged");
+    assert!(
+        stack.gateway_log().contains("revocation failed"),
+        "the failure is logged"
+    );
     assert_unauthorized(&client.get("/"));
 }
 
@@ -229,7 +304,10 @@ fn logout_without_a_session_still_redirects() {
     let response = client.request("POST", "/logout", &[], b"");
     assert_eq!(response.status, 302);
     let args = query_of(response.header("location").unwrap());
-    assert!(!args.iter().any(|(k, _)| k == "id_token_hint"), "no session, no hint");
+    assert!(
+        !args.iter().any(|(k, _)| k == "id_token_hint"),
+        "no session, no hint"
+    );
     assert!(args.iter().any(|(k, v)| k == "client_id" && v == "kong"));
     assert!(stack.idp_events().iter().all(|e| e["type"] != "revocation"));
 }
@@ -256,7 +334,11 @@ fn metrics_count_logins_session_hits_logouts_and_revocations() {
     assert_eq!(value("openid_connect_session_hits_total"), 1, "{metrics}");
     assert_eq!(value("openid_connect_logouts_total"), 1, "{metrics}");
     assert_eq!(value("openid_connect_revocations_ok_total"), 2, "{metrics}");
-    assert_eq!(value("openid_connect_rejections_no_credentials_total"), 1, "{metrics}");
+    assert_eq!(
+        value("openid_connect_rejections_no_credentials_total"),
+        1,
+        "{metrics}"
+    );
 }
 
 #[test]
@@ -264,7 +346,12 @@ fn an_http10_logout_also_gets_pragma_no_cache() {
     use std::io::{Read, Write};
     let stack = stack_with(seed_config());
     let mut stream = std::net::TcpStream::connect(stack.proxy()).unwrap();
-    write!(stream, "POST /logout HTTP/1.0\r\nHost: {}\r\nContent-Length: 0\r\n\r\n", stack.proxy()).unwrap();
+    write!(
+        stream,
+        "POST /logout HTTP/1.0\r\nHost: {}\r\nContent-Length: 0\r\n\r\n",
+        stack.proxy()
+    )
+    .unwrap();
     let mut raw = String::new();
     stream.read_to_string(&mut raw).unwrap();
     let head = raw.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();

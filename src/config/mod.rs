@@ -34,8 +34,8 @@ use serde::Serialize;
 pub use error::{ConfigError, FieldProblem, Problem};
 pub use schema::{kong_config_schema, kong_filter_meta};
 pub use types::{
-    AuthMethod, ClientAuthMethod, HttpMethod, LoginAction, LoginRedirectMode, LoginToken, ParamType,
-    ResponseMode, SameSite,
+    AuthMethod, ClientAuthMethod, HttpMethod, LoginAction, LoginRedirectMode, LoginToken,
+    ParamType, ResponseMode, SameSite,
 };
 
 /// The openid-connect plugin configuration, as far as this filter implements it.

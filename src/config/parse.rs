@@ -386,7 +386,10 @@ fn check_config(config: &Config, given: &BTreeSet<&'static str>, problems: &mut 
         ("logout_redirect_uri", &config.logout_redirect_uri),
         ("redirect_uri", &config.redirect_uri),
         ("login_redirect_uri", &config.login_redirect_uri),
-        ("unauthorized_redirect_uri", &config.unauthorized_redirect_uri),
+        (
+            "unauthorized_redirect_uri",
+            &config.unauthorized_redirect_uri,
+        ),
     ];
     for (field, uris) in redirect_uris {
         for uri in uris {
@@ -411,7 +414,10 @@ fn check_config(config: &Config, given: &BTreeSet<&'static str>, problems: &mut 
         ("logout_redirect_uri", config.logout_redirect_uri.len()),
         ("redirect_uri", config.redirect_uri.len()),
         ("login_redirect_uri", config.login_redirect_uri.len()),
-        ("unauthorized_redirect_uri", config.unauthorized_redirect_uri.len()),
+        (
+            "unauthorized_redirect_uri",
+            config.unauthorized_redirect_uri.len(),
+        ),
     ];
     for (field, count) in per_client {
         if count > 1 {
@@ -439,7 +445,11 @@ fn check_config(config: &Config, given: &BTreeSet<&'static str>, problems: &mut 
     if let Err(why) = check_cookie_name(&config.session_cookie_name) {
         problem("session_cookie_name", Problem::Invalid(why));
     }
-    if let Some(Err(why)) = config.bearer_token_cookie_name.as_deref().map(check_cookie_name) {
+    if let Some(Err(why)) = config
+        .bearer_token_cookie_name
+        .as_deref()
+        .map(check_cookie_name)
+    {
         problem("bearer_token_cookie_name", Problem::Invalid(why));
     }
     if config.bearer_token_param_type.contains(&ParamType::Cookie)
@@ -452,7 +462,11 @@ fn check_config(config: &Config, given: &BTreeSet<&'static str>, problems: &mut 
         );
     }
     // The refresh token may come in a header of this name.
-    if let Some(Err(why)) = config.refresh_token_param_name.as_deref().map(check_header_name) {
+    if let Some(Err(why)) = config
+        .refresh_token_param_name
+        .as_deref()
+        .map(check_header_name)
+    {
         problem("refresh_token_param_name", Problem::Invalid(why));
     }
     if let Err(why) = check_cookie_name(&config.authorization_cookie_name) {

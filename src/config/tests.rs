@@ -411,7 +411,9 @@ fn deprecated_kong_names_are_rewritten_as_kong_does() {
         ["session_redis_host: not supported yet"]
     );
     assert_eq!(config.authorization_cookie_same_site, SameSite::Default);
-    let renamed = parse(with_issuer(json!({"authorization_cookie_lifetime": 60, "authorization_cookie_httponly": false})));
+    let renamed = parse(with_issuer(
+        json!({"authorization_cookie_lifetime": 60, "authorization_cookie_httponly": false}),
+    ));
     let renamed = renamed.unwrap();
     assert_eq!(renamed.authorization_rolling_timeout, 60);
     assert!(!renamed.authorization_cookie_http_only);
@@ -614,12 +616,21 @@ fn browser_login_fields_are_typed_and_checked() {
         "require_proof_key_for_code_exchange": true, "preserve_query_args": true,
     })))
     .unwrap();
-    assert_eq!(config.redirect_uri(), Some("https://app.example.com/callback"));
+    assert_eq!(
+        config.redirect_uri(),
+        Some("https://app.example.com/callback")
+    );
     assert_eq!(config.response_mode, ResponseMode::FormPost);
     assert_eq!(config.login_action, LoginAction::Redirect);
-    assert!(config.login_tokens.is_empty(), "an empty list means no tokens, not the default");
+    assert!(
+        config.login_tokens.is_empty(),
+        "an empty list means no tokens, not the default"
+    );
     assert_eq!(config.login_redirect_mode, LoginRedirectMode::Query);
-    assert_eq!(config.unauthorized_redirect_uri(), Some("https://app.example.com/denied"));
+    assert_eq!(
+        config.unauthorized_redirect_uri(),
+        Some("https://app.example.com/denied")
+    );
     assert!(!config.verify_nonce && config.preserve_query_args);
     assert_eq!(config.require_proof_key_for_code_exchange, Some(true));
 
@@ -636,6 +647,15 @@ fn browser_login_fields_are_typed_and_checked() {
         problems(with_issuer(json!({"authorization_cookie_name": "Session"}))),
         ["authorization_cookie_name: must differ from session_cookie_name"]
     );
-    assert_eq!(problems(with_issuer(json!({"redirect_uri": ["/cb"]}))).len(), 1);
-    assert_eq!(problems(with_issuer(json!({"login_redirect_uri": ["https://a/", "https://b/"]}))).len(), 1);
+    assert_eq!(
+        problems(with_issuer(json!({"redirect_uri": ["/cb"]}))).len(),
+        1
+    );
+    assert_eq!(
+        problems(with_issuer(
+            json!({"login_redirect_uri": ["https://a/", "https://b/"]})
+        ))
+        .len(),
+        1
+    );
 }

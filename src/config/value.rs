@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::error::Problem;
 use super::types::{
-    AuthMethod, ClientAuthMethod, HttpMethod, LoginAction, LoginRedirectMode, LoginToken, ParamType,
-    ResponseMode, SameSite,
+    AuthMethod, ClientAuthMethod, HttpMethod, LoginAction, LoginRedirectMode, LoginToken,
+    ParamType, ResponseMode, SameSite,
 };
 
 /// The largest number a duration field takes. Kong sets no bound; ours keeps every later

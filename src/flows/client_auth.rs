@@ -48,12 +48,20 @@ pub fn choose(settings: &Settings, endpoint: Endpoint, discovered: &[String]) ->
 }
 
 /// Adds the client's credentials to a form request: a Basic header, or body parameters.
-pub fn apply(settings: &Settings, method: &ClientAuthMethod, headers: &mut Vec<(String, String)>, body: &mut Vec<(String, String)>) {
+pub fn apply(
+    settings: &Settings,
+    method: &ClientAuthMethod,
+    headers: &mut Vec<(String, String)>,
+    body: &mut Vec<(String, String)>,
+) {
     let client_id = settings.config.client_id().unwrap_or_default();
     let secret = settings.config.client_secret().unwrap_or_default();
     match method {
         ClientAuthMethod::ClientSecretBasic => {
-            headers.push(("authorization".into(), basic::client_authorization(client_id, secret)));
+            headers.push((
+                "authorization".into(),
+                basic::client_authorization(client_id, secret),
+            ));
         }
         ClientAuthMethod::ClientSecretPost => {
             body.push(("client_id".into(), client_id.into()));

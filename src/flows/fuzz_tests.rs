@@ -26,7 +26,11 @@ fn settings() -> Settings {
         "logout_uri_suffix": "/logout", "logout_query_arg": "lo", "logout_post_arg": "lo", "logout_revoke": true,
         "password_param_type": ["header", "query", "body"],
     });
-    Settings::new(Config::parse(config.to_string().as_bytes()).unwrap(), b"fuzz-secret").unwrap()
+    Settings::new(
+        Config::parse(config.to_string().as_bytes()).unwrap(),
+        b"fuzz-secret",
+    )
+    .unwrap()
 }
 
 fn provider() -> Rc<Provider> {
@@ -34,12 +38,25 @@ fn provider() -> Rc<Provider> {
         "issuer": "http://idp.test", "token_endpoint": "http://idp.test/token", "jwks_uri": "http://idp.test/jwks",
         "revocation_endpoint": "http://idp.test/revoke", "end_session_endpoint": "http://idp.test/end",
     });
-    Rc::new(Provider::from_documents(metadata.to_string().as_bytes(), Some(br#"{"keys":[]}"#), 1).unwrap())
+    Rc::new(
+        Provider::from_documents(metadata.to_string().as_bytes(), Some(br#"{"keys":[]}"#), 1)
+            .unwrap(),
+    )
 }
 
 fn request_strategy() -> impl Strategy<Value = IncomingRequest> {
-    let method = prop_oneof![Just("GET".to_string()), Just("POST".to_string()), Just("DELETE".to_string()), "[A-Z]{0,8}"];
-    let path = prop_oneof![Just("/".to_string()), Just("/logout".to_string()), "/[ -~]{0,40}", ".{0,40}"];
+    let method = prop_oneof![
+        Just("GET".to_string()),
+        Just("POST".to_string()),
+        Just("DELETE".to_string()),
+        "[A-Z]{0,8}"
+    ];
+    let path = prop_oneof![
+        Just("/".to_string()),
+        Just("/logout".to_string()),
+        "/[ -~]{0,40}",
+        ".{0,40}"
+    ];
     let header_name = prop_oneof![
         Just("authorization"),
         Just("cookie"),
@@ -63,13 +80,23 @@ fn request_strategy() -> impl Strategy<Value = IncomingRequest> {
         scheme: "http".into(),
         authority: "app.test".into(),
         path,
-        headers: headers.into_iter().map(|(n, v)| (n.to_string(), v)).collect(),
+        headers: headers
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v))
+            .collect(),
         body,
     })
 }
 
 fn answer_strategy() -> impl Strategy<Value = CallResponse> {
-    let status = proptest::option::of(prop_oneof![Just(200u16), Just(204), Just(302), Just(400), Just(500), 100u16..600]);
+    let status = proptest::option::of(prop_oneof![
+        Just(200u16),
+        Just(204),
+        Just(302),
+        Just(400),
+        Just(500),
+        100u16..600
+    ]);
     let body = prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..120),
         Just(br#"{"error":"invalid_grant"}"#.to_vec()),
@@ -78,10 +105,15 @@ fn answer_strategy() -> impl Strategy<Value = CallResponse> {
         Just(br#"{"access_token":"at","id_token":"a.b.c","expires_in":5}"#.to_vec()),
         Just(br#"{"access_token":"at","expires_in":5}"#.to_vec()),
     ];
-    let location = proptest::option::of(prop_oneof![Just("http://idp.test/again".to_string()), ".{0,30}"]);
+    let location = proptest::option::of(prop_oneof![
+        Just("http://idp.test/again".to_string()),
+        ".{0,30}"
+    ]);
     (status, body, location).prop_map(|(status, body, location)| CallResponse {
         status,
-        headers: location.map(|l| vec![("location".to_string(), l)]).unwrap_or_default(),
+        headers: location
+            .map(|l| vec![("location".to_string(), l)])
+            .unwrap_or_default(),
         body,
     })
 }
@@ -91,12 +123,19 @@ fn issues_tokens(answer: &CallResponse) -> bool {
     answer.status == Some(200)
         && serde_json::from_slice::<serde_json::Value>(&answer.body)
             .ok()
-            .and_then(|v| v.get("access_token").and_then(|t| t.as_str()).map(|t| !t.is_empty()))
+            .and_then(|v| {
+                v.get("access_token")
+                    .and_then(|t| t.as_str())
+                    .map(|t| !t.is_empty())
+            })
             .unwrap_or(false)
 }
 
 fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 proptest! {

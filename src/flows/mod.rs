@@ -38,6 +38,6 @@ pub use settings::{Settings, SettingsError};
 #[cfg(test)]
 mod api_clients_tests;
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod fuzz_tests;
+#[cfg(test)]
+mod tests;

@@ -13,7 +13,10 @@ pub fn form_post(
     body: &[(String, String)],
 ) -> Result<OutboundRequest, String> {
     let url = HttpUrl::parse(endpoint).ok_or_else(|| format!("invalid endpoint URL {endpoint}"))?;
-    headers.push(("content-type".into(), "application/x-www-form-urlencoded; charset=utf-8".into()));
+    headers.push((
+        "content-type".into(),
+        "application/x-www-form-urlencoded; charset=utf-8".into(),
+    ));
     headers.push(("accept".into(), "application/json".into()));
     Ok(OutboundRequest {
         method: "POST".into(),

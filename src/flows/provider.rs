@@ -21,8 +21,13 @@ pub struct Provider {
 
 impl Provider {
     /// Parses the documents as the IdP sent them.
-    pub fn from_documents(metadata: &[u8], jwks: Option<&[u8]>, fetched_at: u64) -> Result<Provider, String> {
-        let parsed_metadata = ProviderMetadata::parse(metadata).map_err(|e| format!("discovery document rejected: {e}"))?;
+    pub fn from_documents(
+        metadata: &[u8],
+        jwks: Option<&[u8]>,
+        fetched_at: u64,
+    ) -> Result<Provider, String> {
+        let parsed_metadata = ProviderMetadata::parse(metadata)
+            .map_err(|e| format!("discovery document rejected: {e}"))?;
         let metadata_document = serde_json::from_slice(metadata).map_err(|e| e.to_string())?;
         let (parsed_jwks, jwks_document) = match jwks {
             Some(bytes) => (
@@ -31,14 +36,25 @@ impl Provider {
             ),
             None => (Jwks::default(), json!({"keys": []})),
         };
-        Ok(Provider { metadata: parsed_metadata, jwks: parsed_jwks, fetched_at, metadata_document, jwks_document })
+        Ok(Provider {
+            metadata: parsed_metadata,
+            jwks: parsed_jwks,
+            fetched_at,
+            metadata_document,
+            jwks_document,
+        })
     }
 
     /// Replaces the keys after a refetch.
     pub fn with_jwks(&self, jwks_bytes: &[u8], fetched_at: u64) -> Result<Provider, String> {
         let jwks = Jwks::parse(jwks_bytes).map_err(|e| format!("JWKS rejected: {e}"))?;
         let jwks_document = serde_json::from_slice(jwks_bytes).map_err(|e| e.to_string())?;
-        Ok(Provider { jwks, jwks_document, fetched_at, ..self.clone() })
+        Ok(Provider {
+            jwks,
+            jwks_document,
+            fetched_at,
+            ..self.clone()
+        })
     }
 
     /// The form kept in the host's shared data.
@@ -54,30 +70,54 @@ impl Provider {
 
     pub fn from_shared(bytes: &[u8]) -> Result<Provider, String> {
         let shared: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-        let fetched_at = shared.get("fetched_at").and_then(Value::as_u64).unwrap_or(0);
-        let metadata = serde_json::to_vec(shared.get("metadata").unwrap_or(&Value::Null)).map_err(|e| e.to_string())?;
-        let jwks = serde_json::to_vec(shared.get("jwks").unwrap_or(&Value::Null)).map_err(|e| e.to_string())?;
+        let fetched_at = shared
+            .get("fetched_at")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let metadata = serde_json::to_vec(shared.get("metadata").unwrap_or(&Value::Null))
+            .map_err(|e| e.to_string())?;
+        let jwks = serde_json::to_vec(shared.get("jwks").unwrap_or(&Value::Null))
+            .map_err(|e| e.to_string())?;
         Provider::from_documents(&metadata, Some(&jwks), fetched_at)
     }
 
     /// Config field first, then discovery (Kong's override rule).
     pub fn token_endpoint<'a>(&'a self, settings: &'a Settings) -> Option<&'a str> {
-        settings.config.token_endpoint.as_deref().or(self.metadata.token_endpoint.as_deref())
+        settings
+            .config
+            .token_endpoint
+            .as_deref()
+            .or(self.metadata.token_endpoint.as_deref())
     }
 
     /// Config `revocation_endpoint`, then the discovered `revocation_endpoint` (the parser
     /// already falls back to `token_revocation_endpoint`).
     pub fn revocation_endpoint<'a>(&'a self, settings: &'a Settings) -> Option<&'a str> {
-        settings.config.revocation_endpoint.as_deref().or(self.metadata.revocation_endpoint.as_deref())
+        settings
+            .config
+            .revocation_endpoint
+            .as_deref()
+            .or(self.metadata.revocation_endpoint.as_deref())
     }
 
     pub fn end_session_endpoint<'a>(&'a self, settings: &'a Settings) -> Option<&'a str> {
-        settings.config.end_session_endpoint.as_deref().or(self.metadata.end_session_endpoint.as_deref())
+        settings
+            .config
+            .end_session_endpoint
+            .as_deref()
+            .or(self.metadata.end_session_endpoint.as_deref())
     }
 
     /// The JWKS URL: config `jwks_endpoint`, then the discovered `jwks_uri`.
-    pub fn jwks_endpoint<'a>(settings: &'a Settings, metadata: &'a ProviderMetadata) -> Option<&'a str> {
-        settings.config.jwks_endpoint.as_deref().or(metadata.jwks_uri.as_deref())
+    pub fn jwks_endpoint<'a>(
+        settings: &'a Settings,
+        metadata: &'a ProviderMetadata,
+    ) -> Option<&'a str> {
+        settings
+            .config
+            .jwks_endpoint
+            .as_deref()
+            .or(metadata.jwks_uri.as_deref())
     }
 
     /// Issuers a token may come from: `issuers_allowed`, else the discovered issuer.

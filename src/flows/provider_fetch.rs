@@ -35,10 +35,20 @@ impl ProviderFetch {
     pub fn start(settings: &Settings) -> Result<(ProviderFetch, OutboundRequest), String> {
         let url = discovery::discovery_url(&settings.config.issuer);
         let request = outbound::get(settings, &url)?;
-        Ok((ProviderFetch { stage: Stage::Metadata }, request))
+        Ok((
+            ProviderFetch {
+                stage: Stage::Metadata,
+            },
+            request,
+        ))
     }
 
-    pub fn on_response(self, settings: &Settings, response: &CallResponse, now: u64) -> FetchProgress {
+    pub fn on_response(
+        self,
+        settings: &Settings,
+        response: &CallResponse,
+        now: u64,
+    ) -> FetchProgress {
         match self.stage {
             Stage::Metadata => {
                 let body = match ok_body(response, "discovery") {
@@ -47,14 +57,23 @@ impl ProviderFetch {
                 };
                 let metadata = match ProviderMetadata::parse(body) {
                     Ok(metadata) => metadata,
-                    Err(e) => return FetchProgress::Failed(format!("discovery document rejected: {e}")),
+                    Err(e) => {
+                        return FetchProgress::Failed(format!("discovery document rejected: {e}"))
+                    }
                 };
-                let Some(jwks_url) = Provider::jwks_endpoint(settings, &metadata).map(str::to_string) else {
+                let Some(jwks_url) =
+                    Provider::jwks_endpoint(settings, &metadata).map(str::to_string)
+                else {
                     // Nothing to verify tokens with; logout and opaque flows still work.
                     return done(Provider::from_documents(body, None, now));
                 };
                 match outbound::get(settings, &jwks_url) {
-                    Ok(request) => FetchProgress::Next(ProviderFetch { stage: Stage::Jwks(body.to_vec()) }, request),
+                    Ok(request) => FetchProgress::Next(
+                        ProviderFetch {
+                            stage: Stage::Jwks(body.to_vec()),
+                        },
+                        request,
+                    ),
                     Err(e) => FetchProgress::Failed(e),
                 }
             }
@@ -78,6 +97,9 @@ pub fn ok_body<'a>(response: &'a CallResponse, what: &str) -> Result<&'a [u8], S
     match response.status {
         Some(200) => Ok(&response.body),
         Some(status) => Err(format!("{what} answered {status}")),
-        None => Err(format!("{what} request failed ({})", failure_reason(response))),
+        None => Err(format!(
+            "{what} request failed ({})",
+            failure_reason(response)
+        )),
     }
 }

@@ -33,16 +33,27 @@ impl Settings {
     /// the adapter generated when none is configured.
     pub fn new(config: Config, session_secret: &[u8]) -> Result<Settings, SettingsError> {
         check_client_auth_supported(&config)?;
-        let realm = HttpUrl::parse(&config.issuer).map(|u| u.host().to_string()).unwrap_or_else(|| config.issuer.clone());
+        let realm = HttpUrl::parse(&config.issuer)
+            .map(|u| u.host().to_string())
+            .unwrap_or_else(|| config.issuer.clone());
         let session_plain = SessionCodec::new(session_settings(&config, false), session_secret);
         let session_secure = SessionCodec::new(session_settings(&config, true), session_secret);
         let authorization_cookies = AuthorizationCookies::new(&config, session_secret);
-        Ok(Settings { config, realm, session_plain, session_secure, authorization_cookies })
+        Ok(Settings {
+            config,
+            realm,
+            session_plain,
+            session_secure,
+            authorization_cookies,
+        })
     }
 
     /// The session codec for a request that came in over `scheme`.
     pub fn session_codec(&self, scheme: &str) -> &SessionCodec {
-        let secure = self.config.session_cookie_secure.unwrap_or(scheme.eq_ignore_ascii_case("https"));
+        let secure = self
+            .config
+            .session_cookie_secure
+            .unwrap_or(scheme.eq_ignore_ascii_case("https"));
         if secure {
             &self.session_secure
         } else {
@@ -74,20 +85,40 @@ fn session_settings(config: &Config, secure: bool) -> SessionSettings {
 /// certificates this filter does not manage yet.
 fn check_client_auth_supported(config: &Config) -> Result<(), SettingsError> {
     let supported = |m: &ClientAuthMethod| {
-        matches!(m, ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost | ClientAuthMethod::None)
+        matches!(
+            m,
+            ClientAuthMethod::ClientSecretBasic
+                | ClientAuthMethod::ClientSecretPost
+                | ClientAuthMethod::None
+        )
     };
     let explicit = [
-        ("token_endpoint_auth_method", config.token_endpoint_auth_method.as_ref()),
-        ("revocation_endpoint_auth_method", config.revocation_endpoint_auth_method.as_ref()),
-        ("introspection_endpoint_auth_method", config.introspection_endpoint_auth_method.as_ref()),
+        (
+            "token_endpoint_auth_method",
+            config.token_endpoint_auth_method.as_ref(),
+        ),
+        (
+            "revocation_endpoint_auth_method",
+            config.revocation_endpoint_auth_method.as_ref(),
+        ),
+        (
+            "introspection_endpoint_auth_method",
+            config.introspection_endpoint_auth_method.as_ref(),
+        ),
     ];
     for (field, method) in explicit {
         if let Some(method) = method.filter(|m| !supported(m)) {
-            return Err(SettingsError { field, reason: format!("{} not supported yet", method.as_str()) });
+            return Err(SettingsError {
+                field,
+                reason: format!("{} not supported yet", method.as_str()),
+            });
         }
     }
     if let Some(method) = config.client_auth.iter().find(|m| !supported(m)) {
-        return Err(SettingsError { field: "client_auth", reason: format!("{} not supported yet", method.as_str()) });
+        return Err(SettingsError {
+            field: "client_auth",
+            reason: format!("{} not supported yet", method.as_str()),
+        });
     }
     Ok(())
 }

@@ -47,8 +47,13 @@ impl TokenSet {
                 .to_string();
             return Err(TokenEndpointError::Refused { status, error });
         }
-        let fields = body.ok_or_else(|| TokenEndpointError::Invalid("a body that is not a JSON object".into()))?;
-        if !fields.get("access_token").is_some_and(|t| t.as_str().is_some_and(|s| !s.is_empty())) {
+        let fields = body.ok_or_else(|| {
+            TokenEndpointError::Invalid("a body that is not a JSON object".into())
+        })?;
+        if !fields
+            .get("access_token")
+            .is_some_and(|t| t.as_str().is_some_and(|s| !s.is_empty()))
+        {
             return Err(TokenEndpointError::Invalid("no access_token".into()));
         }
         Ok(TokenSet { fields })
@@ -62,7 +67,10 @@ impl TokenSet {
     }
 
     fn text(&self, name: &str) -> Option<&str> {
-        self.fields.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
+        self.fields
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     pub fn access_token(&self) -> &str {
@@ -80,7 +88,9 @@ impl TokenSet {
     /// `expires_in` seconds, when given as a number or a numeric string.
     pub fn expires_in(&self) -> Option<u64> {
         match self.fields.get("expires_in")? {
-            Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+            Value::Number(n) => n
+                .as_u64()
+                .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
             Value::String(s) => s.trim().parse().ok(),
             _ => None,
         }
@@ -116,12 +126,18 @@ pub fn session_data(tokens: &TokenSet, expires: u64, auth_method: &str) -> Value
 
 /// When the access token expires: `expires_in` from now, else never known (0).
 pub fn expiry(tokens: &TokenSet, now: u64) -> u64 {
-    tokens.expires_in().map(|seconds| now.saturating_add(seconds)).unwrap_or(0)
+    tokens
+        .expires_in()
+        .map(|seconds| now.saturating_add(seconds))
+        .unwrap_or(0)
 }
 
 /// The reason a host gave for a failed call (Kong's `:dispatch_status`), for the log.
 pub fn failure_reason(response: &CallResponse) -> String {
-    response.header(":dispatch_status").unwrap_or("no response").to_string()
+    response
+        .header(":dispatch_status")
+        .unwrap_or("no response")
+        .to_string()
 }
 
 #[cfg(test)]
@@ -129,7 +145,11 @@ mod tests {
     use super::*;
 
     fn answer(status: Option<u16>, body: &str) -> CallResponse {
-        CallResponse { status, headers: vec![], body: body.as_bytes().to_vec() }
+        CallResponse {
+            status,
+            headers: vec![],
+            body: body.as_bytes().to_vec(),
+        }
     }
 
     #[test]
@@ -139,7 +159,10 @@ mod tests {
             r#"{"access_token":"at","refresh_token":"rt","id_token":"it","expires_in":300,"token_type":"Bearer"}"#,
         ))
         .unwrap();
-        assert_eq!((set.access_token(), set.refresh_token(), set.id_token()), ("at", Some("rt"), Some("it")));
+        assert_eq!(
+            (set.access_token(), set.refresh_token(), set.id_token()),
+            ("at", Some("rt"), Some("it"))
+        );
         assert_eq!(expiry(&set, 1000), 1300);
         let data = session_data(&set, 1300, "password");
         assert_eq!(data["tokens"]["refresh_token"], "rt");
@@ -149,21 +172,47 @@ mod tests {
 
     #[test]
     fn classifies_failures() {
-        let refused = TokenSet::from_response(&answer(Some(400), r#"{"error":"invalid_grant"}"#)).unwrap_err();
-        assert_eq!(refused, TokenEndpointError::Refused { status: 400, error: "invalid_grant".into() });
+        let refused = TokenSet::from_response(&answer(Some(400), r#"{"error":"invalid_grant"}"#))
+            .unwrap_err();
+        assert_eq!(
+            refused,
+            TokenEndpointError::Refused {
+                status: 400,
+                error: "invalid_grant".into()
+            }
+        );
         assert!(!refused.is_provider_failure());
-        assert!(TokenSet::from_response(&answer(Some(503), "")).unwrap_err().is_provider_failure());
-        assert!(TokenSet::from_response(&answer(None, "")).unwrap_err().is_provider_failure());
+        assert!(TokenSet::from_response(&answer(Some(503), ""))
+            .unwrap_err()
+            .is_provider_failure());
+        assert!(TokenSet::from_response(&answer(None, ""))
+            .unwrap_err()
+            .is_provider_failure());
         assert!(TokenSet::from_response(&answer(Some(200), r#"{"token_type":"Bearer"}"#)).is_err());
         assert!(TokenSet::from_response(&answer(Some(200), "<html>")).is_err());
     }
 
     #[test]
     fn refresh_keeps_tokens_the_provider_omitted() {
-        let old = TokenSet::from_response(&answer(Some(200), r#"{"access_token":"a1","refresh_token":"r1","id_token":"i1"}"#)).unwrap();
-        let new = TokenSet::from_response(&answer(Some(200), r#"{"access_token":"a2","expires_in":"60"}"#)).unwrap();
+        let old = TokenSet::from_response(&answer(
+            Some(200),
+            r#"{"access_token":"a1","refresh_token":"r1","id_token":"i1"}"#,
+        ))
+        .unwrap();
+        let new = TokenSet::from_response(&answer(
+            Some(200),
+            r#"{"access_token":"a2","expires_in":"60"}"#,
+        ))
+        .unwrap();
         let merged = new.merged_after_refresh(&old);
-        assert_eq!((merged.access_token(), merged.refresh_token(), merged.id_token()), ("a2", Some("r1"), Some("i1")));
+        assert_eq!(
+            (
+                merged.access_token(),
+                merged.refresh_token(),
+                merged.id_token()
+            ),
+            ("a2", Some("r1"), Some("i1"))
+        );
         assert_eq!(merged.expires_in(), Some(60));
     }
 }

@@ -20,7 +20,12 @@ impl VerifiedLogin {
         [&self.id_token_claims, &self.access_token_claims]
             .into_iter()
             .flatten()
-            .find_map(|claims| claims.get("sub").and_then(Value::as_str).map(str::to_string))
+            .find_map(|claims| {
+                claims
+                    .get("sub")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
     }
 }
 
@@ -57,28 +62,45 @@ pub fn verify_login(
         verify_signature: config.verify_signature,
         verify_claims: config.verify_claims,
         enable_hs_signatures: config.enable_hs_signatures,
-        hs_secret: config.client_secret().map(|secret| secret.as_bytes().to_vec()),
+        hs_secret: config
+            .client_secret()
+            .map(|secret| secret.as_bytes().to_vec()),
         nonce: None,
         require_exp: false,
     };
     let mut verified = VerifiedLogin::default();
     if let Some(id_token) = tokens.id_token() {
         let policy = VerifyPolicy {
-            audiences: config.client_id().map(|id| vec![id.to_string()]).unwrap_or_default(),
+            audiences: config
+                .client_id()
+                .map(|id| vec![id.to_string()])
+                .unwrap_or_default(),
             nonce: nonce.map(str::to_string),
             require_exp: true,
             ..base.clone()
         };
-        let jwt = token::verify_jwt(id_token, &provider.jwks, &policy, now)
-            .map_err(|error| LoginVerificationError { which: "id token", error })?;
+        let jwt = token::verify_jwt(id_token, &provider.jwks, &policy, now).map_err(|error| {
+            LoginVerificationError {
+                which: "id token",
+                error,
+            }
+        })?;
         verified.id_token_claims = Some(jwt.claims);
     }
     let access_token = tokens.access_token();
     if token::looks_like_jwt(access_token) {
         // `audience_required` is an authorization requirement, checked with the others (403).
-        let policy = VerifyPolicy { audiences: Vec::new(), ..base };
-        let jwt = token::verify_jwt(access_token, &provider.jwks, &policy, now)
-            .map_err(|error| LoginVerificationError { which: "access token", error })?;
+        let policy = VerifyPolicy {
+            audiences: Vec::new(),
+            ..base
+        };
+        let jwt =
+            token::verify_jwt(access_token, &provider.jwks, &policy, now).map_err(|error| {
+                LoginVerificationError {
+                    which: "access token",
+                    error,
+                }
+            })?;
         verified.access_token_claims = Some(jwt.claims);
     }
     Ok(verified)

@@ -35,8 +35,14 @@ mod tests {
 
     #[test]
     fn reads_basic_credentials() {
-        assert_eq!(parse("Basic am9objpkb2U="), Some(("john".into(), "doe".into())));
-        assert_eq!(parse("basic am9objo="), Some(("john".into(), String::new())));
+        assert_eq!(
+            parse("Basic am9objpkb2U="),
+            Some(("john".into(), "doe".into()))
+        );
+        assert_eq!(
+            parse("basic am9objo="),
+            Some(("john".into(), String::new()))
+        );
         assert_eq!(parse("Basic dTpwOnE="), Some(("u".into(), "p:q".into())));
         assert_eq!(parse("Bearer am9objpkb2U="), None);
         assert_eq!(parse("Basic !!!"), None);
@@ -46,8 +52,14 @@ mod tests {
 
     #[test]
     fn writes_client_authorization() {
-        assert_eq!(client_authorization("kong", "secret"), "Basic a29uZzpzZWNyZXQ=");
-        assert_eq!(client_authorization("a:b", "c d"), format!("Basic {}", STANDARD.encode("a%3Ab:c+d")));
+        assert_eq!(
+            client_authorization("kong", "secret"),
+            "Basic a29uZzpzZWNyZXQ="
+        );
+        assert_eq!(
+            client_authorization("a:b", "c d"),
+            format!("Basic {}", STANDARD.encode("a%3Ab:c+d"))
+        );
     }
 
     proptest! {

@@ -32,8 +32,12 @@ pub fn is_chunk_of(name: &str, base: &str) -> bool {
         return name.eq_ignore_ascii_case(base);
     }
     name.len() == base.len() + 1
-        && name.get(..base.len()).is_some_and(|head| head.eq_ignore_ascii_case(base))
-        && name.get(base.len()..).is_some_and(|d| matches!(d.as_bytes(), [b'2'..=b'9']))
+        && name
+            .get(..base.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(base))
+        && name
+            .get(base.len()..)
+            .is_some_and(|d| matches!(d.as_bytes(), [b'2'..=b'9']))
 }
 
 #[cfg(test)]
@@ -43,7 +47,10 @@ mod tests {
 
     #[test]
     fn strips_every_chunk_and_keeps_the_rest() {
-        let headers = ["a=1; session=xyz; Session2=abc", "b=2;session3=q; sessionx=keep; session10=keep"];
+        let headers = [
+            "a=1; session=xyz; Session2=abc",
+            "b=2;session3=q; sessionx=keep; session10=keep",
+        ];
         let rebuilt = without(&headers, |n| is_chunk_of(n, "session")).unwrap();
         assert_eq!(rebuilt, "a=1; b=2; sessionx=keep; session10=keep");
         assert_eq!(without(&["session=1"], |n| is_chunk_of(n, "session")), None);
@@ -51,7 +58,10 @@ mod tests {
 
     #[test]
     fn reads_pairs_leniently() {
-        assert_eq!(pairs(&["a=1;;b=2=3; =x; c"]), vec![("a", "1"), ("b", "2=3")]);
+        assert_eq!(
+            pairs(&["a=1;;b=2=3; =x; c"]),
+            vec![("a", "1"), ("b", "2=3")]
+        );
     }
 
     proptest! {

@@ -30,7 +30,10 @@ impl HttpUrl {
         let rest = rest.split('#').next().unwrap_or_default();
         let split_at = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, tail) = rest.split_at(split_at);
-        if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace) {
+        if authority.is_empty()
+            || authority.contains('@')
+            || authority.contains(char::is_whitespace)
+        {
             return None;
         }
         let path_and_query = if tail.is_empty() {
@@ -40,7 +43,11 @@ impl HttpUrl {
         } else {
             tail.to_string()
         };
-        Some(HttpUrl { scheme, authority: authority.to_string(), path_and_query })
+        Some(HttpUrl {
+            scheme,
+            authority: authority.to_string(),
+            path_and_query,
+        })
     }
 
     /// The host without the port (IPv6 brackets kept).
@@ -87,21 +94,37 @@ mod tests {
         assert_eq!(u.host(), "idp.example.com");
         let u = HttpUrl::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!(u.path_and_query, "/");
-        assert_eq!(HttpUrl::parse("http://h?q=1").unwrap().path_and_query, "/?q=1");
+        assert_eq!(
+            HttpUrl::parse("http://h?q=1").unwrap().path_and_query,
+            "/?q=1"
+        );
         assert_eq!(HttpUrl::parse("HTTP://[::1]:80/x").unwrap().host(), "[::1]");
     }
 
     #[test]
     fn rejects_what_is_not_an_http_url() {
-        for bad in ["ftp://h/x", "http://", "http:///x", "h/x", "http://u:p@h/", "http://a b/"] {
+        for bad in [
+            "ftp://h/x",
+            "http://",
+            "http:///x",
+            "h/x",
+            "http://u:p@h/",
+            "http://a b/",
+        ] {
             assert_eq!(HttpUrl::parse(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn appends_query_arguments() {
-        assert_eq!(append_query("http://h/end", &[("a", "1 2"), ("b", "/x")]), "http://h/end?a=1+2&b=%2Fx");
-        assert_eq!(append_query("http://h/end?s=1", &[("a", "1")]), "http://h/end?s=1&a=1");
+        assert_eq!(
+            append_query("http://h/end", &[("a", "1 2"), ("b", "/x")]),
+            "http://h/end?a=1+2&b=%2Fx"
+        );
+        assert_eq!(
+            append_query("http://h/end?s=1", &[("a", "1")]),
+            "http://h/end?s=1&a=1"
+        );
         assert_eq!(append_query("http://h/end", &[]), "http://h/end");
         assert_eq!(split_path_query("/a?b=c?d"), ("/a", Some("b=c?d")));
     }
@@ -138,7 +161,9 @@ fn decode_unreserved(path: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let decoded = match (bytes.get(i), bytes.get(i + 1), bytes.get(i + 2)) {
-            (Some(b'%'), Some(&h), Some(&l)) => hex_pair(h, l).filter(|c| c.is_ascii_alphanumeric() || b"-._~".contains(c)),
+            (Some(b'%'), Some(&h), Some(&l)) => {
+                hex_pair(h, l).filter(|c| c.is_ascii_alphanumeric() || b"-._~".contains(c))
+            }
             _ => None,
         };
         match decoded {
@@ -147,7 +172,10 @@ fn decode_unreserved(path: &str) -> String {
                 i += 3;
             }
             None => {
-                let ch = path.get(i..).and_then(|rest| rest.chars().next()).unwrap_or('\u{fffd}');
+                let ch = path
+                    .get(i..)
+                    .and_then(|rest| rest.chars().next())
+                    .unwrap_or('\u{fffd}');
                 out.push(ch);
                 i += ch.len_utf8().max(1);
             }
@@ -170,7 +198,11 @@ mod normalize_tests {
     fn normalises_paths() {
         assert_eq!(normalize_path("/app//./logout"), "/app/logout");
         assert_eq!(normalize_path("/app/x/../%6Cogout"), "/app/logout");
-        assert_eq!(normalize_path("/a/%2Fb"), "/a/%2Fb", "reserved characters stay encoded");
+        assert_eq!(
+            normalize_path("/a/%2Fb"),
+            "/a/%2Fb",
+            "reserved characters stay encoded"
+        );
         assert_eq!(normalize_path("/logout/"), "/logout/");
         assert_eq!(normalize_path(""), "/");
         assert_eq!(normalize_path("/../.."), "/");

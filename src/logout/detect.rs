@@ -9,7 +9,11 @@ use crate::http::{form, url};
 
 pub fn is_logout_request(settings: &Settings, request: &IncomingRequest) -> bool {
     let config = &settings.config;
-    if !config.logout_methods.iter().any(|m| m.as_str().eq_ignore_ascii_case(&request.method)) {
+    if !config
+        .logout_methods
+        .iter()
+        .any(|m| m.as_str().eq_ignore_ascii_case(&request.method))
+    {
         return false;
     }
     if let Some(arg) = config.logout_query_arg.as_deref() {
@@ -34,8 +38,16 @@ pub fn is_logout_request(settings: &Settings, request: &IncomingRequest) -> bool
 fn suffix_matches(path: &str, suffix: &str) -> bool {
     let path = url::normalize_path(path);
     let suffix = url::normalize_path(suffix);
-    let suffix = if suffix.len() > 1 { suffix.trim_end_matches('/') } else { suffix.as_str() };
-    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path.as_str() };
+    let suffix = if suffix.len() > 1 {
+        suffix.trim_end_matches('/')
+    } else {
+        suffix.as_str()
+    };
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path.as_str()
+    };
     path.ends_with(suffix)
 }
 
@@ -44,7 +56,10 @@ pub fn may_need_body(settings: &Settings, request: &IncomingRequest) -> bool {
     let config = &settings.config;
     config.logout_post_arg.is_some()
         && config.logout_uri_suffix.is_some()
-        && config.logout_methods.iter().any(|m| m.as_str().eq_ignore_ascii_case(&request.method))
+        && config
+            .logout_methods
+            .iter()
+            .any(|m| m.as_str().eq_ignore_ascii_case(&request.method))
         && request.has_argument_body()
 }
 

@@ -14,17 +14,27 @@ use crate::http::url;
 use crate::step::LocalResponse;
 
 /// The tokens to revoke, in Kong's order: the refresh token first, then the access token.
-pub fn revocations(settings: &Settings, access_token: Option<&str>, refresh_token: Option<&str>) -> Vec<Revocation> {
+pub fn revocations(
+    settings: &Settings,
+    access_token: Option<&str>,
+    refresh_token: Option<&str>,
+) -> Vec<Revocation> {
     let config = &settings.config;
     if !config.logout_revoke {
         return Vec::new();
     }
     let mut list = Vec::new();
     if let Some(token) = refresh_token.filter(|_| config.logout_revoke_refresh_token) {
-        list.push(Revocation { token: token.to_string(), hint: "refresh_token" });
+        list.push(Revocation {
+            token: token.to_string(),
+            hint: "refresh_token",
+        });
     }
     if let Some(token) = access_token.filter(|_| config.logout_revoke_access_token) {
-        list.push(Revocation { token: token.to_string(), hint: "access_token" });
+        list.push(Revocation {
+            token: token.to_string(),
+            hint: "access_token",
+        });
     }
     list
 }
@@ -61,7 +71,11 @@ pub fn final_response(
     if http10 {
         headers.push(("pragma".to_string(), "no-cache".to_string()));
     }
-    headers.extend(clear_cookies.into_iter().map(|c| ("set-cookie".to_string(), c)));
+    headers.extend(
+        clear_cookies
+            .into_iter()
+            .map(|c| ("set-cookie".to_string(), c)),
+    );
     let (status, reason) = match location {
         Some(location) => {
             headers.push(("location".to_string(), location));
@@ -69,5 +83,10 @@ pub fn final_response(
         }
         None => (204, "logout: no redirect configured"),
     };
-    LocalResponse { status, headers, body: Vec::new(), reason: reason.to_string() }
+    LocalResponse {
+        status,
+        headers,
+        body: Vec::new(),
+        reason: reason.to_string(),
+    }
 }

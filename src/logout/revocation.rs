@@ -18,13 +18,26 @@ pub struct Revocation {
 
 /// `POST <revocation endpoint>` with `token=<t>&token_type_hint=<hint>` (the parameter name is
 /// `revocation_token_param_name`).
-pub fn revocation_request(settings: &Settings, provider: &Provider, revocation: &Revocation) -> Result<OutboundRequest, String> {
-    let endpoint = provider.revocation_endpoint(settings).ok_or("revocation endpoint was not specified")?;
+pub fn revocation_request(
+    settings: &Settings,
+    provider: &Provider,
+    revocation: &Revocation,
+) -> Result<OutboundRequest, String> {
+    let endpoint = provider
+        .revocation_endpoint(settings)
+        .ok_or("revocation endpoint was not specified")?;
     let mut body = vec![
-        (settings.config.revocation_token_param_name.clone(), revocation.token.clone()),
+        (
+            settings.config.revocation_token_param_name.clone(),
+            revocation.token.clone(),
+        ),
         ("token_type_hint".to_string(), revocation.hint.to_string()),
     ];
-    let method = client_auth::choose(settings, Endpoint::Revocation, &provider.metadata.revocation_endpoint_auth_methods_supported);
+    let method = client_auth::choose(
+        settings,
+        Endpoint::Revocation,
+        &provider.metadata.revocation_endpoint_auth_methods_supported,
+    );
     let mut headers = Vec::new();
     client_auth::apply(settings, &method, &mut headers, &mut body);
     outbound::form_post(settings, endpoint, headers, &body)
@@ -45,11 +58,16 @@ pub fn revocation_outcome(response: &CallResponse) -> RevocationOutcome {
         Some(200) | Some(204) => RevocationOutcome::Revoked,
         Some(302) => match response.header("location") {
             Some(location) => RevocationOutcome::Redirected(location.to_string()),
-            None => RevocationOutcome::Failed("invalid status code received from the token revocation endpoint (302)".into()),
+            None => RevocationOutcome::Failed(
+                "invalid status code received from the token revocation endpoint (302)".into(),
+            ),
         },
         Some(status) => RevocationOutcome::Failed(format!(
             "invalid status code received from the token revocation endpoint ({status})"
         )),
-        None => RevocationOutcome::Failed(format!("the token revocation endpoint could not be reached ({})", failure_reason(response))),
+        None => RevocationOutcome::Failed(format!(
+            "the token revocation endpoint could not be reached ({})",
+            failure_reason(response)
+        )),
     }
 }

@@ -17,7 +17,12 @@ pub fn send(settings: &Settings, request: &OutboundRequest) -> Result<u32, Strin
         (":authority", request.authority.as_str()),
         (":scheme", request.scheme.as_str()),
     ];
-    headers.extend(request.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    headers.extend(
+        request
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str())),
+    );
     let content_length = request.body.len().to_string();
     if !request.body.is_empty() {
         headers.push(("content-length", content_length.as_str()));
@@ -25,13 +30,20 @@ pub fn send(settings: &Settings, request: &OutboundRequest) -> Result<u32, Strin
     let body = (!request.body.is_empty()).then_some(request.body.as_slice());
     hostcalls::dispatch_http_call(
         // An Envoy cluster name from `dispatch_clusters`, else the authority (Kong takes host:port).
-        settings.config.dispatch_target(&request.scheme, &request.authority),
+        settings
+            .config
+            .dispatch_target(&request.scheme, &request.authority),
         headers,
         body,
         Vec::new(),
         Duration::from_millis(request.timeout_ms.max(1)),
     )
-    .map_err(|status| format!("dispatch to {} refused by the host: {status:?}", request.authority))
+    .map_err(|status| {
+        format!(
+            "dispatch to {} refused by the host: {status:?}",
+            request.authority
+        )
+    })
 }
 
 /// Reads the answer of a finished call. Hosts report a failed call as an answer without
@@ -43,11 +55,23 @@ pub fn read_response(body_size: usize) -> CallResponse {
         .find(|(n, _)| n == ":status")
         .and_then(|(_, v)| v.trim().parse::<u16>().ok())
         .filter(|s| (100..=599).contains(s));
-    let body = if body_size > 0 { host::buffer(BufferType::HttpCallResponseBody, body_size) } else { Vec::new() };
-    CallResponse { status, headers, body }
+    let body = if body_size > 0 {
+        host::buffer(BufferType::HttpCallResponseBody, body_size)
+    } else {
+        Vec::new()
+    };
+    CallResponse {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// The answer given to the core when the host refused to send a call at all.
 pub fn refused(reason: &str) -> CallResponse {
-    CallResponse { status: None, headers: vec![(":dispatch_status".into(), reason.into())], body: Vec::new() }
+    CallResponse {
+        status: None,
+        headers: vec![(":dispatch_status".into(), reason.into())],
+        body: Vec::new(),
+    }
 }

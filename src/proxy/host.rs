@@ -25,12 +25,20 @@ pub fn headers(map: MapType) -> Vec<(String, String)> {
     hostcalls::get_map_bytes(map)
         .unwrap_or_default()
         .into_iter()
-        .map(|(name, value)| (name.to_ascii_lowercase(), String::from_utf8_lossy(&value).into_owned()))
+        .map(|(name, value)| {
+            (
+                name.to_ascii_lowercase(),
+                String::from_utf8_lossy(&value).into_owned(),
+            )
+        })
         .collect()
 }
 
 pub fn buffer(kind: BufferType, size: usize) -> Vec<u8> {
-    hostcalls::get_buffer(kind, 0, size).ok().flatten().unwrap_or_default()
+    hostcalls::get_buffer(kind, 0, size)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }
 
 pub fn plugin_configuration() -> Vec<u8> {
@@ -39,7 +47,10 @@ pub fn plugin_configuration() -> Vec<u8> {
 
 pub fn set_tick_period(period: Duration) {
     if let Err(status) = hostcalls::set_tick_period(period) {
-        log(LogLevel::Warn, &format!("openid-connect: the host refused a tick period: {status:?}"));
+        log(
+            LogLevel::Warn,
+            &format!("openid-connect: the host refused a tick period: {status:?}"),
+        );
     }
 }
 
@@ -57,7 +68,10 @@ pub fn random_bytes() -> [u8; 32] {
     if getrandom::getrandom(&mut bytes).is_ok() {
         return bytes;
     }
-    log(LogLevel::Error, "openid-connect: the host gave no randomness; using a unique clock-based session id");
+    log(
+        LogLevel::Error,
+        "openid-connect: the host gave no randomness; using a unique clock-based session id",
+    );
     let nanos = hostcalls::get_current_time()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())

@@ -44,7 +44,9 @@ impl Metrics {
             Event::RevocationFailed => self.revocations_failed,
             Event::IdpCallFailed => self.idp_call_failures,
             // One counter per reason; defining an existing name returns its id.
-            Event::Rejected(reason) => counter(&format!("openid_connect_rejections_{reason}_total")),
+            Event::Rejected(reason) => {
+                counter(&format!("openid_connect_rejections_{reason}_total"))
+            }
         };
         if let Some(id) = id {
             let _ = hostcalls::increment_metric(id, 1);

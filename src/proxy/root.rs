@@ -45,7 +45,12 @@ struct Configured {
 
 impl OidcRoot {
     pub fn new(context_id: u32) -> OidcRoot {
-        OidcRoot { context_id, state: None, metrics: Rc::new(Metrics::define()), expiries: SharedExpiries::default() }
+        OidcRoot {
+            context_id,
+            state: None,
+            metrics: Rc::new(Metrics::define()),
+            expiries: SharedExpiries::default(),
+        }
     }
 
     fn configure(&self, json: &[u8]) -> Result<Configured, String> {
@@ -78,9 +83,19 @@ impl OidcRoot {
 }
 
 impl Context for OidcRoot {
-    fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
-        let Some(state) = self.state.as_mut() else { return };
-        let Some((token, fetch)) = state.refresh.take() else { return };
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        _num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
+        let Some(state) = self.state.as_mut() else {
+            return;
+        };
+        let Some((token, fetch)) = state.refresh.take() else {
+            return;
+        };
         if token != token_id {
             state.refresh = Some((token, fetch));
             return;
@@ -88,13 +103,18 @@ impl Context for OidcRoot {
         let response = dispatch::read_response(body_size);
         let now = host::now();
         match fetch.on_response(&state.settings, &response, now) {
-            FetchProgress::Next(fetch, request) => match dispatch::send(&state.settings, &request) {
-                Ok(token) => state.refresh = Some((token, fetch)),
-                Err(e) => refresh_failed(state, now, &e),
-            },
+            FetchProgress::Next(fetch, request) => {
+                match dispatch::send(&state.settings, &request) {
+                    Ok(token) => state.refresh = Some((token, fetch)),
+                    Err(e) => refresh_failed(state, now, &e),
+                }
+            }
             FetchProgress::Done(provider) => {
                 state.provider.borrow_mut().publish(&Rc::new(provider));
-                host::log(LogLevel::Info, "openid-connect: provider documents refreshed");
+                host::log(
+                    LogLevel::Info,
+                    "openid-connect: provider documents refreshed",
+                );
             }
             FetchProgress::Failed(e) => refresh_failed(state, now, &e),
         }
@@ -103,7 +123,10 @@ impl Context for OidcRoot {
 
 fn refresh_failed(state: &mut Configured, now: u64, reason: &str) {
     state.next_refresh_attempt = now + RETRY_AFTER_FAILURE;
-    host::log(LogLevel::Warn, &format!("openid-connect: provider refresh failed, keeping the last documents: {reason}"));
+    host::log(
+        LogLevel::Warn,
+        &format!("openid-connect: provider refresh failed, keeping the last documents: {reason}"),
+    );
 }
 
 impl RootContext for OidcRoot {
@@ -116,7 +139,10 @@ impl RootContext for OidcRoot {
                 true
             }
             Err(reason) => {
-                host::log(LogLevel::Error, &format!("openid-connect: invalid configuration: {reason}"));
+                host::log(
+                    LogLevel::Error,
+                    &format!("openid-connect: invalid configuration: {reason}"),
+                );
                 false
             }
         }
@@ -125,10 +151,14 @@ impl RootContext for OidcRoot {
     fn on_tick(&mut self) {
         let now = host::now();
         shared::clear_expired(&self.expiries, now);
-        let Some(state) = self.state.as_mut() else { return };
+        let Some(state) = self.state.as_mut() else {
+            return;
+        };
         if let Some(generated) = state.generated_secret.as_ref() {
             // Converge on the secret the other workers use (see shared::generated_session_secret).
-            if let Some(current) = shared::current_session_secret(&state.keys).filter(|c| c != generated) {
+            if let Some(current) =
+                shared::current_session_secret(&state.keys).filter(|c| c != generated)
+            {
                 if let Ok(config) = Config::parse(&state.config_json) {
                     if let Ok(settings) = Settings::new(config, &current) {
                         state.settings = Rc::new(settings);
@@ -167,7 +197,13 @@ impl RootContext for OidcRoot {
                 self.metrics.clone(),
             ))),
             None => {
-                host::log(LogLevel::Error, &format!("openid-connect: root {} has no valid configuration", self.context_id));
+                host::log(
+                    LogLevel::Error,
+                    &format!(
+                        "openid-connect: root {} has no valid configuration",
+                        self.context_id
+                    ),
+                );
                 Some(Box::new(OidcHttp::unconfigured(context_id)))
             }
         }

@@ -58,7 +58,11 @@ impl SharedKeys {
 
     /// The lock slot of a lock key (a hex digest).
     fn refresh_lock_slot(&self, key: &str) -> String {
-        let slot = key.get(..2).and_then(|h| u8::from_str_radix(h, 16).ok()).unwrap_or(0) % REFRESH_LOCK_SLOTS;
+        let slot = key
+            .get(..2)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .unwrap_or(0)
+            % REFRESH_LOCK_SLOTS;
         format!("{}{slot}", self.refresh_lock)
     }
 }
@@ -80,7 +84,10 @@ impl ProviderCache {
             Ok((Some(bytes), Some(cas))) => (bytes, cas),
             Ok(_) => return self.cached.as_ref().map(|(_, p)| p.clone()),
             Err(status) => {
-                host::log(LogLevel::Warn, &format!("openid-connect: shared data unavailable: {status:?}"));
+                host::log(
+                    LogLevel::Warn,
+                    &format!("openid-connect: shared data unavailable: {status:?}"),
+                );
                 return self.cached.as_ref().map(|(_, p)| p.clone());
             }
         };
@@ -96,7 +103,10 @@ impl ProviderCache {
                 Some(provider)
             }
             Err(e) => {
-                host::log(LogLevel::Warn, &format!("openid-connect: shared provider documents unreadable: {e}"));
+                host::log(
+                    LogLevel::Warn,
+                    &format!("openid-connect: shared provider documents unreadable: {e}"),
+                );
                 self.cached.as_ref().map(|(_, p)| p.clone())
             }
         }
@@ -106,7 +116,10 @@ impl ProviderCache {
     pub fn publish(&mut self, provider: &Rc<Provider>) {
         let bytes = provider.to_shared();
         if let Err(status) = hostcalls::set_shared_data(&self.keys.provider, Some(&bytes), None) {
-            host::log(LogLevel::Warn, &format!("openid-connect: cannot share provider documents: {status:?}"));
+            host::log(
+                LogLevel::Warn,
+                &format!("openid-connect: cannot share provider documents: {status:?}"),
+            );
         }
         self.cached = None;
     }
@@ -116,7 +129,10 @@ impl ProviderCache {
 fn read_timestamp(key: &str) -> Result<(u64, Option<u32>), ()> {
     match hostcalls::get_shared_data(key) {
         Ok((bytes, cas)) => {
-            let value = bytes.and_then(|b| String::from_utf8(b).ok()).and_then(|s| s.parse().ok()).unwrap_or(0);
+            let value = bytes
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
             Ok((value, cas))
         }
         Err(_) => Err(()),
@@ -126,7 +142,9 @@ fn read_timestamp(key: &str) -> Result<(u64, Option<u32>), ()> {
 /// Claims a time-based slot: succeeds for one worker when `interval` has passed since the last
 /// claim (compare-and-swap, so two workers cannot both win).
 fn claim_slot(key: &str, now: u64, interval: u64) -> bool {
-    let Ok((last, cas)) = read_timestamp(key) else { return false };
+    let Ok((last, cas)) = read_timestamp(key) else {
+        return false;
+    };
     if last != 0 && now.saturating_sub(last) < interval {
         return false;
     }
@@ -172,7 +190,10 @@ impl SharedState for HostSharedState {
         let key = cache_key(kind, key);
         match hostcalls::set_shared_data(&key, Some(&shared_cache::seal(value, expires_at)), None) {
             Ok(()) => self.expiries.borrow_mut().track(key, expires_at),
-            Err(status) => host::log(LogLevel::Warn, &format!("openid-connect: cannot cache {}: {status:?}", kind.name())),
+            Err(status) => host::log(
+                LogLevel::Warn,
+                &format!("openid-connect: cannot cache {}: {status:?}", kind.name()),
+            ),
         }
     }
 
@@ -329,9 +350,18 @@ mod tests {
         assert_eq!(parse_lock(FREE_SLOT), None);
         assert_eq!(parse_lock(b"abc x"), None);
         let keys = SharedKeys::for_issuer("http://idp");
-        assert_eq!(keys.refresh_lock_slot("ff00"), format!("{}{}", keys.refresh_lock, 0xff % 64));
-        assert_eq!(keys.refresh_lock_slot("zz"), format!("{}0", keys.refresh_lock));
-        assert_eq!(keys.refresh_lock_slot(""), format!("{}0", keys.refresh_lock));
+        assert_eq!(
+            keys.refresh_lock_slot("ff00"),
+            format!("{}{}", keys.refresh_lock, 0xff % 64)
+        );
+        assert_eq!(
+            keys.refresh_lock_slot("zz"),
+            format!("{}0", keys.refresh_lock)
+        );
+        assert_eq!(
+            keys.refresh_lock_slot(""),
+            format!("{}0", keys.refresh_lock)
+        );
     }
 
     #[test]
@@ -342,6 +372,9 @@ mod tests {
         index.track("never".into(), u64::MAX);
         assert!(index.take_due(9).is_empty());
         assert_eq!(index.take_due(20), ["a", "b"]);
-        assert!(index.take_due(u64::MAX - 1).is_empty(), "entries without expiry are not tracked");
+        assert!(
+            index.take_due(u64::MAX - 1).is_empty(),
+            "entries without expiry are not tracked"
+        );
     }
 }

@@ -16,11 +16,18 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn headers_named(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     pub fn text(&self) -> String {
@@ -28,14 +35,23 @@ impl Response {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 }
 
 /// Sends one request to `addr` (`host:port`) and reads the whole answer.
-pub fn send(addr: &str, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+pub fn send(
+    addr: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
     let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let mut request = format!("{method} {target} HTTP/1.1\r\n");
     if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
         request.push_str(&format!("Host: {addr}\r\n"));
@@ -50,34 +66,52 @@ pub fn send(addr: &str, method: &str, target: &str, headers: &[(&str, &str)], bo
     stream.write_all(request.as_bytes()).unwrap();
     stream.write_all(body).unwrap();
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap_or_else(|e| panic!("read from {addr}: {e}"));
+    stream
+        .read_to_end(&mut raw)
+        .unwrap_or_else(|e| panic!("read from {addr}: {e}"));
     parse(&raw)
 }
 
 fn parse(raw: &[u8]) -> Response {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response head");
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap();
-    let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status code");
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status code");
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
     let mut body = raw[split + 4..].to_vec();
-    let chunked = headers.iter().any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
     if chunked {
         body = dechunk(&body);
     }
-    Response { status, headers, body }
+    Response {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
-        let Some(end) = data.windows(2).position(|w| w == b"\r\n") else { break };
+        let Some(end) = data.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
         let size_text = String::from_utf8_lossy(&data[..end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
+        let size =
+            usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
         if size == 0 {
             break;
         }
@@ -96,15 +130,29 @@ pub struct Client {
 
 impl Client {
     pub fn new(addr: &str) -> Client {
-        Client { addr: addr.to_string(), cookies: BTreeMap::new() }
+        Client {
+            addr: addr.to_string(),
+            cookies: BTreeMap::new(),
+        }
     }
 
     pub fn cookie_header(&self) -> Option<String> {
-        (!self.cookies.is_empty())
-            .then(|| self.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; "))
+        (!self.cookies.is_empty()).then(|| {
+            self.cookies
+                .iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
     }
 
-    pub fn request(&mut self, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    pub fn request(
+        &mut self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
         let cookie = self.cookie_header();
         let mut all: Vec<(&str, &str)> = headers.to_vec();
         if let Some(cookie) = cookie.as_deref() {
@@ -122,7 +170,9 @@ impl Client {
     pub fn store(&mut self, response: &Response) {
         for set_cookie in response.headers_named("set-cookie") {
             let mut parts = set_cookie.split(';');
-            let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else { continue };
+            let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
+                continue;
+            };
             let expired = parts.any(|a| {
                 let a = a.trim().to_ascii_lowercase();
                 a == "max-age=0" || a.starts_with("expires=thu, 01 jan 1970")
@@ -130,7 +180,8 @@ impl Client {
             if expired || value.is_empty() {
                 self.cookies.remove(name.trim());
             } else {
-                self.cookies.insert(name.trim().to_string(), value.trim().to_string());
+                self.cookies
+                    .insert(name.trim().to_string(), value.trim().to_string());
             }
         }
     }
@@ -139,5 +190,8 @@ impl Client {
 /// `Authorization: Basic` for a user and password.
 pub fn basic(user: &str, password: &str) -> String {
     use base64::Engine;
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
 }

@@ -22,12 +22,18 @@ pub fn repo_root() -> PathBuf {
 }
 
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
 }
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Builds the filter and the gateway once per test binary when `make` has not already.
@@ -37,15 +43,27 @@ fn ensure_built() {
         let root = repo_root();
         let wasm = target_dir().join("filters/openid_connect.wasm");
         if !wasm.exists() {
-            let status = Command::new("make").arg("wasm").current_dir(&root).status().expect("make wasm");
+            let status = Command::new("make")
+                .arg("wasm")
+                .current_dir(&root)
+                .status()
+                .expect("make wasm");
             assert!(status.success(), "make wasm failed");
         }
         if !target_dir().join("debug/gateway").exists() {
-            let status = Command::new("cargo").args(["build", "-p", "gateway"]).current_dir(&root).status().expect("cargo build");
+            let status = Command::new("cargo")
+                .args(["build", "-p", "gateway"])
+                .current_dir(&root)
+                .status()
+                .expect("cargo build");
             assert!(status.success(), "building the gateway failed");
         }
         if !root.join("tests/idp/node_modules").exists() {
-            let status = Command::new("make").arg("node-deps").current_dir(&root).status().expect("make node-deps");
+            let status = Command::new("make")
+                .arg("node-deps")
+                .current_dir(&root)
+                .status()
+                .expect("make node-deps");
             assert!(status.success(), "npm ci failed");
         }
     });
@@ -62,9 +80,18 @@ impl Process {
     fn spawn(name: &str, mut command: Command, log_dir: &Path) -> Process {
         let log = log_dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).unwrap();
-        command.stdout(file.try_clone().unwrap()).stderr(file).stdin(Stdio::null());
-        let child = command.spawn().unwrap_or_else(|e| panic!("start {name}: {e}"));
-        Process { name: name.to_string(), child, log }
+        command
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .stdin(Stdio::null());
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        Process {
+            name: name.to_string(),
+            child,
+            log,
+        }
     }
 
     pub fn log_text(&self) -> String {
@@ -88,7 +115,8 @@ pub fn wait_until_up(addr: &str, path: &str, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(addr).is_ok() {
-            let ok = std::panic::catch_unwind(|| http::send(addr, "GET", path, &[], b"").status).is_ok();
+            let ok =
+                std::panic::catch_unwind(|| http::send(addr, "GET", path, &[], b"").status).is_ok();
             if ok {
                 return;
             }
@@ -109,7 +137,12 @@ pub struct StackOptions {
 
 impl Default for StackOptions {
     fn default() -> Self {
-        StackOptions { plugin_config: json!({}), idp_args: Vec::new(), start_idp: true, workers: 2 }
+        StackOptions {
+            plugin_config: json!({}),
+            idp_args: Vec::new(),
+            start_idp: true,
+            workers: 2,
+        }
     }
 }
 
@@ -130,7 +163,11 @@ pub mod tempdir {
     pub struct TempDir(pub std::path::PathBuf);
     impl TempDir {
         pub fn new(prefix: &str) -> TempDir {
-            let unique = format!("{prefix}-{}-{:?}", std::process::id(), std::time::SystemTime::now());
+            let unique = format!(
+                "{prefix}-{}-{:?}",
+                std::process::id(),
+                std::time::SystemTime::now()
+            );
             let dir = std::env::temp_dir().join(unique.replace([' ', ':', '{', '}', ','], "_"));
             std::fs::create_dir_all(&dir).unwrap();
             TempDir(dir)
@@ -162,21 +199,33 @@ impl Stack {
     pub fn start(options: StackOptions) -> Stack {
         ensure_built();
         let dir = tempdir::TempDir::new("oidc-e2e");
-        let (idp_port, echo_port, proxy_port, admin_port) = (free_port(), free_port(), free_port(), free_port());
+        let (idp_port, echo_port, proxy_port, admin_port) =
+            (free_port(), free_port(), free_port(), free_port());
         let root = repo_root();
 
         let idp = options.start_idp.then(|| {
             let mut command = Command::new("node");
-            command.arg(root.join("tests/idp/server.js")).args(["--port", &idp_port.to_string()]);
-            command.args(["--jwks-file", dir.path().join("jwks.json").to_str().unwrap()]);
+            command
+                .arg(root.join("tests/idp/server.js"))
+                .args(["--port", &idp_port.to_string()]);
+            command.args([
+                "--jwks-file",
+                dir.path().join("jwks.json").to_str().unwrap(),
+            ]);
             command.arg("--quiet").args(&options.idp_args);
             let process = Process::spawn("idp", command, dir.path());
-            wait_until_up(&format!("127.0.0.1:{idp_port}"), "/.well-known/openid-configuration", "the IdP");
+            wait_until_up(
+                &format!("127.0.0.1:{idp_port}"),
+                "/.well-known/openid-configuration",
+                "the IdP",
+            );
             process
         });
 
         let mut echo_command = Command::new("node");
-        echo_command.arg(root.join("tests/echo/server.js")).args(["--port", &echo_port.to_string()]);
+        echo_command
+            .arg(root.join("tests/echo/server.js"))
+            .args(["--port", &echo_port.to_string()]);
         let echo = Process::spawn("echo", echo_command, dir.path());
         wait_until_up(&format!("127.0.0.1:{echo_port}"), "/", "the echo upstream");
 
@@ -205,13 +254,26 @@ impl Stack {
         });
         // JSON is YAML: the gateway reads it as its YAML config.
         let config_path = dir.path().join("gateway.yaml");
-        std::fs::write(&config_path, serde_json::to_vec_pretty(&gateway_config).unwrap()).unwrap();
+        std::fs::write(
+            &config_path,
+            serde_json::to_vec_pretty(&gateway_config).unwrap(),
+        )
+        .unwrap();
         let mut gateway_command = Command::new(target_dir().join("debug/gateway"));
         gateway_command.arg("--config").arg(&config_path);
         let gateway = Process::spawn("gateway", gateway_command, dir.path());
         wait_until_up(&format!("127.0.0.1:{admin_port}"), "/", "the gateway");
 
-        Stack { idp_port, echo_port, proxy_port, admin_port, idp, echo, gateway, dir }
+        Stack {
+            idp_port,
+            echo_port,
+            proxy_port,
+            admin_port,
+            idp,
+            echo,
+            gateway,
+            dir,
+        }
     }
 
     pub fn proxy(&self) -> String {
@@ -250,9 +312,18 @@ impl Stack {
     /// Makes the IdP fail an endpoint (`POST /__test/fail`).
     pub fn idp_fail(&self, rule: Value) {
         let body = rule.to_string();
-        let response =
-            http::send(&self.idp_addr(), "POST", "/__test/fail", &[("Content-Type", "application/json")], body.as_bytes());
-        assert!(response.status < 300, "fail switch refused: {}", response.text());
+        let response = http::send(
+            &self.idp_addr(),
+            "POST",
+            "/__test/fail",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        );
+        assert!(
+            response.status < 300,
+            "fail switch refused: {}",
+            response.text()
+        );
     }
 
     /// `PATCH /plugins/{id}` with a JSON config fragment.
@@ -275,7 +346,10 @@ impl Stack {
             &self.idp_addr(),
             "POST",
             "/token/introspection",
-            &[("Content-Type", "application/x-www-form-urlencoded"), ("Authorization", &auth)],
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Authorization", &auth),
+            ],
             body.as_bytes(),
         )
         .json()
@@ -289,7 +363,9 @@ impl Stack {
 pub fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

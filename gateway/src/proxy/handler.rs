@@ -295,7 +295,11 @@ pub async fn handle(
         local: connection.local,
         connection_id: connection.id,
         request_id,
-        protocol: if parts.version == http::Version::HTTP_10 { "HTTP/1.0" } else { "HTTP/1.1" },
+        protocol: if parts.version == http::Version::HTTP_10 {
+            "HTTP/1.0"
+        } else {
+            "HTTP/1.1"
+        },
         started: SystemTime::now(),
         route_name: route.name.clone(),
         service_name: service.name.clone(),
