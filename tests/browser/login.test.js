@@ -8,7 +8,8 @@
 // lands on the page it asked for and the upstream sees the bearer token; a reload keeps the
 // session; a form POST to the logout suffix ends the session, revokes the tokens and goes through
 // the IdP's end_session to the logged-out page; the protected page then asks for a login again.
-// The login page is saved as docs/browser-login.png.
+// The login page is saved as target/browser-login.png; with UPDATE_SCREENSHOT=1 instead as
+// docs/browser-login.png (the README's picture), so a normal run leaves the tree clean.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -23,7 +24,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const GATEWAY = join(ROOT, 'target/debug/gateway');
 const FILTER = join(ROOT, 'target/filters/openid_connect.wasm');
-const SCREENSHOT = join(ROOT, 'docs/browser-login.png');
+const SCREENSHOT = join(ROOT, process.env.UPDATE_SCREENSHOT ? 'docs/browser-login.png' : 'target/browser-login.png');
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
