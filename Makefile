@@ -9,7 +9,7 @@ FILTER_WASM := $(FILTERS_DIR)/openid_connect.wasm
 VENV := tests/.venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test wasm gateway deps rust-deps node-deps py-deps browser-deps bench fuzz clean-run
+.PHONY: run test wasm gateway deps rust-deps node-deps py-deps browser-deps bench fuzz clean-run kong-engine
 
 ## Build everything and start the IdP (:8080), the echo upstream (:9000) and the gateway (:8000, admin :8001).
 run: deps wasm gateway
@@ -29,6 +29,11 @@ wasm: rust-deps
 
 gateway: rust-deps
 	$(CARGO) build -p gateway
+
+## Kong 3.10's Wasm engine (nginx 1.27.4 + ngx_wasm_module a376e67c + wasmtime 26) from ../shared/hosts,
+## cached outside the work tree by a hash of its inputs and linked at target/kong-engine (hosts/kong/).
+kong-engine:
+	@hosts/kong/build.sh
 
 deps: rust-deps node-deps py-deps
 
