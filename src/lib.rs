@@ -11,6 +11,7 @@ pub mod http;
 pub mod logout;
 pub mod proxy;
 pub mod session;
+pub mod request_gate;
 pub mod step;
 pub mod token;
 

@@ -78,6 +78,35 @@ fn wrong_password_is_401_and_nothing_reaches_the_upstream() {
     assert_eq!(upstream_requests(&stack), before);
 }
 
+/// A chunked request with a trailer, sent while the filter waits on the IdP (a password grant
+/// for a wrong password), must not reach the upstream: trailers once released it (the SDK's
+/// default `Continue` for `on_http_request_trailers`).
+#[test]
+fn request_trailers_do_not_release_a_request_the_filter_holds() {
+    let stack = stack();
+    let before = upstream_requests(&stack);
+    let request = format!(
+        "POST /admin/delete-everything HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\n\
+         Transfer-Encoding: chunked\r\nTrailer: X-Trailer\r\nConnection: close\r\n\r\n\
+         5\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n",
+        stack.proxy(),
+        basic("john", "WRONG-PASSWORD"),
+    );
+    let response = common::http::send_raw(&stack.proxy(), request.as_bytes());
+    assert_unauthorized(&response);
+    assert_eq!(
+        upstream_requests(&stack),
+        before,
+        "nothing reached the upstream"
+    );
+
+    // The right password with the same shape of request is let through, trailer and all.
+    let request = request.replace(&basic("john", "WRONG-PASSWORD"), &basic("john", "doe"));
+    let response = common::http::send_raw(&stack.proxy(), request.as_bytes());
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(upstream_requests(&stack), before + 1);
+}
+
 #[test]
 fn no_credentials_is_401() {
     let stack = stack();

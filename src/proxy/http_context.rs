@@ -12,14 +12,15 @@ use crate::proxy::dispatch;
 use crate::proxy::host;
 use crate::proxy::metrics::Metrics;
 use crate::proxy::shared::{HostSharedState, SharedExpiries, SharedKeys, SharedProviderCache};
+use crate::request_gate::{Cue, Decision, RequestGate};
 use crate::step::{CallResponse, Forward, LocalResponse, Step};
 
 pub struct OidcHttp {
     context_id: u32,
     configured: Option<Parts>,
     flow: Option<RequestFlow>,
-    /// The request waits for its body before the flow starts.
-    awaiting_body: bool,
+    /// Whether the request may go upstream: every request callback answers through it.
+    gate: RequestGate,
     /// The call the flow waits for (tokens may be 0 on Kong, so no sentinel value).
     pending_call: Option<u32>,
     /// Headers to add to the upstream's response (e.g. a new session cookie).
@@ -52,7 +53,7 @@ impl OidcHttp {
             context_id,
             configured: Some(parts),
             flow: None,
-            awaiting_body: false,
+            gate: RequestGate::new(),
             pending_call: None,
             response_headers: Vec::new(),
         }
@@ -64,7 +65,7 @@ impl OidcHttp {
             context_id,
             configured: None,
             flow: None,
-            awaiting_body: false,
+            gate: RequestGate::new(),
             pending_call: None,
             response_headers: Vec::new(),
         }
@@ -109,10 +110,11 @@ impl OidcHttp {
         }
     }
 
-    /// Starts the flow; `paused` says whether the request is held (then a Forward resumes it).
-    fn start(&mut self, request: IncomingRequest, paused: bool) -> Action {
+    /// Starts the flow from a request callback.
+    fn start(&mut self, request: IncomingRequest) {
         let Some(parts) = self.configured.as_ref() else {
-            return self.refuse_unconfigured();
+            self.refuse_unconfigured();
+            return;
         };
         let provider = parts.provider.borrow_mut().current();
         let mut flow = RequestFlow::new(request, provider);
@@ -126,33 +128,38 @@ impl OidcHttp {
             flow.start(&parts.settings, &mut env)
         };
         self.flow = Some(flow);
-        self.carry_out(step, paused)
+        self.carry_out(step, true);
     }
 
-    /// Does what the flow decided. Returns the action for the current callback.
-    fn carry_out(&mut self, mut step: Step, paused: bool) -> Action {
+    /// Does what the flow decided and tells the gate. `in_request_callback`: called from a
+    /// request callback, whose answer then releases or holds the request; otherwise (a call's
+    /// answer) a forward resumes the held request.
+    fn carry_out(&mut self, mut step: Step, in_request_callback: bool) {
         loop {
             self.drain_flow_outputs();
             match step {
                 Step::Forward(forward) => {
                     self.forward(forward);
-                    if paused {
+                    if self.gate.decided(Decision::Forward, in_request_callback) {
                         self.resume();
                     }
-                    return Action::Continue;
+                    return;
                 }
                 Step::Respond(response) => {
                     self.respond(response);
-                    return Action::Pause;
+                    self.gate.decided(Decision::Answer, in_request_callback);
+                    return;
                 }
                 Step::Call(request) => {
                     let Some(parts) = self.configured.as_ref() else {
-                        return self.refuse_unconfigured();
+                        self.refuse_unconfigured();
+                        return;
                     };
                     match dispatch::send(&parts.settings, &request) {
                         Ok(token) => {
                             self.pending_call = Some(token);
-                            return Action::Pause;
+                            self.gate.decided(Decision::Wait, in_request_callback);
+                            return;
                         }
                         Err(reason) => {
                             self.log(LogLevel::Warn, &reason);
@@ -161,6 +168,14 @@ impl OidcHttp {
                     }
                 }
             }
+        }
+    }
+
+    /// The answer to the request callback we are in: `Continue` only once the flow forwarded.
+    fn callback_action(&mut self) -> Action {
+        match self.gate.callback_cue() {
+            Cue::Pass => Action::Continue,
+            Cue::Hold | Cue::StartFlow => Action::Pause,
         }
     }
 
@@ -261,9 +276,9 @@ impl OidcHttp {
         }
     }
 
-    fn refuse_unconfigured(&self) -> Action {
+    fn refuse_unconfigured(&mut self) {
         self.respond(internal_error("the filter has no valid configuration"));
-        Action::Pause
+        self.gate.decided(Decision::Answer, true);
     }
 
     fn log(&self, level: LogLevel, message: &str) {
@@ -300,7 +315,7 @@ impl Context for OidcHttp {
         self.pending_call = None;
         let response = dispatch::read_response(body_size);
         let step = self.resume_flow(response);
-        self.carry_out(step, true);
+        self.carry_out(step, false);
     }
 }
 
@@ -308,36 +323,35 @@ impl HttpContext for OidcHttp {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let request = self.incoming_request();
         let needs_body = match self.configured.as_ref() {
-            Some(parts) => !end_of_stream && RequestFlow::needs_body(&parts.settings, &request),
+            // The body may carry credentials or the logout argument: the flow waits for it,
+            // and the gate holds the headers meanwhile.
+            Some(parts) => RequestFlow::needs_body(&parts.settings, &request),
             None => false,
         };
-        if needs_body {
-            // Hold the headers: the body may carry credentials or the logout argument, and
-            // nothing may reach the upstream before the flow decided.
-            self.awaiting_body = true;
-            return Action::Pause;
+        if self.gate.on_headers(needs_body, end_of_stream) == Cue::StartFlow {
+            self.start(request);
         }
-        self.start(request, false)
+        self.callback_action()
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        if !self.awaiting_body {
-            // The flow already decided (or is waiting for the provider): a body that arrives
-            // meanwhile is held by the host with the paused request.
-            return if self.flow.is_some() && self.pending_call.is_none() {
-                Action::Continue
-            } else {
-                Action::Pause
-            };
+        if self.gate.on_body(end_of_stream) == Cue::StartFlow {
+            let mut request = self.incoming_request();
+            request.body = Some(host::buffer(BufferType::HttpRequestBody, body_size));
+            self.start(request);
         }
-        if !end_of_stream {
-            return Action::Pause;
+        self.callback_action()
+    }
+
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        // Trailers end the body: a flow waiting for it starts now; otherwise they wait with
+        // the request until the flow forwards it (the SDK's default would release it).
+        if self.gate.on_trailers() == Cue::StartFlow {
+            let mut request = self.incoming_request();
+            request.body = Some(host::buffer(BufferType::HttpRequestBody, usize::MAX));
+            self.start(request);
         }
-        self.awaiting_body = false;
-        let mut request = self.incoming_request();
-        request.body = Some(host::buffer(BufferType::HttpRequestBody, body_size));
-        // Continuing from this callback releases the held headers and body together.
-        self.start(request, false)
+        self.callback_action()
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {

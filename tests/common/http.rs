@@ -72,6 +72,21 @@ pub fn send(
     parse(&raw)
 }
 
+/// Sends bytes exactly as given (a request the client above cannot write, e.g. chunked with
+/// trailers) and reads the whole answer; the request should say `Connection: close`.
+pub fn send_raw(addr: &str, request: &[u8]) -> Response {
+    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut raw = Vec::new();
+    stream
+        .read_to_end(&mut raw)
+        .unwrap_or_else(|e| panic!("read from {addr}: {e}"));
+    parse(&raw)
+}
+
 fn parse(raw: &[u8]) -> Response {
     let split = raw
         .windows(4)
