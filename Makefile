@@ -66,6 +66,8 @@ $(VENV)/.installed: tests/requirements.txt
 bench: deps wasm
 	@bench/run.sh
 
-## Randomised robustness run: the property tests (no panic, no fail-open) with many more cases (CASES=N).
+## Randomised robustness runs: the property tests with many more cases (CASES=N), then every
+## cargo-fuzz target (fuzz/) for FUZZ_SECONDS each (default 60; FUZZ_TARGETS picks some), with
+## executions and coverage per target at the end. fuzz/README.md has the details.
 fuzz:
 	@scripts/fuzz.sh

@@ -7,6 +7,10 @@
 pub mod config;
 pub mod discovery;
 pub mod flows;
+// Entry points of the fuzz targets (fuzz/) and their corpus replay; not part of the filter.
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod logout;
 pub mod proxy;

@@ -1,0 +1,4 @@
+//! Fuzz target: see `openid_connect::fuzzing::discovery` for what the input is and what is checked.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| openid_connect::fuzzing::discovery(data));
