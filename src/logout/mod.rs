@@ -3,6 +3,7 @@
 //! then a redirect to the end-session endpoint, to `logout_redirect_uri`, or 204.
 
 pub mod detect;
+pub mod logout_token;
 pub mod revocation;
 
 pub use detect::{is_logout_request, may_need_body};
