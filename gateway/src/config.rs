@@ -10,6 +10,12 @@ use std::time::Duration;
 
 use crate::log::Level;
 
+pub mod host;
+pub mod limits;
+
+pub use host::{HostBehaviour, HostProfile};
+pub use limits::{AdminAccess, ClientLimits, TrustedIps, VmLimits};
+
 /// A config file that cannot be used, with where and why.
 #[derive(Debug)]
 pub struct ConfigError {
@@ -132,6 +138,15 @@ pub struct GatewayConfig {
     pub services: Vec<Service>,
     pub routes: Vec<Route>,
     pub plugins: Vec<PluginSpec>,
+    /// Which real host the gateway plays where hosts differ (see config/host.rs).
+    pub host: HostBehaviour,
+    /// Client connection timeouts and the connection cap.
+    pub client: ClientLimits,
+    /// Peers whose X-Forwarded-* and Forwarded headers are kept (Kong's trusted_ips).
+    pub trusted_ips: TrustedIps,
+    pub admin: AdminAccess,
+    /// Per-callback deadline and memory cap of every VM instance.
+    pub vm: VmLimits,
 }
 
 #[derive(Deserialize)]
@@ -152,6 +167,21 @@ struct RawConfig {
     services: Vec<RawService>,
     #[serde(default)]
     plugins: Vec<RawPlugin>,
+    #[serde(default)]
+    host_profile: HostProfile,
+    #[serde(default)]
+    host_behaviour: host::RawHostBehaviour,
+    client_header_timeout_ms: Option<u64>,
+    client_body_timeout_ms: Option<u64>,
+    keepalive_timeout_ms: Option<u64>,
+    worker_connections: Option<usize>,
+    #[serde(default)]
+    trusted_ips: Vec<String>,
+    admin_token: Option<String>,
+    #[serde(default)]
+    admin_hosts: Vec<String>,
+    vm_callback_timeout_ms: Option<u64>,
+    vm_memory_limit_bytes: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -342,6 +372,7 @@ impl Validator<'_> {
                         "needs at least one path prefix",
                     ));
                 }
+                let mut paths = Vec::new();
                 for (p, prefix) in raw_route.paths.iter().enumerate() {
                     if !prefix.starts_with('/') {
                         return Err(self.err(
@@ -349,18 +380,41 @@ impl Validator<'_> {
                             format!("`{prefix}` must start with /"),
                         ));
                     }
+                    // Requests are routed on their normalised path: compare like with like.
+                    let normalized = crate::proxy::path::normalize(prefix).map_err(|why| {
+                        self.err(
+                            format!("{route_path}.paths[{p}]"),
+                            format!("`{prefix}` cannot be normalised: {why}"),
+                        )
+                    })?;
+                    paths.push(normalized);
                 }
                 routes.push(Route {
                     name: raw_route.name.unwrap_or_else(|| raw_route.id.clone()),
                     id: raw_route.id,
                     service: s,
-                    paths: raw_route.paths,
+                    paths,
                     strip_path: raw_route.strip_path.unwrap_or(true),
                     preserve_host: raw_route.preserve_host.unwrap_or(false),
                 });
             }
             services.push(service);
         }
+
+        let client = ClientLimits::from_raw(
+            raw.client_header_timeout_ms,
+            raw.client_body_timeout_ms,
+            raw.keepalive_timeout_ms,
+            raw.worker_connections,
+        )
+        .map_err(|(field, why)| self.err(field, why))?;
+        let trusted_ips = TrustedIps::parse(&raw.trusted_ips)
+            .map_err(|(index, why)| self.err(format!("trusted_ips[{index}]"), why))?;
+        let admin = AdminAccess::new(admin_listen, raw.admin_token, raw.admin_hosts)
+            .map_err(|(field, why)| self.err(field, why))?;
+        let vm = VmLimits::from_raw(raw.vm_callback_timeout_ms, raw.vm_memory_limit_bytes)
+            .map_err(|(field, why)| self.err(field, why))?;
+        let host = HostBehaviour::resolve(raw.host_profile, raw.host_behaviour);
 
         let mut plugins = Vec::new();
         for (p, raw_plugin) in raw.plugins.into_iter().enumerate() {
@@ -384,6 +438,11 @@ impl Validator<'_> {
             services,
             routes,
             plugins,
+            host,
+            client,
+            trusted_ips,
+            admin,
+            vm,
         })
     }
 

@@ -103,7 +103,7 @@ pub fn gateway(level: Level, message: &str) {
     emit(level, "gateway", message);
 }
 
-/// One access log line on stdout.
+/// One access log line on stdout; credential query arguments are redacted (redact.rs).
 pub fn access(
     client: &str,
     method: &str,
@@ -117,7 +117,7 @@ pub fn access(
         timestamp(SystemTime::now()),
         client,
         method,
-        path,
+        crate::redact::request_target(path),
         status,
         bytes,
         duration.as_secs_f64() * 1000.0

@@ -23,18 +23,25 @@ const USAGE: &str = "usage: gateway --config <file.yaml> [--log-level trace|debu
 
   --config     the gateway config (YAML; ${ENV_VAR} and ${ENV_VAR:-default} are substituted)
   --log-level  overrides the config's log_level (default info); filter logs below it are dropped
-  --check      validate the config and load the filters, then exit";
+  --check      validate the config and load the filters, then exit
+  --export-config <file> --on-change <command>
+               admin-only mode for another host running the filter (Kong's engine in nginx):
+               no proxy, no workers; each admin config change is written to <file> (the
+               filter's JSON config) and applied by the shell command (see admin/export.rs)";
 
 struct Args {
     config: PathBuf,
     log_level: Option<Level>,
     check: bool,
+    export: Option<admin::export::Export>,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
     let mut config = None;
     let mut log_level = None;
     let mut check = false;
+    let mut export_file = None;
+    let mut on_change = String::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -53,6 +60,8 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--config" | "-c" => config = Some(PathBuf::from(value("--config")?)),
             "--log-level" => log_level = Some(value("--log-level")?.parse()?),
             "--check" => check = true,
+            "--export-config" => export_file = Some(PathBuf::from(value("--export-config")?)),
+            "--on-change" => on_change = value("--on-change")?,
             "--help" | "-h" => return Ok(None),
             "--version" | "-V" => {
                 println!("gateway {}", env!("CARGO_PKG_VERSION"));
@@ -62,10 +71,15 @@ fn parse_args() -> Result<Option<Args>, String> {
         }
     }
     let config = config.ok_or("--config <file.yaml> is required")?;
+    if export_file.is_none() && !on_change.is_empty() {
+        return Err("--on-change needs --export-config".into());
+    }
+    let export = export_file.map(|file| admin::export::Export { file, on_change });
     Ok(Some(Args {
         config,
         log_level,
         check,
+        export,
     }))
 }
 
@@ -106,6 +120,9 @@ fn run(args: Args) -> Result<(), String> {
             .map_err(|e| format!("{field}: {e}"))?;
         Ok::<_, String>(listener)
     };
+    if let Some(export) = args.export {
+        return run_admin_only(gateway, export, bind);
+    }
     let proxy_listener = bind(gateway.config.proxy_listen, "proxy_listen")?;
     let admin_listener = bind(gateway.config.admin_listen, "admin_listen")?;
 
@@ -144,6 +161,35 @@ fn run(args: Args) -> Result<(), String> {
         );
         tokio::spawn(admin::serve(admin_listener, gateway.clone()));
         proxy::accept(proxy_listener, workers).await;
+        Ok(())
+    })
+}
+
+/// Admin-only mode: the admin listener alone, exporting config changes (admin/export.rs).
+fn run_admin_only(
+    gateway: Arc<gateway::Gateway>,
+    export: admin::export::Export,
+    bind: impl Fn(std::net::SocketAddr, &str) -> Result<std::net::TcpListener, String>,
+) -> Result<(), String> {
+    admin::export::enable(export.clone());
+    admin::export::write_initial(&gateway)?;
+    let admin_listener = bind(gateway.config.admin_listen, "admin_listen")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async move {
+        let admin_listener = tokio::net::TcpListener::from_std(admin_listener)
+            .map_err(|e| format!("admin_listen: {e}"))?;
+        log::gateway(
+            Level::Info,
+            &format!(
+                "admin-only: admin on {}, config exported to {}",
+                gateway.config.admin_listen,
+                export.file.display()
+            ),
+        );
+        admin::serve(admin_listener, gateway).await;
         Ok(())
     })
 }

@@ -5,6 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use crate::abi::Status;
+use crate::config::host::CasZero;
 
 /// Shared key-value data. Every successful write gets a fresh, non-zero CAS value.
 #[derive(Default)]
@@ -35,8 +36,16 @@ impl SharedData {
     }
 
     /// Stores `value`; a non-zero `cas` must match the current entry's CAS (as in Envoy, a
-    /// missing key accepts any CAS).
-    pub fn set(&self, vm_id: &str, key: &str, value: Vec<u8>, cas: u32) -> Result<(), Status> {
+    /// missing key accepts any CAS). A zero `cas` means "no check" (Envoy) or, with
+    /// `cas_zero: if_absent` (Kong's engine), "only if the key does not exist yet".
+    pub fn set(
+        &self,
+        vm_id: &str,
+        key: &str,
+        value: Vec<u8>,
+        cas: u32,
+        cas_zero: CasZero,
+    ) -> Result<(), Status> {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let current = inner
             .by_vm
@@ -44,7 +53,8 @@ impl SharedData {
             .and_then(|m| m.get(key))
             .map(|(_, c)| *c);
         if let Some(current) = current {
-            if cas != 0 && cas != current {
+            let zero_refused = cas == 0 && cas_zero == CasZero::IfAbsent;
+            if zero_refused || (cas != 0 && cas != current) {
                 return Err(Status::CasMismatch);
             }
         }
@@ -135,17 +145,37 @@ mod tests {
     fn cas_detects_concurrent_writes() {
         let data = SharedData::default();
         assert!(data.get("", "k").is_none());
-        data.set("", "k", b"a".to_vec(), 0).unwrap();
+        data.set("", "k", b"a".to_vec(), 0, CasZero::NoCheck).unwrap();
         let (value, cas) = data.get("", "k").unwrap();
         assert_eq!(value, b"a");
         assert_ne!(cas, 0);
-        data.set("", "k", b"b".to_vec(), cas).unwrap();
+        data.set("", "k", b"b".to_vec(), cas, CasZero::NoCheck)
+            .unwrap();
         assert_eq!(
-            data.set("", "k", b"c".to_vec(), cas),
+            data.set("", "k", b"c".to_vec(), cas, CasZero::NoCheck),
             Err(Status::CasMismatch)
         );
         assert_eq!(data.get("", "k").unwrap().0, b"b");
         assert!(data.get("other-vm", "k").is_none());
+    }
+
+    #[test]
+    fn cas_zero_means_no_check_in_envoy_and_only_if_absent_in_kong() {
+        let data = SharedData::default();
+        data.set("", "k", b"a".to_vec(), 0, CasZero::IfAbsent)
+            .unwrap();
+        assert_eq!(
+            data.set("", "k", b"b".to_vec(), 0, CasZero::IfAbsent),
+            Err(Status::CasMismatch),
+            "Kong: CAS 0 on an existing key"
+        );
+        data.set("", "k", b"c".to_vec(), 0, CasZero::NoCheck)
+            .unwrap();
+        assert_eq!(data.get("", "k").unwrap().0, b"c");
+        let (_, cas) = data.get("", "k").unwrap();
+        data.set("", "k", b"d".to_vec(), cas, CasZero::IfAbsent)
+            .unwrap();
+        assert_eq!(data.get("", "k").unwrap().0, b"d");
     }
 
     #[test]

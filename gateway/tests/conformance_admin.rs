@@ -222,3 +222,134 @@ fn disabling_a_plugin_takes_it_out_of_the_chain() {
         "the request reached the upstream"
     );
 }
+
+/// The configure-mode filter holding secrets, with an optional admin token.
+fn gateway_with_secrets(upstream: &TestServer, extra: &str) -> Gateway {
+    Gateway::start(
+        &single_plugin_yaml(
+            r#"{"mode": "configure", "label": "initial", "client_secret": ["cs-0123"], "session_secret": "ss-4567", "redis": {"password": "rp-89"}}"#,
+            extra,
+        ),
+        &[
+            ("UPSTREAM_PORT", upstream.port.to_string()),
+            ("WORKERS", "1".to_string()),
+        ],
+    )
+}
+
+fn live_config(gateway: &Gateway) -> serde_json::Value {
+    serde_json::from_str(&gateway.get("/").text()).unwrap()
+}
+
+#[test]
+fn the_admin_api_never_answers_a_secret_and_keeps_it_across_patches() {
+    let upstream = echo_server();
+    let gateway = gateway_with_secrets(&upstream, "");
+    for path in ["/plugins", &format!("/plugins/{PLUGIN_ID}")] {
+        let answer = gateway.admin("GET", path, &[], b"");
+        assert_eq!(answer.status, 200);
+        let text = answer.text();
+        for secret in ["cs-0123", "ss-4567", "rp-89"] {
+            assert!(!text.contains(secret), "{path} leaked {secret}: {text}");
+        }
+    }
+    let shown = gateway.admin("GET", &format!("/plugins/{PLUGIN_ID}"), &[], b"").json();
+    assert_eq!(shown["config"]["client_secret"], json!(["<redacted>"]));
+    assert_eq!(shown["config"]["session_secret"], "<redacted>");
+    assert_eq!(shown["config"]["redis"]["password"], "<redacted>");
+
+    // A PATCH that leaves the secrets out keeps them.
+    let form = gateway.admin(
+        "PATCH",
+        &format!("/plugins/{PLUGIN_ID}"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+        b"config.label=second",
+    );
+    assert_eq!(form.status, 200, "{}", form.text());
+    assert!(!form.text().contains("ss-4567"));
+    let live = live_config(&gateway);
+    assert_eq!(live["label"], "second");
+    assert_eq!(live["session_secret"], "ss-4567");
+
+    // Sending back what GET answered (markers included) keeps them too.
+    let mut config = shown["config"].clone();
+    config["label"] = json!("third");
+    let body = json!({ "config": config }).to_string();
+    let echoed = gateway.admin(
+        "PATCH",
+        &format!("/plugins/{PLUGIN_ID}"),
+        &[("content-type", "application/json")],
+        body.as_bytes(),
+    );
+    assert_eq!(echoed.status, 200, "{}", echoed.text());
+    let live = live_config(&gateway);
+    assert_eq!(live["label"], "third");
+    assert_eq!(live["client_secret"], json!(["cs-0123"]));
+    assert_eq!(live["session_secret"], "ss-4567");
+    assert_eq!(live["redis"]["password"], "rp-89");
+
+    // A new secret replaces the old one; the marker with nothing stored is refused.
+    let rotated = gateway.admin(
+        "PATCH",
+        &format!("/plugins/{PLUGIN_ID}"),
+        &[("content-type", "application/json")],
+        br#"{"config": {"session_secret": "ss-new"}}"#,
+    );
+    assert_eq!(rotated.status, 200, "{}", rotated.text());
+    assert_eq!(live_config(&gateway)["session_secret"], "ss-new");
+    let bogus = gateway.admin(
+        "PATCH",
+        &format!("/plugins/{PLUGIN_ID}"),
+        &[("content-type", "application/json")],
+        br#"{"config": {"other_secret": "<redacted>"}}"#,
+    );
+    assert_eq!(bogus.status, 400, "{}", bogus.text());
+}
+
+#[test]
+fn the_admin_api_refuses_foreign_hosts_and_requires_its_token_when_set() {
+    let upstream = echo_server();
+    let gateway = gateway_with_secrets(&upstream, "");
+    let port = gateway.admin_port;
+    // DNS rebinding: the browser sends the attacker's host name.
+    let rebound = raw_request(
+        port,
+        &format!("GET /plugins HTTP/1.1\r\nhost: evil.example:{port}\r\nconnection: close\r\n\r\n"),
+        b"",
+    );
+    assert_eq!(rebound.status, 421, "{}", rebound.text());
+    assert!(!rebound.text().contains("initial"));
+    let no_host = raw_request(port, "GET /plugins HTTP/1.0\r\n\r\n", b"");
+    assert_eq!(no_host.status, 421);
+    // What HTTPie sends for `http :8001/plugins` (the seed) passes.
+    let local = raw_request(
+        port,
+        &format!("GET /plugins HTTP/1.1\r\nhost: localhost:{port}\r\nconnection: close\r\n\r\n"),
+        b"",
+    );
+    assert_eq!(local.status, 200, "{}", local.text());
+
+    let guarded = gateway_with_secrets(&upstream, "admin_token: t0ken");
+    assert_eq!(guarded.admin("GET", "/plugins", &[], b"").status, 401);
+    assert_eq!(
+        guarded
+            .admin("GET", "/plugins", &[("kong-admin-token", "wrong")], b"")
+            .status,
+        401
+    );
+    assert_eq!(
+        guarded
+            .admin("GET", "/plugins", &[("kong-admin-token", "t0ken")], b"")
+            .status,
+        200
+    );
+
+    // A listener beyond loopback without a token is refused at start.
+    let (status, stderr) = run_expecting_failure(
+        &single_plugin_yaml(r#"{"mode": "noop"}"#, "")
+            .replace("admin_listen: 127.0.0.1:", "admin_listen: 0.0.0.0:"),
+        &[("UPSTREAM_PORT", upstream.port.to_string())],
+    );
+    assert!(!status.success());
+    assert!(stderr.contains("admin_token: is required"), "{stderr}");
+}

@@ -323,9 +323,35 @@ fn filter_logs_go_to_stderr_at_the_gateway_level_and_access_logs_to_stdout() {
 }
 
 #[test]
-fn a_filter_holding_the_headers_still_sees_the_body_and_continues_from_it() {
+fn a_filter_holding_the_headers_gets_no_body_callback_until_it_resumes() {
+    // Envoy's default (and Kong): a headers Pause is StopAllIterationAndWatermark, so a filter
+    // that waits in its headers callback for the body waits for ever (here: the pause timeout).
     let upstream = echo_server();
-    let gateway = start(r#"{"mode": "hold-headers-for-body"}"#, &upstream, "");
+    let gateway = start(
+        r#"{"mode": "hold-headers-for-body"}"#,
+        &upstream,
+        "pause_timeout_ms: 500",
+    );
+    let response = request_chunked(gateway.proxy_port, "/login", &[], &[b"user=john"]);
+    assert_eq!(response.status, 500, "{}", response.text());
+    assert_eq!(upstream.request_count(), 0);
+    assert!(
+        gateway
+            .stderr()
+            .contains("paused the request in proxy_on_request_headers"),
+        "{}",
+        gateway.stderr()
+    );
+}
+
+#[test]
+fn with_allow_on_headers_stop_iteration_a_filter_holding_the_headers_sees_the_body() {
+    let upstream = echo_server();
+    let gateway = start(
+        r#"{"mode": "hold-headers-for-body"}"#,
+        &upstream,
+        "host_behaviour:\n  allow_on_headers_stop_iteration: true",
+    );
     let chunks: [&[u8]; 3] = [b"user=john", b"&password=", b"doe"];
     let response = request_chunked(
         gateway.proxy_port,
@@ -353,4 +379,83 @@ fn a_filter_holding_the_headers_still_sees_the_body_and_continues_from_it() {
         response.message.body.len(),
         "response headers held until the body was seen"
     );
+}
+
+#[test]
+fn paths_are_normalised_before_routing_and_forwarded_normalised() {
+    let upstream = echo_server();
+    let yaml = format!(
+        "proxy_listen: 127.0.0.1:${{PROXY_PORT}}
+admin_listen: 127.0.0.1:${{ADMIN_PORT}}
+workers: 1
+services:
+  - id: {SERVICE_ID}
+    url: http://127.0.0.1:${{UPSTREAM_PORT}}
+    routes:
+      - id: {ROUTE_ID}
+        paths: [/public]
+        strip_path: false
+  - id: 7fa9e468-0007-4d7e-9aeb-49ca9edd6ccd
+    url: http://127.0.0.1:${{UPSTREAM_PORT}}
+    routes:
+      - id: 8fa9e468-0007-4d7e-9aeb-49ca9edd6ccd
+        paths: [/secret]
+plugins:
+  - id: {PLUGIN_ID}
+    name: guard
+    wasm: ${{WASM}}
+    service: 7fa9e468-0007-4d7e-9aeb-49ca9edd6ccd
+    config: {{\"mode\": \"local-response\", \"status\": 401, \"body\": \"guarded\"}}
+"
+    );
+    let gateway = Gateway::start(&yaml, &[("UPSTREAM_PORT", upstream.port.to_string())]);
+    for sneaky in [
+        "/public/../secret",
+        "/public/%2e%2e/secret",
+        "/public/.%2E/secret/x",
+        "/public//..//secret",
+        "/public/./../secret",
+    ] {
+        let response = gateway.get(sneaky);
+        assert_eq!(
+            (response.status, response.text()),
+            (401, "guarded".to_string()),
+            "{sneaky} must reach /secret's route and its plugin"
+        );
+    }
+    assert_eq!(upstream.request_count(), 0);
+
+    let seen = gateway.get("/public/%7Euser/./a%2Fb/%61?q=/../%2e").json();
+    assert_eq!(
+        seen["path"], "/public/~user/a%2Fb/a?q=/../%2e",
+        "unreserved characters decoded, reserved ones kept encoded, the query untouched"
+    );
+    assert_eq!(seen["headers"]["x-forwarded-path"], "/public/~user/a%2Fb/a");
+
+    for bad in ["/../etc/passwd", "/public/%2e%2e/%2e%2e/x", "/public/a%zz", "/public/%00"] {
+        let response = gateway.get(bad);
+        assert_eq!(response.status, 400, "{bad}: {}", response.text());
+        assert_eq!(response.json()["message"], "Bad request");
+    }
+    assert_eq!(upstream.request_count(), 1);
+}
+
+#[test]
+fn the_access_log_never_shows_credential_arguments() {
+    let upstream = echo_server();
+    let gateway = start(r#"{"mode": "noop"}"#, &upstream, "");
+    let response = gateway.get(
+        "/cb?code=c0de-value&state=st4te&access_token=t0ken&password=pa55&keep=visible",
+    );
+    assert_eq!(response.status, 200);
+    assert!(
+        eventually(Duration::from_secs(5), || gateway.stdout().contains("keep=visible")),
+        "{}",
+        gateway.stdout()
+    );
+    let log = gateway.stdout();
+    for secret in ["c0de-value", "st4te", "t0ken", "pa55"] {
+        assert!(!log.contains(secret), "{secret} logged: {log}");
+    }
+    assert!(log.contains("access_token=REDACTED"), "{log}");
 }

@@ -23,7 +23,8 @@ pub enum Mode {
     LocalResponse,
     /// Buffer the request and response bodies (Pause until end of stream) and wrap them.
     Body,
-    /// Panic (a trap) on `/trap`; otherwise continue and label the response.
+    /// Panic (a trap) on `/trap`, loop for ever on `/spin`, leak 8 MiB per request on `/leak`;
+    /// otherwise continue and label the response (with the instance id).
     Trap,
     /// Answer with the plugin config text this VM was configured with.
     Configure,
@@ -69,6 +70,9 @@ pub struct Config {
     pub defer_done: bool,
     /// Copied to responses as `x-label`, so a test can see which config is live.
     pub label: String,
+    /// Dispatch: from the first call's answer, start a second call (what Kong's engine breaks
+    /// on), and resume only after the second answer.
+    pub chain: bool,
 }
 
 impl Default for Config {
@@ -89,6 +93,7 @@ impl Default for Config {
             rewrite_path: None,
             defer_done: false,
             label: String::new(),
+            chain: false,
         }
     }
 }

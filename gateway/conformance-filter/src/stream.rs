@@ -116,6 +116,21 @@ impl Stream {
                 }
             };
         }
+        if path.starts_with("/set-zero") {
+            // Two writes with CAS 0 to one key: Envoy takes both, Kong's engine refuses the
+            // second (CAS 0 means "only if absent" there).
+            let key = "conformance.zero";
+            let first = hostcalls::set_shared_data(key, Some(b"a"), None);
+            let second = hostcalls::set_shared_data(key, Some(b"b"), None);
+            return self.respond(
+                200,
+                vec![
+                    ("x-first", &format!("{first:?}")),
+                    ("x-second", &format!("{second:?}")),
+                ],
+                "",
+            );
+        }
         if path.starts_with("/cas-stale") {
             let key = "conformance.cas";
             let _ = hostcalls::set_shared_data(key, Some(b"a"), None);
@@ -234,6 +249,9 @@ impl Stream {
         self.add_http_request_header("x-added", "2");
         self.set_http_request_header("x-replaced", Some("new"));
         self.remove_http_request_header("x-remove-me");
+        if self.get_http_request_header("x-drop-cookie").is_some() {
+            self.remove_http_request_header("cookie");
+        }
         let count = self.get_http_request_headers().len();
         self.set_http_request_header("x-pair-count", Some(&count.to_string()));
         // Round-trip the whole map through get/set pairs, pseudo-headers included.
@@ -384,6 +402,25 @@ impl Context for Stream {
             self.respond(500, vec![("x-error", "unexpected call token")], "");
             return;
         }
+        if self.shared.config.chain && self.from_call.is_none() && num_headers > 0 {
+            // The second call, from the first one's answer.
+            self.from_call = Some(String::new());
+            let config = self.shared.config.clone();
+            let headers = vec![
+                (":method", "GET"),
+                (":path", config.call_path.as_str()),
+                (":authority", config.authority.as_str()),
+            ];
+            let timeout = Duration::from_millis(config.timeout_ms);
+            match self.dispatch_http_call(&config.upstream, headers, None, vec![], timeout) {
+                Ok(token) => self.call_token = Some(token),
+                Err(status) => {
+                    let status = format!("{status:?}");
+                    self.respond(500, vec![("x-second-dispatch", &status)], "");
+                }
+            }
+            return;
+        }
         if num_headers == 0 {
             let size = body_size.to_string();
             self.respond(
@@ -446,8 +483,18 @@ impl HttpContext for Stream {
                 self.respond(config.status, headers, &config.body)
             }
             Mode::Trap => {
-                if self.path().starts_with("/trap") {
-                    panic!("conformance filter: trap requested by {}", self.path());
+                let path = self.path();
+                if path.starts_with("/trap") {
+                    panic!("conformance filter: trap requested by {path}");
+                }
+                if path.starts_with("/spin") {
+                    spin_forever();
+                }
+                if path.starts_with("/leak") {
+                    // 8 MiB that are never freed, per request: the instance grows until the
+                    // host's memory cap stops it.
+                    let block = vec![1u8; 8 << 20];
+                    std::hint::black_box(Box::leak(block.into_boxed_slice()));
                 }
                 Action::Continue
             }
@@ -607,5 +654,13 @@ impl Drop for Stream {
         if self.mode() == Mode::Lifecycle {
             let _ = increment_counter("conformance.delete");
         }
+    }
+}
+
+/// A callback that never returns (until the host's deadline interrupts it).
+fn spin_forever() -> ! {
+    let mut counter = 0u64;
+    loop {
+        counter = std::hint::black_box(counter.wrapping_add(1));
     }
 }

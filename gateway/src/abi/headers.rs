@@ -85,6 +85,16 @@ impl HeaderList {
         }
     }
 
+    /// Replaces only the first occurrence of `name` (appends when absent), leaving later ones:
+    /// what Kong's engine does to a repeated `Cookie` request header.
+    pub fn replace_first(&mut self, name: &[u8], value: &[u8]) {
+        let lower = name.to_ascii_lowercase();
+        match self.pairs.iter_mut().find(|(n, _)| *n == lower) {
+            Some(pair) => pair.1 = value.to_vec(),
+            None => self.pairs.push((lower, value.to_vec())),
+        }
+    }
+
     pub fn remove(&mut self, name: &[u8]) {
         self.pairs.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }

@@ -15,6 +15,7 @@ use crate::abi::memory::{
     hand_over, index, read, read_string, status, write_u32, write_u64, HostResult,
 };
 use crate::abi::{properties, BufferType, MapType, MetricType, Status, StreamType};
+use crate::config::host::ChainedDispatch;
 use crate::dispatch;
 use crate::log::{self, Level};
 use crate::shared::QueueOwner;
@@ -626,8 +627,14 @@ fn edit_map(
         Some((vp, vl)) => read(c, vp, vl)?,
         None => Vec::new(),
     };
+    let kong_cookie = map == MapType::HttpRequestHeaders
+        && key.eq_ignore_ascii_case(b"cookie")
+        && c.data().gateway.config.host.cookie_removal_ignored;
     write_map(c.data(), map, |list| match edit {
         Edit::Add => list.add(&key, &value),
+        // Kong's engine: replacing `Cookie` changes only its first line, removing it nothing.
+        Edit::Replace if kong_cookie => list.replace_first(&key, &value),
+        Edit::Remove if kong_cookie => {}
         Edit::Replace => list.replace(&key, &value),
         Edit::Remove => list.remove(&key),
     })?;
@@ -674,10 +681,13 @@ fn set_shared_data(c: &mut C, kp: i32, kl: i32, vp: i32, vl: i32, cas: i32) -> H
     let key = read_string(c, kp, kl)?;
     let value = read(c, vp, vl)?;
     let state = c.data();
-    state
-        .gateway
-        .shared_data
-        .set(&state.plugin.vm_id, &key, value, cas as u32)?;
+    state.gateway.shared_data.set(
+        &state.plugin.vm_id,
+        &key,
+        value,
+        cas as u32,
+        state.gateway.config.host.cas_zero,
+    )?;
     Ok(())
 }
 
@@ -809,6 +819,22 @@ fn http_call(
     let state = c.data_mut();
     let gateway = state.gateway.clone();
     let config = &gateway.config;
+    if state.call_result.is_some() && config.host.chained_dispatch == ChainedDispatch::Fail {
+        // Kong's engine: a call started from a call's answer spins the worker (stream) or
+        // crashes it (root context). Fail loudly instead of pretending it works.
+        let why = concat!(
+            "proxy_http_call from proxy_on_http_call_response: Kong's engine breaks on this ",
+            "(chained_dispatch: fail); start the next call on a tick or send the calls together"
+        );
+        log::gateway(
+            Level::Error,
+            &format!("filter {}: {why}", state.plugin.name),
+        );
+        if let Some(binding) = state.effective_stream() {
+            binding.exchange.borrow_mut().signals.failure = Some(why.to_string());
+        }
+        return Err(Status::InternalFailure.into());
+    }
     let request = match dispatch::build_call(
         &config.clusters,
         &upstream,

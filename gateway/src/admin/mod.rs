@@ -1,6 +1,7 @@
 //! The admin listener: the part of Kong's Admin API the project uses (`/plugins`), the node
 //! status (`/`, `/status`) and Prometheus metrics (`/metrics`).
 
+pub mod export;
 pub mod form;
 pub mod plugins;
 

@@ -204,7 +204,14 @@ pub async fn patch(gateway: &Arc<Gateway>, id: &str, content_type: &str, body: &
             }
             (_, replacement) => replacement,
         };
-        if let Err(reason) = reconfigure(gateway, index, &merged).await {
+        let applied = match crate::admin::export::active() {
+            // Admin-only mode: another host runs the filter (see export.rs).
+            Some(export) => crate::admin::export::apply(export, &current.config, &merged)
+                .await
+                .map(|()| store_config(gateway, index, &merged)),
+            None => reconfigure(gateway, index, &merged).await,
+        };
+        if let Err(reason) = applied {
             let mut violations = Violations::default();
             violations.add(&["config".to_string()], reason);
             return violation(violations);
@@ -223,6 +230,15 @@ pub async fn patch(gateway: &Arc<Gateway>, id: &str, content_type: &str, body: &
         state.updated_at = unix_now().max(state.updated_at);
     }
     (http::StatusCode::OK, plugin_json(gateway, plugin))
+}
+
+/// Stores a config another host applied (admin-only mode).
+fn store_config(gateway: &Gateway, plugin: usize, config: &Value) {
+    let mut state = gateway.plugins[plugin]
+        .state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    state.config = config.clone();
 }
 
 /// Tries `config` in every worker; if all accept, stores it and makes it live, else rolls back

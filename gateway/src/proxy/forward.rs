@@ -99,6 +99,28 @@ pub struct ForwardContext<'a> {
     pub listener: SocketAddr,
     /// The path the client asked for (X-Forwarded-Path).
     pub original_path: &'a str,
+    /// The client is one of `trusted_ips`: its X-Forwarded-* and Forwarded headers are kept.
+    pub trusted: bool,
+}
+
+/// The forwarding headers a client may only set when it is a trusted proxy (Kong's
+/// `trusted_ips`); X-Forwarded-For is appended to instead, as nginx and Kong do.
+pub const FORWARDING_HEADERS: [&str; 7] = [
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-path",
+    "x-forwarded-prefix",
+    "x-real-ip",
+    "forwarded",
+];
+
+/// Removes the forwarding headers of an untrusted client before the filters see the request,
+/// so that neither a filter (building a redirect URI, say) nor the upstream believes them.
+pub fn strip_untrusted_forwarding(list: &mut HeaderList) {
+    for name in FORWARDING_HEADERS {
+        list.remove(name.as_bytes());
+    }
 }
 
 /// Builds the upstream request from the headers as the filters left them.
@@ -118,9 +140,16 @@ pub fn upstream_request(
     );
     path.parse::<http::uri::PathAndQuery>()
         .map_err(|_| format!("invalid upstream path `{path}`"))?;
-    let authority = list.get_str(":authority").unwrap_or("");
+    // The client's Host: `:authority` (Envoy), or the `host` header where `:authority` is the
+    // server name (Kong's engine, `authority: server_name`).
+    let authority = list
+        .get_str("host")
+        .or_else(|| list.get_str(":authority"))
+        .unwrap_or("");
     let mut headers = http::HeaderMap::new();
     let mut forwarded_for = None;
+    // What a trusted client said about the original request.
+    let mut client_said: Vec<(String, String)> = Vec::new();
     for (name, value) in list.iter() {
         // The length is set from the body as the filters left it.
         if name.first() == Some(&b':')
@@ -132,6 +161,13 @@ pub fn upstream_request(
         }
         if name.eq_ignore_ascii_case(b"x-forwarded-for") {
             forwarded_for = Some(String::from_utf8_lossy(value).into_owned());
+            continue;
+        }
+        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+        if FORWARDING_HEADERS.contains(&lower.as_str()) {
+            if ctx.trusted {
+                client_said.push((lower, String::from_utf8_lossy(value).into_owned()));
+            }
             continue;
         }
         if let (Ok(name), Ok(value)) = (
@@ -153,30 +189,79 @@ pub fn upstream_request(
         Some(existing) if !existing.trim().is_empty() => format!("{existing}, {client_ip}"),
         _ => client_ip.clone(),
     };
-    let forwarded_host = host_without_port(authority);
+    let forwarded_host = host_without_port(authority).to_string();
+    let said = |name: &str| {
+        client_said
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let port = ctx.listener.port().to_string();
+    let forwarded_path = ctx.original_path.split('?').next().unwrap_or("/").to_string();
+    let prefix = (ctx.route.strip_path
+        && ctx.prefix != "/"
+        && ctx.original_path.starts_with(ctx.prefix))
+    .then(|| ctx.prefix.to_string());
+    // RFC 7239: a trusted proxy's list gets our element appended; anyone else's is replaced.
+    let element = format!(
+        "for={};host={};proto=http",
+        forwarded_node(ctx.client.ip()),
+        quote_if_needed(authority)
+    );
+    let forwarded = match said("forwarded") {
+        Some(existing) if !existing.trim().is_empty() => format!("{existing}, {element}"),
+        _ => element,
+    };
     let mut set = |name: &'static str, value: &str| {
         if let Ok(value) = http::HeaderValue::from_str(value) {
             headers.insert(name, value);
         }
     };
     set("host", &host);
-    set("x-real-ip", &client_ip);
+    set("x-real-ip", &said("x-real-ip").unwrap_or(client_ip));
     set("x-forwarded-for", &forwarded_for);
-    set("x-forwarded-proto", "http");
-    set("x-forwarded-host", forwarded_host);
-    set("x-forwarded-port", &ctx.listener.port().to_string());
+    set(
+        "x-forwarded-proto",
+        &said("x-forwarded-proto").unwrap_or_else(|| "http".to_string()),
+    );
+    set(
+        "x-forwarded-host",
+        &said("x-forwarded-host").unwrap_or(forwarded_host),
+    );
+    set("x-forwarded-port", &said("x-forwarded-port").unwrap_or(port));
     set(
         "x-forwarded-path",
-        ctx.original_path.split('?').next().unwrap_or("/"),
+        &said("x-forwarded-path").unwrap_or(forwarded_path),
     );
-    if ctx.route.strip_path && ctx.prefix != "/" && ctx.original_path.starts_with(ctx.prefix) {
-        set("x-forwarded-prefix", ctx.prefix);
+    if let Some(prefix) = said("x-forwarded-prefix").or(prefix) {
+        set("x-forwarded-prefix", &prefix);
     }
+    set("forwarded", &forwarded);
     Ok(UpstreamRequest {
         method,
         path,
         headers,
     })
+}
+
+/// A `for=` node: IPv6 addresses are quoted and bracketed (RFC 7239 section 6).
+fn forwarded_node(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
+    }
+}
+
+/// A `host=` value is a token unless it has a `:` (a port) or other separators: quote it.
+fn quote_if_needed(value: &str) -> String {
+    if value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    {
+        value.to_string()
+    } else {
+        format!("\"{}\"", value.replace(['"', '\\'], ""))
+    }
 }
 
 fn bracket(host: &str) -> String {
@@ -254,6 +339,7 @@ mod tests {
             client: "127.0.0.2:5555".parse().unwrap(),
             listener: "127.0.0.1:8000".parse().unwrap(),
             original_path: "/a?b=1",
+            trusted: false,
         };
         let request = upstream_request(&list, &ctx).unwrap();
         assert_eq!(request.method, http::Method::POST);
@@ -270,6 +356,74 @@ mod tests {
         assert!(
             h.get("content-length").is_none(),
             "the length follows the body the filters left"
+        );
+    }
+
+    /// A request whose client claims to be forwarding for someone else.
+    fn spoofing_request() -> HeaderList {
+        let mut list = HeaderList::new();
+        list.add(b":authority", b"gw.example:8000");
+        list.add(b":path", b"/a");
+        list.add(b":method", b"GET");
+        list.add(b"x-forwarded-proto", b"https");
+        list.add(b"x-forwarded-host", b"evil.example");
+        list.add(b"x-forwarded-port", b"443");
+        list.add(b"x-forwarded-path", b"/admin");
+        list.add(b"x-forwarded-prefix", b"/evil");
+        list.add(b"x-real-ip", b"10.9.9.9");
+        list.add(b"forwarded", b"for=10.9.9.9;host=evil.example;proto=https");
+        list
+    }
+
+    fn forward(list: &HeaderList, trusted: bool) -> http::HeaderMap {
+        let (service, route) = (service(), route());
+        let ctx = ForwardContext {
+            service: &service,
+            route: &route,
+            prefix: "/",
+            client: "127.0.0.2:5555".parse().unwrap(),
+            listener: "127.0.0.1:8000".parse().unwrap(),
+            original_path: "/a",
+            trusted,
+        };
+        upstream_request(list, &ctx).unwrap().headers
+    }
+
+    #[test]
+    fn an_untrusted_client_cannot_set_forwarding_headers() {
+        let mut list = spoofing_request();
+        // What the filters see: the claims are gone before they run.
+        strip_untrusted_forwarding(&mut list);
+        assert!(list.get(b"x-forwarded-prefix").is_none());
+        assert!(list.get(b"forwarded").is_none());
+        // What the upstream gets, even if a claim survived to here: the gateway's own values.
+        for list in [list, spoofing_request()] {
+            let h = forward(&list, false);
+            assert_eq!(h["x-forwarded-proto"], "http");
+            assert_eq!(h["x-forwarded-host"], "gw.example");
+            assert_eq!(h["x-forwarded-port"], "8000");
+            assert_eq!(h["x-forwarded-path"], "/a");
+            assert!(h.get("x-forwarded-prefix").is_none());
+            assert_eq!(h["x-real-ip"], "127.0.0.2");
+            assert_eq!(
+                h["forwarded"],
+                "for=127.0.0.2;host=\"gw.example:8000\";proto=http"
+            );
+        }
+    }
+
+    #[test]
+    fn a_trusted_proxy_keeps_its_forwarding_headers() {
+        let h = forward(&spoofing_request(), true);
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "evil.example");
+        assert_eq!(h["x-forwarded-port"], "443");
+        assert_eq!(h["x-forwarded-path"], "/admin");
+        assert_eq!(h["x-forwarded-prefix"], "/evil");
+        assert_eq!(h["x-real-ip"], "10.9.9.9");
+        assert_eq!(
+            h["forwarded"],
+            "for=10.9.9.9;host=evil.example;proto=https, for=127.0.0.2;host=\"gw.example:8000\";proto=http"
         );
     }
 

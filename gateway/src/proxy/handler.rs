@@ -19,6 +19,7 @@ use hyper::body::{Body, Incoming};
 
 use crate::abi::headers::HeaderList;
 use crate::abi::Action;
+use crate::config::host::{Authority, LocalResponseHeaders};
 use crate::config::{Route, Service};
 use crate::dispatch::to_header_map;
 use crate::gateway::Gateway;
@@ -205,6 +206,16 @@ struct Hold {
     headers_passed: bool,
     /// Body data the filter has seen but not let through (it paused before the end).
     buffer: Vec<u8>,
+    /// The filter paused its headers callback: as Envoy's host turns that Pause into
+    /// `StopAllIterationAndWatermark`, body data and trailers wait here, unseen by the filter,
+    /// until it resumes; then they are delivered to it (Envoy's `commonContinue`).
+    stopped_all: bool,
+    /// Body data that arrived while `stopped_all`.
+    waiting: Vec<u8>,
+    /// The body ended while `stopped_all`.
+    waiting_end: bool,
+    /// Trailers arrived while `stopped_all`.
+    waiting_trailers: bool,
 }
 
 /// One direction (request or response) travelling through the chain. A filter that pauses
@@ -248,11 +259,8 @@ pub async fn handle(
     let gateway = worker.gateway.clone();
     gateway.own_metrics.requests.record(1);
     let (parts, body) = request.into_parts();
-    let original_path = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
+    let raw_target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let normalized = crate::proxy::path::normalize_target(raw_target);
     let mut guard = StreamGuard {
         queue: worker.finished.clone(),
         finished: Some(Finished {
@@ -261,14 +269,28 @@ pub async fn handle(
             access: AccessRecord {
                 client: connection.peer,
                 method: parts.method.to_string(),
-                path: original_path.clone(),
+                path: raw_target.to_string(),
                 status: 0,
                 bytes: 0,
                 started: Instant::now(),
             },
         }),
     };
-    let Some(matched) = gateway.router.find(parts.uri.path()) else {
+    let original_path = match normalized {
+        Ok(path) => path,
+        Err(why) => {
+            log::gateway(
+                Level::Info,
+                &format!(
+                    "refused the request path from {} ({why}): 400",
+                    connection.peer
+                ),
+            );
+            return Ok(guard.attach(kong_error(StatusCode::BAD_REQUEST, "Bad request")));
+        }
+    };
+    let route_path = original_path.split('?').next().unwrap_or("/");
+    let Some(matched) = gateway.router.find(route_path) else {
         return Ok(guard.attach(kong_error(
             StatusCode::NOT_FOUND,
             "no Route matched with those values",
@@ -304,11 +326,27 @@ pub async fn handle(
         route_name: route.name.clone(),
         service_name: service.name.clone(),
     };
-    let exchange = Rc::new(RefCell::new(Exchange::new(
-        info,
-        forward::request_header_list(&parts),
-        chain.len(),
-    )));
+    let trusted = gateway.config.trusted_ips.contains(connection.peer.ip());
+    let mut headers = forward::request_header_list(&parts);
+    if gateway.config.host.authority == Authority::ServerName {
+        // Kong's engine: `:authority` is the server name and port; Host stays a header.
+        let host = headers.get(b":authority").map(<[u8]>::to_vec);
+        let server = format!(
+            "{}:{}",
+            gateway.config.host.server_name,
+            connection.local.port()
+        );
+        headers.replace(b":authority", server.as_bytes());
+        if let Some(host) = host {
+            headers.add(b"host", &host);
+        }
+    }
+    if !trusted {
+        forward::strip_untrusted_forwarding(&mut headers);
+    }
+    // Filters see the path that routing used and that goes upstream.
+    headers.replace(b":path", original_path.as_bytes());
+    let exchange = Rc::new(RefCell::new(Exchange::new(info, headers, chain.len())));
     if let Some(f) = guard.finished() {
         f.exchange = Some(exchange.clone());
     }
@@ -536,8 +574,14 @@ impl Flow<'_> {
                 let resumed = self.signals(index, direction)?;
                 if action == Action::Pause && !resumed {
                     if !pipe.headers_end {
-                        // Held: the body is still delivered to this filter, which may continue
-                        // from a body callback (Envoy's StopIteration).
+                        if self.gateway.config.host.allow_on_headers_stop_iteration {
+                            // Envoy's allow_on_headers_stop_iteration: the body is still
+                            // delivered to this filter, which may continue from a body callback.
+                            return Ok(Vec::new());
+                        }
+                        // Envoy's default (and Kong): the body and trailers wait, unseen,
+                        // until the filter resumes.
+                        pipe.holds[position].stopped_all = true;
                         return Ok(Vec::new());
                     }
                     self.wait_for_continue(index, direction, callback.name())
@@ -545,7 +589,74 @@ impl Flow<'_> {
                 }
                 Ok(self.release_headers(pipe, position).into_iter().collect())
             }
-            Event::Data(chunk, end) => {
+            Event::Data(chunk, end) if pipe.holds[position].stopped_all => {
+                let hold = &mut pipe.holds[position];
+                hold.waiting.extend_from_slice(&chunk);
+                hold.waiting_end |= end;
+                if !end {
+                    return Ok(Vec::new());
+                }
+                // All of the body is here and the filter still holds the headers.
+                self.wait_for_continue(index, direction, headers_callback(direction))
+                    .await?;
+                self.resume_stopped_all(pipe, position).await
+            }
+            Event::Trailers if pipe.holds[position].stopped_all => {
+                pipe.holds[position].waiting_trailers = true;
+                self.wait_for_continue(index, direction, headers_callback(direction))
+                    .await?;
+                self.resume_stopped_all(pipe, position).await
+            }
+            Event::Data(chunk, end) => self.body_step(pipe, position, chunk, end).await,
+            Event::Trailers => self.trailers_step(pipe, position).await,
+        }
+    }
+
+    /// A filter that held everything since its headers callback resumed: as Envoy's
+    /// `commonContinue`, the headers go on to the next filter, then the data that waited is
+    /// delivered to this filter (`end_of_stream` when the body ended and no trailers came),
+    /// then the trailers. Returns what gets past this filter.
+    async fn resume_stopped_all(
+        &mut self,
+        pipe: &mut Pipeline,
+        position: usize,
+    ) -> Result<Vec<Event>, Stop> {
+        let hold = &mut pipe.holds[position];
+        hold.stopped_all = false;
+        let data = std::mem::take(&mut hold.waiting);
+        let ended = hold.waiting_end;
+        let trailers = std::mem::take(&mut hold.waiting_trailers);
+        if data.is_empty() && ended && !trailers {
+            // Nothing but the end arrived: the headers go on as a complete message, and this
+            // filter gets no body callback (Envoy does the same).
+            pipe.headers_end = true;
+        }
+        let mut out: Vec<Event> = self.release_headers(pipe, position).into_iter().collect();
+        if !data.is_empty() {
+            out.extend(
+                self.body_step(pipe, position, data, ended && !trailers)
+                    .await?,
+            );
+        }
+        if trailers {
+            out.extend(self.trailers_step(pipe, position).await?);
+        }
+        Ok(out)
+    }
+
+    /// One body chunk through the filter at `position`, its headers already let through.
+    async fn body_step(
+        &mut self,
+        pipe: &mut Pipeline,
+        position: usize,
+        chunk: Vec<u8>,
+        end: bool,
+    ) -> Result<Vec<Event>, Stop> {
+        let index = pipe.order[position];
+        let direction = pipe.direction;
+        let bits = Bits::of(direction);
+        {
+            {
                 let mut buffer = std::mem::take(&mut pipe.holds[position].buffer);
                 buffer.extend_from_slice(&chunk);
                 let size = buffer.len();
@@ -593,7 +704,20 @@ impl Flow<'_> {
                 out.push(Event::Data(buffer, end));
                 Ok(out)
             }
-            Event::Trailers => {
+        }
+    }
+
+    /// The trailers through the filter at `position`, its headers already let through.
+    async fn trailers_step(
+        &mut self,
+        pipe: &mut Pipeline,
+        position: usize,
+    ) -> Result<Vec<Event>, Stop> {
+        let index = pipe.order[position];
+        let direction = pipe.direction;
+        let bits = Bits::of(direction);
+        {
+            {
                 let trailers = {
                     let mut exchange = self.exchange.borrow_mut();
                     exchange.grant(index, bits.trailers);
@@ -653,6 +777,13 @@ impl Flow<'_> {
             if !self.signals(index, pipe.direction)? {
                 continue;
             }
+            if pipe.holds[position].stopped_all {
+                let out = self.resume_stopped_all(pipe, position).await?;
+                if !out.is_empty() {
+                    self.deliver(pipe, position + 1, out).await?;
+                }
+                continue;
+            }
             let mut out: Vec<Event> = self.release_headers(pipe, position).into_iter().collect();
             let held = std::mem::take(&mut pipe.holds[position].buffer);
             if !held.is_empty() {
@@ -683,12 +814,9 @@ impl Flow<'_> {
                 }
             };
             let next = match timeout {
-                Some(limit) => tokio::time::timeout(limit, next).await.map_err(|_| {
-                    self.body_error(
-                        pipe.direction,
-                        format!("the body stalled for {} ms", limit.as_millis()),
-                    )
-                })?,
+                Some(limit) => tokio::time::timeout(limit, next)
+                    .await
+                    .map_err(|_| self.stall_error(pipe.direction, limit))?,
                 None => next.await,
             };
             let frame = match next {
@@ -750,6 +878,20 @@ impl Flow<'_> {
         }
     }
 
+    /// No body data for `limit`: nginx's client_body_timeout (408) or the upstream's (502).
+    fn stall_error(&self, direction: Direction, limit: std::time::Duration) -> Stop {
+        let why = format!("the body stalled for {} ms", limit.as_millis());
+        match direction {
+            Direction::Request => Stop::Error(HostError {
+                status: StatusCode::REQUEST_TIMEOUT,
+                message: "Request timeout",
+                log: format!("request body refused: {why} (client_body_timeout)"),
+                through_filters: false,
+            }),
+            Direction::Response => self.body_error(direction, why),
+        }
+    }
+
     fn body_error(&self, direction: Direction, why: String) -> Stop {
         Stop::Error(match direction {
             Direction::Request => HostError {
@@ -776,7 +918,8 @@ impl Flow<'_> {
         );
         self.deliver(&mut pipe, 0, vec![Event::Headers]).await?;
         if !headers_end {
-            self.pump(&mut pipe, &mut body, None).await?;
+            let timeout = self.gateway.config.client.body_timeout;
+            self.pump(&mut pipe, &mut body, Some(timeout)).await?;
         }
         let exchange = self.exchange.borrow();
         Ok(Forwarded {
@@ -794,6 +937,7 @@ impl Flow<'_> {
             client: self.connection.peer,
             listener: self.connection.local,
             original_path: self.original_path,
+            trusted: self.gateway.config.trusted_ips.contains(self.connection.peer.ip()),
         };
         let request = forward::upstream_request(&forwarded.headers, &context).map_err(|e| {
             Stop::Error(HostError {
@@ -932,7 +1076,7 @@ impl Flow<'_> {
             }
             Stop::Local(local) => {
                 self.log_local(&local);
-                let (head, body) = local_parts(local);
+                let (head, body) = local_parts(local, self.gateway.config.host.local_response_headers);
                 if in_response {
                     return Ok(self.build_response(&head, body, None));
                 }
@@ -944,7 +1088,7 @@ impl Flow<'_> {
             Err(Stop::Reset) => Err(StreamReset),
             Err(Stop::Local(local)) => {
                 self.log_local(&local);
-                let (head, body) = local_parts(local);
+                let (head, body) = local_parts(local, self.gateway.config.host.local_response_headers);
                 Ok(self.build_response(&head, body, None))
             }
             Err(Stop::Error(error)) => {
@@ -974,13 +1118,25 @@ impl Flow<'_> {
     }
 }
 
-/// The head and body of a local response; a body without a content type is text/plain.
-fn local_parts(local: LocalResponse) -> (HeaderList, Vec<u8>) {
+fn headers_callback(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Request => "proxy_on_request_headers",
+        Direction::Response => "proxy_on_response_headers",
+    }
+}
+
+/// The head and body of a local response; a body without a content type is text/plain. With
+/// `local_response_headers: last` (Kong's engine) a repeated header keeps only its last value.
+fn local_parts(local: LocalResponse, repeated: LocalResponseHeaders) -> (HeaderList, Vec<u8>) {
     let mut head = HeaderList::new();
     head.add(b":status", local.status.to_string().as_bytes());
     for (name, value) in local.headers.iter() {
-        if name.first() != Some(&b':') {
-            head.add(name, value);
+        if name.first() == Some(&b':') {
+            continue;
+        }
+        match repeated {
+            LocalResponseHeaders::All => head.add(name, value),
+            LocalResponseHeaders::Last => head.replace(name, value),
         }
     }
     if !local.body.is_empty() && head.get(b"content-type").is_none() {

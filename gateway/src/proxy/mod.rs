@@ -1,8 +1,10 @@
 //! The proxy listener: an acceptor spreads connections over the workers, which run the filter
 //! chains and forward to the upstream services.
 
+pub mod conn;
 pub mod forward;
 pub mod handler;
+pub mod path;
 pub mod routing;
 pub mod worker;
 

@@ -9,13 +9,14 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::{oneshot, Notify};
 
 use crate::gateway::Gateway;
 use crate::http::client::HttpClient;
 use crate::log::{self, Level};
+use crate::proxy::conn::{self, Activity, ConnectionCount, Tracked};
 use crate::proxy::handler::{self, Finished};
 use crate::shared::QueueOwner;
 use crate::vm::slot::PluginSlot;
@@ -67,6 +68,8 @@ pub struct Worker {
     pub slots: Vec<Rc<PluginSlot>>,
     pub client: Rc<HttpClient>,
     pub finished: Rc<FinishQueue>,
+    /// Open client connections, capped at `worker_connections`.
+    pub connections: Rc<ConnectionCount>,
 }
 
 /// Starts worker `index`; `ready` hears whether its VM instances came up.
@@ -142,6 +145,7 @@ impl Worker {
             slots,
             client,
             finished: Rc::new(FinishQueue::default()),
+            connections: Rc::new(ConnectionCount::default()),
         })
     }
 
@@ -180,6 +184,18 @@ impl Worker {
     }
 
     fn serve(self: &Rc<Self>, stream: std::net::TcpStream, peer: SocketAddr, id: u64) {
+        let limits = self.gateway.config.client;
+        let Some(admitted) = self.connections.admit(limits.worker_connections) else {
+            // nginx: "worker_connections are not enough"; the connection is closed at once.
+            log::gateway(
+                Level::Warn,
+                &format!(
+                    "worker {}: {} connections open (worker_connections); closing the one from {peer}",
+                    self.index, limits.worker_connections
+                ),
+            );
+            return;
+        };
         let stream = match tokio::net::TcpStream::from_std(stream) {
             Ok(stream) => stream,
             Err(e) => {
@@ -199,16 +215,40 @@ impl Worker {
         };
         let connection = Rc::new(handler::Connection { peer, local, id });
         let worker = self.clone();
+        let activity = Activity::new();
         tokio::task::spawn_local(async move {
+            let _admitted = admitted;
+            let requests = activity.clone();
             let service = service_fn(move |request| {
-                handler::handle(worker.clone(), connection.clone(), request)
+                let in_flight = requests.request();
+                let handled = handler::handle(worker.clone(), connection.clone(), request);
+                async move {
+                    let response = handled.await;
+                    drop(in_flight);
+                    response
+                }
             });
+            let keep_alive = !limits.keepalive_timeout.is_zero();
             let served = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .keep_alive(keep_alive)
+                .serve_connection(TokioIo::new(Tracked::new(stream, activity.clone())), service);
+            tokio::pin!(served);
+            let mut closing = false;
+            let served = loop {
+                tokio::select! {
+                    result = served.as_mut() => break result,
+                    _ = conn::idle_for(&activity, limits.keepalive_timeout), if keep_alive && !closing => {
+                        // keepalive_timeout: an idle connection is closed.
+                        closing = true;
+                        served.as_mut().graceful_shutdown();
+                    }
+                }
+            };
             if let Err(e) = served {
-                log::gateway(Level::Debug, &format!("connection from {peer} ended: {e}"));
+                let level = if e.is_timeout() { Level::Info } else { Level::Debug };
+                log::gateway(level, &format!("connection from {peer} ended: {e}"));
             }
         });
     }

@@ -83,6 +83,10 @@ impl PluginVm {
         state: HostState,
     ) -> wasmtime::Result<PluginVm> {
         let mut store = Store::new(pre.module().engine(), state);
+        store.limiter(|state| &mut state.limits);
+        store.epoch_deadline_trap();
+        let ticks = crate::vm::deadline_ticks(store.data().gateway.config.vm.callback_timeout);
+        store.set_epoch_deadline(ticks);
         let instance = pre.instantiate(&mut store)?;
         let memory = instance
             .get_memory(&mut store, "memory")
@@ -130,7 +134,11 @@ impl PluginVm {
         self.store.data_mut()
     }
 
+    /// Before every callback: the context it runs for, and a fresh deadline
+    /// (`vm_callback_timeout_ms`) after which the callback traps.
     fn enter(&mut self, context: u32) {
+        let timeout = self.store.data().gateway.config.vm.callback_timeout;
+        self.store.set_epoch_deadline(crate::vm::deadline_ticks(timeout));
         let state = self.store.data_mut();
         state.current = context;
         state.effective = context;

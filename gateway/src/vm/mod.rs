@@ -15,10 +15,37 @@ use crate::abi::{hostcalls, wasi, Status};
 use crate::log::{self, Level};
 use state::HostState;
 
-pub fn engine() -> Result<Engine, String> {
+/// How often the engine's epoch advances: the granularity of the per-callback deadline.
+pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// The engine. With `interruptible`, compiled code checks the engine's epoch, which a
+/// background thread advances every [`EPOCH_TICK`], so a callback that runs past its deadline
+/// traps (see `PluginVm::enter`) instead of blocking its worker for ever.
+pub fn engine(interruptible: bool) -> Result<Engine, String> {
     let mut config = wasmtime::Config::new();
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
-    Engine::new(&config).map_err(|e| format!("cannot set up wasmtime: {e}"))
+    config.epoch_interruption(interruptible);
+    let engine = Engine::new(&config).map_err(|e| format!("cannot set up wasmtime: {e}"))?;
+    if interruptible {
+        let ticking = engine.weak();
+        std::thread::Builder::new()
+            .name("vm-epoch".to_string())
+            .spawn(move || {
+                while let Some(engine) = ticking.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .map_err(|e| format!("cannot start the VM epoch thread: {e}"))?;
+    }
+    Ok(engine)
+}
+
+/// The epoch deadline, in ticks, for one callback of at most `timeout`.
+pub fn deadline_ticks(timeout: std::time::Duration) -> u64 {
+    let ticks = timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1);
+    u64::try_from(ticks).unwrap_or(u64::MAX)
 }
 
 /// Compiles a module and checks it speaks ABI 0.2.x and exports an allocator.

@@ -448,14 +448,24 @@ pub fn refusal_reason(logs: &[(Level, String)]) -> String {
 /// a link error), without the wasm backtrace.
 fn describe(error: &wasmtime::Error) -> String {
     if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
-        return format!("wasm trap: {trap}");
+        return match trap {
+            wasmtime::Trap::Interrupt => {
+                "wasm trap: the callback ran past vm_callback_timeout_ms".to_string()
+            }
+            other => format!("wasm trap: {other}"),
+        };
     }
-    error
+    let cause = error
         .root_cause()
         .to_string()
         .split_whitespace()
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    // The StoreLimits refusal (vm_memory_limit_bytes), made a trap on purpose.
+    if let Some(size) = cause.strip_prefix("forcing trap when growing memory to ") {
+        return format!("the instance's memory would grow to {size}, past vm_memory_limit_bytes");
+    }
+    cause
 }
 
 /// Calls proxy_on_tick on the active root every tick period; a change of period (or of root)

@@ -72,6 +72,8 @@ pub struct HostState {
     pub worker: usize,
     pub memory: Option<Memory>,
     pub allocate: Option<TypedFunc<i32, i32>>,
+    /// The instance's memory cap (`vm_memory_limit_bytes`): growing past it traps.
+    pub limits: wasmtime::StoreLimits,
     /// The context the host called into, and the one hostcalls act for (set_effective_context).
     pub current: u32,
     pub effective: u32,
@@ -97,12 +99,17 @@ pub struct HostState {
 
 impl HostState {
     pub fn new(plugin: Arc<PluginInfo>, gateway: Arc<Gateway>, worker: usize) -> HostState {
+        let limits = wasmtime::StoreLimitsBuilder::new()
+            .memory_size(gateway.config.vm.memory_limit_bytes)
+            .trap_on_grow_failure(true)
+            .build();
         HostState {
             plugin,
             gateway,
             worker,
             memory: None,
             allocate: None,
+            limits,
             current: 0,
             effective: 0,
             next_context_id: 1,

@@ -88,6 +88,43 @@ pub fn conformance_wasm() -> PathBuf {
         .clone()
 }
 
+/// One of the proxy-wasm Rust SDK's own example filters (`gateway/sdk-examples`, unmodified),
+/// built for wasm32-wasip1 when missing or older than its sources, like the conformance filter.
+pub fn sdk_example_wasm(name: &str) -> PathBuf {
+    let workspace = workspace_dir();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"));
+    let wasm = target.join(format!("wasm32-wasip1/release/examples/{name}.wasm"));
+    let sources = workspace.join("gateway/sdk-examples");
+    if !is_stale(&wasm, &sources) {
+        return wasm;
+    }
+    fs::create_dir_all(&target).expect("create the target dir");
+    let lock = File::create(target.join("sdk-examples.build-lock")).expect("create the build lock");
+    lock.lock().expect("take the build lock");
+    if is_stale(&wasm, &sources) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip1",
+                "-p",
+                "sdk-examples",
+                "--example",
+                name,
+            ])
+            .current_dir(&workspace)
+            .status()
+            .expect("run cargo");
+        assert!(status.success(), "building the SDK example {name} failed");
+    }
+    let _ = lock.unlock();
+    wasm
+}
+
 // ---------------------------------------------------------------------------------------------
 // Temporary directories and ports
 
@@ -617,6 +654,11 @@ pub fn request(
         format!("content-length: {}\r\n", body.len())
     };
     exchange(port, &head(method, path, port, headers, &framing), &[body])
+}
+
+/// A request written by hand (the whole head, `\r\n` line ends, blank line included).
+pub fn raw_request(port: u16, head: &str, body: &[u8]) -> TestResponse {
+    exchange(port, head, &[body])
 }
 
 pub fn get(port: u16, path: &str) -> TestResponse {
