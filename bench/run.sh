@@ -8,6 +8,13 @@
 #
 #   bench/run.sh                      # defaults below; override with the environment:
 #   DURATION=10 CONNECTIONS=32 ROUNDS=3 WORKERS=1 PEER=auto bench/run.sh
+#   SESSIONS=10000 TOKENS=1000 LOAD_DURATION=300 LOAD_CONNECTIONS=64 bench/run.sh
+#
+# Besides the one-cookie scenarios: many sessions (SESSIONS distinct logins on each side,
+# picked at random per request by bench/pick-header.lua), bearer JWTs (TOKENS distinct RS256
+# and ES256 access tokens), each against a baseline run with the same wrk script; then the
+# load run (LOAD_CONNECTIONS connections for LOAD_DURATION seconds over SESSIONS sessions whose
+# tokens expire every LOAD_TOKEN_TTL seconds, so refreshes happen; LOAD_DURATION=0 skips it).
 #
 # PEER=auto runs the peer when Apache and mod_auth_openidc are installed or apt-get can install
 # them; PEER=yes requires it; PEER=no skips it. Each round runs every scenario once, in turn;
@@ -26,6 +33,11 @@ PEER=${PEER:-auto}
 CARGO=${CARGO:-cargo}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 OIDC_WASM=${OIDC_WASM:-$TARGET_DIR/filters/openid_connect.wasm}
+SESSIONS=${SESSIONS:-10000}
+TOKENS=${TOKENS:-1000}
+LOAD_DURATION=${LOAD_DURATION:-300}
+LOAD_CONNECTIONS=${LOAD_CONNECTIONS:-64}
+LOAD_TOKEN_TTL=${LOAD_TOKEN_TTL:-120}
 APACHE=/usr/sbin/apache2
 APACHE_MODULES=/usr/lib/apache2/modules
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
@@ -93,9 +105,19 @@ IDP=no
 if command -v node >/dev/null && [ -d tests/idp/node_modules ]; then
   IDP=yes
   IDP_PORT=$(free_port)
+  # The IdP's keys with a P-256 key beside its RSA key, and the bearer scenarios' tokens.
+  node bench/mint-tokens.mjs "$WORK/jwks.json" "http://127.0.0.1:$IDP_PORT" kong "$TOKENS" "$WORK/tokens"
   node tests/idp/server.js --port "$IDP_PORT" --jwks-file "$WORK/jwks.json" --quiet >"$WORK/idp.log" 2>&1 &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$IDP_PORT/.well-known/openid-configuration" "the test IdP"
+  if [ "$LOAD_DURATION" -gt 0 ]; then
+    # The load run's IdP: short-lived tokens, so sessions refresh theirs during the run.
+    LOAD_IDP_PORT=$(free_port)
+    node tests/idp/server.js --port "$LOAD_IDP_PORT" --jwks-file "$WORK/jwks.json" --quiet \
+      --access-token-ttl "$LOAD_TOKEN_TTL" >"$WORK/load-idp.log" 2>&1 &
+    PIDS+=($!)
+    wait_http "http://127.0.0.1:$LOAD_IDP_PORT/.well-known/openid-configuration" "the load run's IdP"
+  fi
 fi
 OIDC=no
 if [ "$IDP" = yes ] && [ -f "$OIDC_WASM" ]; then OIDC=yes; fi
@@ -123,6 +145,12 @@ services:
         paths: [/noop]
       - id: 00000000-0000-4000-8000-000000000013
         paths: [/oidc]
+      - id: 00000000-0000-4000-8000-000000000014
+        paths: [/many]
+      - id: 00000000-0000-4000-8000-000000000015
+        paths: [/bearer]
+      - id: 00000000-0000-4000-8000-000000000016
+        paths: [/load]
 plugins:
   - id: 00000000-0000-4000-8000-000000000021
     name: noop
@@ -142,7 +170,42 @@ EOF
       client_secret: [secret]
       session_secret: benchmark-session-secret-0123456789
       auth_methods: [password, session]
+  - id: 00000000-0000-4000-8000-000000000023
+    name: openid-connect
+    wasm: $(realpath "$OIDC_WASM")
+    route: 00000000-0000-4000-8000-000000000014
+    config:
+      issuer: http://127.0.0.1:$IDP_PORT
+      client_id: [kong]
+      client_secret: [secret]
+      session_secret: benchmark-session-secret-0123456789
+      auth_methods: [password, session]
+      cache_tokens: false
+  - id: 00000000-0000-4000-8000-000000000024
+    name: openid-connect
+    wasm: $(realpath "$OIDC_WASM")
+    route: 00000000-0000-4000-8000-000000000015
+    config:
+      issuer: http://127.0.0.1:$IDP_PORT
+      client_id: [kong]
+      client_secret: [secret]
+      auth_methods: [bearer]
 EOF
+    if [ "$LOAD_DURATION" -gt 0 ]; then
+      cat <<EOF
+  - id: 00000000-0000-4000-8000-000000000025
+    name: openid-connect
+    wasm: $(realpath "$OIDC_WASM")
+    route: 00000000-0000-4000-8000-000000000016
+    config:
+      issuer: http://127.0.0.1:$LOAD_IDP_PORT
+      client_id: [kong]
+      client_secret: [secret]
+      session_secret: benchmark-session-secret-0123456789
+      auth_methods: [password, session]
+      cache_tokens: false
+EOF
+    fi
   fi
 } >"$WORK/gateway.yaml"
 
@@ -206,9 +269,47 @@ if [ "$PEER" != no ]; then
   add_scenario peer-session "http://127.0.0.1:$APACHE_PORT/peer/" login_peer "$APACHE_PID" peer-plain "peer: mod_auth_openidc, session"
 fi
 
+# Scenarios whose every request carries a header picked at random from a file (one line per
+# session or token) by bench/pick-header.lua, with one wrk thread per connection; each side's
+# baseline is run the same way (its file: X-Bench lines), so the script's cost is in both.
+declare -A FILE
+seq 1 "$SESSIONS" | sed 's/^/X-Bench: /' >"$WORK/plain-headers.txt"
+add_scenario no-filter-many "http://127.0.0.1:$PROXY_PORT/plain" "" "$GATEWAY_PID" no-filter-many "ours: gateway, no filter (script)"
+FILE[no-filter-many]=$WORK/plain-headers.txt
+if [ "$OIDC" = yes ]; then
+  add_scenario oidc-many "http://127.0.0.1:$PROXY_PORT/many" "" "$GATEWAY_PID" no-filter-many "ours: OIDC filter, $SESSIONS sessions"
+  FILE[oidc-many]=$WORK/ours-sessions.txt
+  add_scenario oidc-rs256 "http://127.0.0.1:$PROXY_PORT/bearer" "" "$GATEWAY_PID" no-filter-many "ours: OIDC filter, bearer RS256 x$TOKENS"
+  FILE[oidc-rs256]=$WORK/tokens-RS256.txt
+  add_scenario oidc-es256 "http://127.0.0.1:$PROXY_PORT/bearer" "" "$GATEWAY_PID" no-filter-many "ours: OIDC filter, bearer ES256 x$TOKENS"
+  FILE[oidc-es256]=$WORK/tokens-ES256.txt
+fi
+if [ "$PEER" != no ]; then
+  add_scenario peer-plain-many "http://127.0.0.1:$APACHE_PORT/plain" "" "$APACHE_PID" peer-plain-many "peer: Apache, no auth (script)"
+  FILE[peer-plain-many]=$WORK/plain-headers.txt
+  add_scenario peer-many "http://127.0.0.1:$APACHE_PORT/peer/" "" "$APACHE_PID" peer-plain-many "peer: mod_auth_openidc, $SESSIONS sessions"
+  FILE[peer-many]=$WORK/peer-sessions.txt
+fi
+
+# The many-sessions scenarios' logins, once: every one a real login (bench/login-sessions.py).
+if [ "$OIDC" = yes ]; then
+  echo "logging in $SESSIONS sessions (ours, password grant)..."
+  start=$SECONDS
+  python3 bench/login-sessions.py ours "http://127.0.0.1:$PROXY_PORT/many" "$SESSIONS" "$WORK/ours-sessions.txt"
+  echo "  $((SECONDS - start)) s"
+fi
+if [ "$PEER" != no ]; then
+  echo "logging in $SESSIONS sessions (peer, authorization code flow)..."
+  start=$SECONDS
+  python3 bench/login-sessions.py peer "http://127.0.0.1:$APACHE_PORT/peer/" "$SESSIONS" "$WORK/peer-sessions.txt"
+  echo "  $((SECONDS - start)) s"
+fi
+
 # Logs in (when the scenario needs it) and checks the scenario answers 200.
 prepare() { # name
   local name=$1 cookie code
+  # A file scenario is checked with its file's first line.
+  [ -n "${FILE[$name]:-}" ] && HEADER[$name]=$(head -1 "${FILE[$name]}")
   if [ -n "${LOGIN[$name]}" ]; then
     cookie=$(${LOGIN[$name]}) || true
     [ -n "$cookie" ] || { echo "$name: the login gave no session cookie" >&2; exit 1; }
@@ -241,7 +342,11 @@ TICKS_PER_SECOND=$(getconf CLK_TCK)
 run_wrk() { # name seconds
   local out before after requests
   before=$(cpu_ticks "${SERVER_PID[$1]}")
-  out=$(timeout $(($2 + 30)) wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${2}s" -H "${HEADER[$1]}" "${URL[$1]}")
+  if [ -n "${FILE[$1]:-}" ]; then
+    out=$(timeout $(($2 + 30)) wrk -t "$CONNECTIONS" -c "$CONNECTIONS" -d "${2}s" -s bench/pick-header.lua "${URL[$1]}" -- "${FILE[$1]}" "$CONNECTIONS")
+  else
+    out=$(timeout $(($2 + 30)) wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${2}s" -H "${HEADER[$1]}" "${URL[$1]}")
+  fi
   after=$(cpu_ticks "${SERVER_PID[$1]}")
   if grep -q "Non-2xx or 3xx responses" <<<"$out"; then
     echo "$1: some answers were not 2xx:" >&2
@@ -304,4 +409,51 @@ if [ "$OIDC" = yes ] && [ "$PEER" != no ]; then
   echo "session cookie sent: ours ${COOKIE_SIZE[oidc-session]} bytes, peer ${COOKIE_SIZE[peer-session]} bytes (Cookie header value)"
 elif [ "$OIDC" = no ]; then
   echo "note: the OIDC scenario was skipped (needs node, tests/idp/node_modules and $OIDC_WASM: make deps wasm)"
+fi
+
+# The scenarios with many credentials: ratios within the run, against the baselines run the
+# same way (wrk -tN -cN with bench/pick-header.lua).
+echo "(script) rows and those after them: wrk -t$CONNECTIONS -c$CONNECTIONS with bench/pick-header.lua, a header picked per request"
+if [ "$OIDC" = yes ]; then
+  for name in oidc-many oidc-rs256 oidc-es256; do
+    awk -v d="${DESCRIBE[$name]}" -v r="${MED[$name]}" -v b="${MED[no-filter-many]}" -v c="${MED_CPU[$name]}" -v bc="${MED_CPU[no-filter-many]}" \
+      'BEGIN { printf "%-42s %.3f of the no-filter gateway, auth cost %.1f µs CPU per request\n", d ":", r / b, c - bc }'
+  done
+fi
+if [ "$OIDC" = yes ] && [ "$PEER" != no ]; then
+  awk -v o="${MED[oidc-many]}" -v p="${MED[peer-many]}" -v oc="${MED_CPU[oidc-many]}" -v pc="${MED_CPU[peer-many]}" \
+    -v pb="${MED[peer-plain-many]}" -v pbc="${MED_CPU[peer-plain-many]}" -v n="$SESSIONS" 'BEGIN {
+      printf "peer, %d sessions: %.3f of its Apache, auth cost %.1f µs CPU per request\n", n, p / pb, pc - pbc
+      printf "ours / peer, %d sessions: %.2f x the req/s, %.2f x the CPU per request\n", n, o / p, oc / pc
+    }'
+fi
+
+# The load run: LOAD_CONNECTIONS connections for LOAD_DURATION seconds over SESSIONS sessions of
+# the /load route, whose IdP's tokens live LOAD_TOKEN_TTL seconds: sessions refresh their
+# tokens during the run (one refresh per session, its new cookie kept by the wrk script).
+if [ "$OIDC" = yes ] && [ "$LOAD_DURATION" -gt 0 ]; then
+  echo
+  echo "load run: logging in $SESSIONS sessions..."
+  python3 bench/login-sessions.py ours "http://127.0.0.1:$PROXY_PORT/load" "$SESSIONS" "$WORK/load-sessions.txt"
+  curl -fs -o /dev/null -X DELETE "http://127.0.0.1:$LOAD_IDP_PORT/__test/events"
+  rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$GATEWAY_PID/status"; }
+  rss_start=$(rss_kb)
+  echo "load run: wrk -t$LOAD_CONNECTIONS -c$LOAD_CONNECTIONS for ${LOAD_DURATION}s, tokens live ${LOAD_TOKEN_TTL}s (load $(cut -d' ' -f1-3 /proc/loadavg))..."
+  out=$(timeout $((LOAD_DURATION + 60)) wrk -t "$LOAD_CONNECTIONS" -c "$LOAD_CONNECTIONS" -d "${LOAD_DURATION}s" --latency \
+    -s bench/pick-header.lua "http://127.0.0.1:$PROXY_PORT/load" -- "$WORK/load-sessions.txt" "$LOAD_CONNECTIONS")
+  rss_end=$(rss_kb)
+  refreshes=$(curl -fs "http://127.0.0.1:$LOAD_IDP_PORT/__test/events?type=token" \
+    | python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin) if e.get("grant_type") == "refresh_token" and e.get("status") == 200))')
+  non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
+  socket_errors=$(grep "Socket errors" <<<"$out" | sed 's/^ *//' || true)
+  latency() { awk -v p="$1" '$1 == p {print $2}' <<<"$out"; }
+  echo "$out" | grep -E "requests in|Requests/sec" | sed 's/^ */  /'
+  echo "  latency: p50 $(latency 50%), p90 $(latency 90%), p99 $(latency 99%), max $(awk '/Latency/ {print $4; exit}' <<<"$out")"
+  echo "  non-2xx answers: ${non2xx:-0}; socket errors: ${socket_errors:-none}"
+  echo "  token refreshes at the IdP: $refreshes$([ "$refreshes" -ge 10000 ] && echo ' (or more: the IdP keeps 10000 events)'); cookies re-issued: $(awk '/^cookies_set/ {print $2}' <<<"$out")"
+  echo "  gateway RSS: $((rss_start / 1024)) MiB at the start, $((rss_end / 1024)) MiB at the end"
+  if [ -n "$non2xx" ] || [ -n "$socket_errors" ]; then
+    echo "load run: errors (above)" >&2
+    exit 1
+  fi
 fi
