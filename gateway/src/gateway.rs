@@ -88,7 +88,9 @@ impl Gateway {
     pub fn new(config: GatewayConfig) -> Result<Gateway, String> {
         // The hostcall fuzz harness (cfg(fuzzing), replayed in unit tests) runs guest code in
         // stores of its own that set no epoch deadline; the gateway binary always interrupts.
-        let engine = crate::vm::engine(!cfg!(any(test, fuzzing)))?;
+        #[allow(unexpected_cfgs)]
+        let interruptible = !cfg!(any(test, fuzzing));
+        let engine = crate::vm::engine(interruptible)?;
         let tls = crate::http::client::tls_config(config.ca_file.as_deref())?;
         let mut compiled: HashMap<PathBuf, Module> = HashMap::new();
         let mut plugins = Vec::new();

@@ -138,7 +138,7 @@ fn prefix_matches(network: &[u8], address: &[u8], bits: u8) -> bool {
 }
 
 /// Who may use the admin API: a Host check against DNS rebinding and an optional token.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct AdminAccess {
     /// Required in the `Kong-Admin-Token` header when set.
     pub token: Option<String>,
@@ -179,15 +179,6 @@ impl AdminAccess {
             token,
             hosts: names,
         })
-    }
-}
-
-impl Default for AdminAccess {
-    fn default() -> Self {
-        AdminAccess {
-            token: None,
-            hosts: Vec::new(),
-        }
     }
 }
 
