@@ -10,6 +10,7 @@ mod http;
 mod log;
 mod metrics;
 mod proxy;
+mod redact;
 mod shared;
 mod vm;
 

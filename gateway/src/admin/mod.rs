@@ -1,9 +1,11 @@
 //! The admin listener: the part of Kong's Admin API the project uses (`/plugins`), the node
 //! status (`/`, `/status`) and Prometheus metrics (`/metrics`).
 
+pub mod access;
 pub mod export;
 pub mod form;
 pub mod plugins;
+pub mod secrets;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -33,10 +35,18 @@ pub async fn serve(listener: tokio::net::TcpListener, gateway: Arc<Gateway>) {
             }
         };
         let gateway = gateway.clone();
+        let Ok(local) = stream.local_addr() else {
+            continue;
+        };
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let gateway = gateway.clone();
-                async move { Ok::<_, Infallible>(route(gateway, request).await) }
+                async move {
+                    if let Some(refused) = refuse(&gateway, local, peer, &request) {
+                        return Ok::<_, Infallible>(refused);
+                    }
+                    Ok::<_, Infallible>(route(gateway, request).await)
+                }
             });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -48,6 +58,47 @@ pub async fn serve(listener: tokio::net::TcpListener, gateway: Arc<Gateway>) {
                 );
             }
         });
+    }
+}
+
+/// The answer to a request the admin access rules refuse (access.rs), if they do.
+fn refuse(
+    gateway: &Gateway,
+    local: std::net::SocketAddr,
+    peer: std::net::SocketAddr,
+    request: &Request<Incoming>,
+) -> Option<Response<Full<Bytes>>> {
+    let headers = request.headers();
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok());
+    // The readiness probe needs no token (it tells nothing but "up"); the Host check holds.
+    let probe = request.method() == Method::GET && request.uri().path() == "/status";
+    let token = headers.get(access::token_header()).map(|v| v.as_bytes());
+    match access::check(&gateway.config.admin, local, host, token, probe) {
+        Ok(()) => None,
+        Err(access::Refusal::Host(host)) => {
+            log::gateway(
+                Level::Warn,
+                &format!(
+                    "admin: refused a request from {peer} for Host `{host}` (not this listener)"
+                ),
+            );
+            Some(json_response(
+                StatusCode::MISDIRECTED_REQUEST,
+                &json!({ "message": "this Host is not served by the admin API" }),
+            ))
+        }
+        Err(access::Refusal::Token) => {
+            log::gateway(
+                Level::Warn,
+                &format!("admin: refused a request from {peer} without a valid admin token"),
+            );
+            Some(json_response(
+                StatusCode::UNAUTHORIZED,
+                &json!({ "message": "Invalid credentials. Token or User credentials required" }),
+            ))
+        }
     }
 }
 

@@ -33,7 +33,7 @@ pub fn plugin_json(gateway: &Gateway, plugin: &PluginRuntime) -> Value {
         "route": route,
         "consumer": null,
         "enabled": plugin.enabled(),
-        "config": state.config,
+        "config": crate::admin::secrets::redact(&state.config),
         "protocols": ["grpc", "grpcs", "http", "https"],
         "created_at": plugin.created_at,
         "updated_at": state.updated_at,
@@ -198,12 +198,18 @@ pub async fn patch(gateway: &Arc<Gateway>, id: &str, content_type: &str, body: &
     let _serialized = gateway.admin_lock.lock().await;
     let current = plugin.snapshot();
     if let Some(patch) = changes.config {
-        let merged = match (&current.config, patch) {
+        let mut merged = match (&current.config, patch) {
             (Value::Object(_), Value::Object(patch)) => {
                 form::merge(current.config.clone(), Value::Object(patch))
             }
             (_, replacement) => replacement,
         };
+        // Secrets answered as the marker may come back as the marker: keep the stored ones.
+        if let Err(reason) = crate::admin::secrets::restore(&mut merged, &current.config) {
+            let mut violations = Violations::default();
+            violations.add(&["config".to_string()], reason);
+            return violation(violations);
+        }
         let applied = match crate::admin::export::active() {
             // Admin-only mode: another host runs the filter (see export.rs).
             Some(export) => crate::admin::export::apply(export, &current.config, &merged)
