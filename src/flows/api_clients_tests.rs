@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::discovery::Algorithm;
+use crate::flows::shared_cache::memory::MemoryStore;
 use crate::flows::shared_cache::{self, CacheKind};
 use crate::flows::{Env, IncomingRequest, Provider, RequestFlow, Settings, SharedState};
 use crate::http::{basic, form};
@@ -24,10 +25,10 @@ use crate::token::testkeys::{self, Signer, ISSUER, NOW};
 const SECRET: &str = "api-clients-session-secret";
 const CLIENT_SECRET: &str = "client-secret-of-kong";
 
-/// Shared data as the adapter keeps it: values sealed with their expiry, and locks.
+/// Shared data as the adapter keeps it: the cache's buckets in a host-like store, and locks.
 #[derive(Default)]
 struct MemoryShared {
-    entries: RefCell<HashMap<(CacheKind, String), Vec<u8>>>,
+    store: MemoryStore,
     locks: RefCell<HashMap<String, u64>>,
     refetches: Cell<u32>,
 }
@@ -39,15 +40,11 @@ impl SharedState for MemoryShared {
     }
 
     fn cache_get(&self, kind: CacheKind, key: &str, now: u64) -> Option<Vec<u8>> {
-        let entries = self.entries.borrow();
-        shared_cache::unseal(entries.get(&(kind, key.to_string()))?, now).map(<[u8]>::to_vec)
+        shared_cache::get(&self.store, kind, key, now)
     }
 
     fn cache_put(&self, kind: CacheKind, key: &str, value: &[u8], expires_at: u64) {
-        self.entries.borrow_mut().insert(
-            (kind, key.to_string()),
-            shared_cache::seal(value, expires_at),
-        );
+        shared_cache::put(&self.store, kind, key, value, expires_at, 0);
     }
 
     fn try_lock(&self, key: &str, now: u64, until: u64) -> bool {
@@ -66,11 +63,7 @@ impl SharedState for MemoryShared {
 
 impl MemoryShared {
     fn count(&self, kind: CacheKind) -> usize {
-        self.entries
-            .borrow()
-            .keys()
-            .filter(|(k, _)| *k == kind)
-            .count()
+        shared_cache::entry_count(&self.store, kind)
     }
 }
 
@@ -292,7 +285,7 @@ fn with_env<T>(now: u64, shared: &Rc<MemoryShared>, f: impl FnOnce(&mut Env) -> 
     let counter = Cell::new(0u8);
     let mut random = move || {
         counter.set(counter.get().wrapping_add(1));
-        [counter.get(); 32]
+        Some([counter.get(); 32])
     };
     let mut env = Env {
         now,
@@ -1600,7 +1593,11 @@ fn tokens_revoked_at_logout_are_never_served_from_the_caches() {
     );
     logout.feed(&settings, answer(200, ""), NOW + 1);
     logout.feed(&settings, answer(200, ""), NOW + 1);
-    assert_eq!(shared.count(CacheKind::Revoked), 1);
+    assert_eq!(
+        shared.count(CacheKind::Revoked),
+        2,
+        "access and refresh token"
+    );
 
     let run = Run::with_shared(
         &settings,
@@ -1716,4 +1713,283 @@ mod properties {
             }
         }
     }
+}
+
+/// Finding 13.6: a flood of made-up bearer tokens costs nothing lasting (inactive answers are
+/// not cached), and a flood of distinct valid ones stays within the introspection cache's
+/// bounds in keys, entries and bytes of the host's shared data.
+#[test]
+fn twenty_thousand_random_tokens_leave_bounded_shared_state() {
+    let settings = settings(json!({"auth_methods": ["introspection"]}));
+    let shared = Rc::new(MemoryShared::default());
+    let token = |i: u32| {
+        let scrambled = (u64::from(i) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        format!("random-{scrambled:016x}")
+    };
+    for i in 0..10_000u32 {
+        let bearer = format!("Bearer {}", token(i));
+        let mut run = Run::with_shared(
+            &settings,
+            request("GET", "/", &[("authorization", &bearer)]),
+            NOW,
+            shared.clone(),
+        );
+        run.feed(&settings, ok_json(json!({"active": false})), NOW);
+        assert_eq!(run.response().status, 401);
+    }
+    assert_eq!(shared.count(CacheKind::Introspection), 0);
+    assert_eq!(
+        shared.store.footprint(),
+        (0, 0),
+        "inactive answers leave nothing"
+    );
+
+    for i in 10_000..20_000u32 {
+        let bearer = format!("Bearer {}", token(i));
+        let mut run = Run::with_shared(
+            &settings,
+            request("GET", "/", &[("authorization", &bearer)]),
+            NOW,
+            shared.clone(),
+        );
+        let answer = json!({"active": true, "sub": format!("client-{i}"), "exp": NOW + 3600});
+        run.feed(&settings, ok_json(answer), NOW);
+        run.forward();
+    }
+    let limits = CacheKind::Introspection.limits();
+    let (keys, bytes) = shared.store.footprint();
+    assert!(keys <= usize::from(limits.buckets), "{keys} keys");
+    assert!(bytes <= limits.bytes() + keys * 64, "{bytes} bytes");
+    assert!(shared.count(CacheKind::Introspection) <= limits.entries());
+}
+
+fn logout_settings() -> Settings {
+    settings(
+        json!({"auth_methods": ["password", "session"], "logout_uri_suffix": "/logout",
+                    "logout_methods": ["POST"]}),
+    )
+}
+
+/// Logs out with `cookie` (no revocation: the answer comes at once).
+fn log_out(settings: &Settings, shared: &Rc<MemoryShared>, cookie: &str, now: u64) {
+    let logout = Run::with_shared(
+        settings,
+        request("POST", "/logout", &[("cookie", cookie)]),
+        now,
+        shared.clone(),
+    );
+    assert!(logout.calls.is_empty());
+    assert!(matches!(logout.last(), Step::Respond(_)));
+}
+
+/// Marks tokens revoked as a logout with `logout_revoke` does (that logout leaves these marks
+/// is `tokens_revoked_at_logout_are_never_served_from_the_caches`).
+fn revoke(shared: &Rc<MemoryShared>, access: &str, until: u64) {
+    let tokens = crate::flows::tokens::TokenSet::from_session_value(
+        &json!({"access_token": access, "refresh_token": format!("rt-{access}")}),
+    )
+    .unwrap();
+    crate::flows::token_cache::mark_revoked(shared.as_ref(), &tokens, until);
+}
+
+/// Issue 10, part 1: a copy of the cookie taken before logout is refused by the next request
+/// (every worker reads the same shared data), with its cookies expired; the user's other
+/// sessions are not touched. It failed before: the copy was forwarded with its tokens.
+#[test]
+fn a_copy_of_a_logged_out_session_is_refused_at_once() {
+    let settings = logout_settings();
+    let shared = Rc::new(MemoryShared::default());
+    let copy = login_cookie(&settings, &shared);
+    let run = Run::with_shared(
+        &settings,
+        request("GET", "/", &[("cookie", &copy)]),
+        NOW + 1,
+        shared.clone(),
+    );
+    run.forward();
+    // Another login of the same user, later: another session.
+    let other = {
+        let auth = basic::client_authorization("john", "doe");
+        let no_cache =
+            self::settings(json!({"auth_methods": ["password", "session"], "cache_tokens": false}));
+        let mut run = Run::with_shared(
+            &no_cache,
+            request("GET", "/", &[("authorization", &auth)]),
+            NOW + 5,
+            shared.clone(),
+        );
+        run.feed(&no_cache, token_answer("at-other", 300), NOW + 5);
+        set_cookies(&run.forward().add_response_headers)[0]
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+
+    log_out(&settings, &shared, &copy, NOW + 10);
+    assert_eq!(shared.count(CacheKind::Ended), 1);
+
+    let mut replay = Run::with_shared(
+        &settings,
+        request("GET", "/", &[("cookie", &copy)]),
+        NOW + 11,
+        shared.clone(),
+    );
+    assert_unauthorized(&replay, "no_credentials", "no suitable");
+    let expired = set_cookies(&replay.response().headers);
+    assert!(
+        !expired.is_empty()
+            && expired
+                .iter()
+                .all(|c| c.contains("Expires=Thu, 01 Jan 1970")),
+        "{expired:?}"
+    );
+    assert!(replay.notes().contains("ended on this node"));
+
+    let run = Run::with_shared(
+        &settings,
+        request("GET", "/", &[("cookie", &other)]),
+        NOW + 11,
+        shared.clone(),
+    );
+    run.forward();
+}
+
+/// Issue 10, part 1: a session the filter destroys for another reason (here a 403 with
+/// `forbidden_destroy_session`) is ended on the node too.
+#[test]
+fn a_session_destroyed_by_a_refusal_is_ended_on_the_node() {
+    let settings =
+        settings(json!({"auth_methods": ["password", "session"], "cache_tokens": false}));
+    let shared = Rc::new(MemoryShared::default());
+    let cookie = login_cookie(&settings, &shared);
+    let strict = self::settings(
+        json!({"auth_methods": ["password", "session"], "scopes_required": ["admin"]}),
+    );
+    let mut run = Run::with_shared(
+        &strict,
+        request("GET", "/", &[("cookie", &cookie)]),
+        NOW + 1,
+        shared.clone(),
+    );
+    // The opaque access token is introspected for its scopes.
+    run.feed(
+        &strict,
+        ok_json(json!({"active": true, "scope": "openid"})),
+        NOW + 1,
+    );
+    assert_eq!(run.response().status, 403);
+    let again = Run::with_shared(
+        &settings,
+        request("GET", "/", &[("cookie", &cookie)]),
+        NOW + 2,
+        shared.clone(),
+    );
+    assert_eq!(again.response().status, 401);
+}
+
+/// Finding 13.9: another session holding tokens a logout revoked (two logins served by the
+/// token cache share them) never forwards them. It failed before: the second session was
+/// forwarded with the revoked access token.
+#[test]
+fn a_session_holding_revoked_tokens_never_forwards_them() {
+    let settings = logout_settings();
+    let shared = Rc::new(MemoryShared::default());
+    login_cookie(&settings, &shared);
+    let auth = basic::client_authorization("john", "doe");
+    let second_login = Run::with_shared(
+        &settings,
+        request("GET", "/", &[("authorization", &auth)]),
+        NOW + 5,
+        shared.clone(),
+    );
+    assert!(second_login.calls.is_empty(), "served by the token cache");
+    let second = set_cookies(&second_login.forward().add_response_headers)[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+
+    revoke(&shared, "at-1", NOW + 300);
+    let run = Run::with_shared(
+        &settings,
+        request("GET", "/", &[("cookie", &second)]),
+        NOW + 11,
+        shared.clone(),
+    );
+    assert_unauthorized(&run, "invalid_token", "revoked at logout");
+    assert!(
+        !set_cookies(&run.response().headers).is_empty(),
+        "the session is destroyed"
+    );
+}
+
+/// Finding 13.9, the refreshed-tokens cache: tokens one copy's refresh got and a logout then
+/// revoked are not picked up by another copy of the session.
+#[test]
+fn refreshed_tokens_revoked_at_logout_are_not_picked_up() {
+    let settings = logout_settings();
+    let shared = Rc::new(MemoryShared::default());
+    let copy = login_cookie(&settings, &shared);
+    let later = NOW + 301;
+    let mut refresh = Run::with_shared(
+        &settings,
+        request("GET", "/", &[("cookie", &copy)]),
+        later,
+        shared.clone(),
+    );
+    refresh.feed(&settings, token_answer("at-2", 300), later);
+    let refreshed = set_cookies(&refresh.forward().add_response_headers)[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    // A logout with the refreshed cookie revokes at-2 (and its refresh token).
+    assert!(refreshed.starts_with("session="));
+    revoke(&shared, "at-2", later + 300);
+    let replay = Run::with_shared(
+        &settings,
+        request("GET", "/", &[("cookie", &copy)]),
+        later + 2,
+        shared.clone(),
+    );
+    // Not forwarded with at-2: the copy refreshes with its own refresh token instead.
+    assert_eq!(
+        arg(&body_of(replay.last_call()), "refresh_token"),
+        Some("rt-at-1")
+    );
+}
+
+/// Finding 13.15: without randomness from the host no session (or login) starts: 500, with
+/// a reason for the log and a counter; nothing guessable is drawn instead.
+#[test]
+fn without_host_randomness_no_session_starts() {
+    let settings = settings(json!({"auth_methods": ["password", "session"]}));
+    let shared = Rc::new(MemoryShared::default());
+    let auth = basic::client_authorization("john", "doe");
+    let mut flow = RequestFlow::new(
+        request("GET", "/", &[("authorization", &auth)]),
+        Some(provider()),
+    );
+    let mut no_randomness = || None;
+    let mut env = Env {
+        now: NOW,
+        random: &mut no_randomness,
+        shared: shared.as_ref(),
+    };
+    assert!(matches!(flow.start(&settings, &mut env), Step::Call(_)));
+    let step = flow.on_call_response(&settings, &mut env, token_answer("at-1", 300));
+    let Step::Respond(response) = step else {
+        panic!("expected a response, got {step:?}")
+    };
+    assert_eq!(response.status, 500);
+    assert!(
+        response.reason.starts_with("no_randomness"),
+        "{}",
+        response.reason
+    );
+    assert!(set_cookies(&response.headers).is_empty());
+    assert!(flow
+        .take_events()
+        .contains(&crate::flows::Event::Rejected("no_randomness")));
 }

@@ -20,7 +20,7 @@ use crate::flows::tokens::{self, failure_reason, TokenSet};
 use crate::flows::verify::{self, VerifiedLogin};
 use crate::flows::{bearer, client_credentials, outbound, password, refresh_param};
 use crate::logout::{self, Revocation, RevocationOutcome};
-use crate::session::Session;
+use crate::session::{ended, Session};
 use crate::step::{CallResponse, OutboundRequest, Step};
 
 /// What the flow needs from the world besides the request: the clock, randomness and the state
@@ -28,8 +28,9 @@ use crate::step::{CallResponse, OutboundRequest, Step};
 pub struct Env<'a> {
     /// Seconds since the epoch.
     pub now: u64,
-    /// 32 fresh random bytes (session ids).
-    pub random: &'a mut dyn FnMut() -> [u8; 32],
+    /// 32 fresh random bytes (session ids, state, nonce, PKCE verifier), or `None` when the
+    /// host has no randomness: then no session or login may start (see [`RequestFlow::no_randomness`]).
+    pub random: &'a mut dyn FnMut() -> Option<[u8; 32]>,
     pub shared: &'a dyn SharedState,
 }
 
@@ -89,6 +90,11 @@ pub struct RequestFlow {
     waiting: Waiting,
     events: Vec<Event>,
     notes: Vec<Note>,
+    /// The session the request opened (its shared name and until when a copy could open it),
+    /// so that destroying it also ends it on the node.
+    opened: Option<(String, u64)>,
+    /// The response destroys the opened session: it is recorded as ended (see `session::ended`).
+    ends_session: bool,
 }
 
 mod api_clients;
@@ -153,6 +159,8 @@ impl RequestFlow {
             waiting: Waiting::Nothing,
             events: Vec::new(),
             notes: Vec::new(),
+            opened: None,
+            ends_session: false,
         }
     }
 
@@ -195,14 +203,59 @@ impl RequestFlow {
 
     /// Decides what to do with the request.
     pub fn start(&mut self, settings: &Settings, env: &mut Env) -> Step {
-        if self.provider.is_none() {
-            return self.discover(settings);
+        let step = if self.provider.is_none() {
+            self.discover(settings)
+        } else {
+            self.authenticate(settings, env)
+        };
+        self.end_destroyed_session(env);
+        step
+    }
+
+    /// A session this request destroyed is ended for every worker (issue 10, part 1).
+    fn end_destroyed_session(&mut self, env: &Env) {
+        if std::mem::take(&mut self.ends_session) {
+            if let Some((identity, until)) = self.opened.take() {
+                ended::record(env.shared, &identity, until);
+            }
         }
-        self.authenticate(settings, env)
+    }
+
+    /// The opened session, unless the node ended it (logged out or destroyed before): then
+    /// it is refused like an expired one.
+    fn unless_ended(
+        &mut self,
+        settings: &Settings,
+        env: &Env,
+        session: Session,
+    ) -> Option<Session> {
+        let audience = settings.config.session_audience.as_str();
+        let identity = ended::identity(&session, audience);
+        if ended::is_ended(env.shared, &identity, env.now) {
+            self.notes.push(Note::Info(
+                "session cookie not usable: the session was ended on this node (logout)".into(),
+            ));
+            return None;
+        }
+        let codec = settings.session_codec(&self.request.scheme);
+        let until = ended::open_until(codec.settings(), &session, env.now);
+        self.opened = Some((identity, until));
+        Some(session)
     }
 
     /// Continues after the identity provider answered the last [`Step::Call`].
     pub fn on_call_response(
+        &mut self,
+        settings: &Settings,
+        env: &mut Env,
+        response: CallResponse,
+    ) -> Step {
+        let step = self.continue_after_call(settings, env, response);
+        self.end_destroyed_session(env);
+        step
+    }
+
+    fn continue_after_call(
         &mut self,
         settings: &Settings,
         env: &mut Env,
@@ -301,7 +354,7 @@ impl RequestFlow {
             .has_cookie(&settings.config.session_cookie_name);
         let session = if cookie_sent {
             match codec.open(&self.request.cookie_headers(), env.now) {
-                Ok(session) => Some(session),
+                Ok(session) => self.unless_ended(settings, env, session),
                 Err(e) => {
                     self.notes
                         .push(Note::Info(format!("session cookie not usable: {e}")));
@@ -486,6 +539,17 @@ impl RequestFlow {
                 true,
             );
         };
+        if token_cache::any_revoked(env.shared, &tokens, env.now) {
+            // A copy of a session whose tokens a logout revoked (finding 13.9).
+            return self.reject(
+                settings,
+                Rejection::new(
+                    "invalid_token",
+                    "the session's tokens were revoked at logout",
+                ),
+                true,
+            );
+        }
         let expires = data.get("expires").and_then(Value::as_u64).unwrap_or(0);
         let auth_method = data
             .get("auth_method")
@@ -556,11 +620,16 @@ impl RequestFlow {
                     token_cache::mark_revoked(env.shared, &tokens, until);
                 }
             }
+            // Ended for every worker at once, not only in this browser (issue 10, part 1).
+            self.ends_session = true;
             let codec = settings.session_codec(&self.request.scheme);
             logout.clear_cookies = if session.remove(&audience) {
                 codec.clear(Some(&session))
             } else {
-                match codec.save(&mut session, env.now, (env.random)()) {
+                let Some(sid) = (env.random)() else {
+                    return self.no_randomness(settings);
+                };
+                match codec.save(&mut session, env.now, sid) {
                     Ok(cookies) => cookies,
                     Err(e) => {
                         return self
@@ -647,12 +716,26 @@ impl RequestFlow {
     /// (unauthorized_destroy_session, on by default in Kong).
     fn reject(&mut self, settings: &Settings, rejection: Rejection, destroy_session: bool) -> Step {
         self.events.push(Event::Rejected(rejection.label));
+        self.ends_session |= destroy_session;
         let clear = if destroy_session {
             settings.session_codec(&self.request.scheme).clear(None)
         } else {
             Vec::new()
         };
         Step::Respond(responses::unauthorized(settings, &rejection, clear))
+    }
+
+    /// 500 when the host gave no randomness: a session id or login secret drawn from anything
+    /// else (a clock, a counter) could repeat across workers (AES-GCM nonce reuse) or be
+    /// guessed, so nothing is started. Counted as `rejections_no_randomness`.
+    fn no_randomness(&mut self, settings: &Settings) -> Step {
+        self.unexpected(
+            settings,
+            Rejection::new(
+                "no_randomness",
+                "the host gave no randomness: no session id, state or nonce can be drawn",
+            ),
+        )
     }
 
     fn unexpected(&mut self, settings: &Settings, rejection: Rejection) -> Step {

@@ -151,7 +151,7 @@ proptest! {
         let settings = settings();
         let shared = NoRefetchLimit;
         let counter = Cell::new(0u8);
-        let mut random = || { counter.set(counter.get().wrapping_add(1)); [counter.get(); 32] };
+        let mut random = || { counter.set(counter.get().wrapping_add(1)); Some([counter.get(); 32]) };
         let mut env = Env { now: 1_700_000_000, random: &mut random, shared: &shared };
         let mut flow = RequestFlow::new(request, known_provider.then(provider));
         let mut step = flow.start(&settings, &mut env);

@@ -77,6 +77,14 @@ pub fn is_active(result: &Map<String, Value>) -> bool {
     result.get("active").and_then(Value::as_bool) == Some(true)
 }
 
+/// Whether a result may go to the shared cache: only an active token's. An inactive answer is
+/// what any made-up token gets, so caching it would let a client fill the cache with one
+/// entry per random token it sends; the next request with such a token asks again (the
+/// provider answers an unknown token cheaply, and no entry outlives the request).
+pub fn is_cacheable(result: &Map<String, Value>) -> bool {
+    is_active(result)
+}
+
 /// The `exp` of a result, when it is a number.
 pub fn exp(result: &Map<String, Value>) -> Option<u64> {
     let exp = result.get("exp")?;

@@ -197,7 +197,7 @@ fn with_env<T>(now: u64, shared: &Rc<Shared>, f: impl FnOnce(&mut Env) -> T) -> 
     let counter = Cell::new(0u8);
     let mut random = move || {
         counter.set(counter.get().wrapping_add(1));
-        [counter.get(); 32]
+        Some([counter.get(); 32])
     };
     let mut env = Env {
         now,

@@ -49,15 +49,21 @@ pub fn revoked_key(access_token: &str) -> String {
 }
 
 /// Marks tokens a logout revokes until `expires_at` (the access token's expiry when the
-/// session knows it), so that the caches never hand them out again: a client that logs in
-/// again with the same credentials gets fresh tokens, not the revoked ones.
+/// session knows it), so that the caches never hand them out again (a client that logs in
+/// again with the same credentials gets fresh tokens, not the revoked ones) and no session
+/// holding them forwards them (finding 13.9). The refresh token is marked too, so that no copy
+/// of the session refreshes with it.
 pub fn mark_revoked(shared: &dyn SharedState, tokens: &TokenSet, expires_at: u64) {
-    shared.cache_put(
-        CacheKind::Revoked,
-        &revoked_key(tokens.access_token()),
-        b"1",
-        expires_at,
-    );
+    for token in std::iter::once(tokens.access_token()).chain(tokens.refresh_token()) {
+        shared.cache_put(CacheKind::Revoked, &revoked_key(token), b"1", expires_at);
+    }
+}
+
+/// Whether a logout on this node revoked the access or the refresh token of this set.
+pub fn any_revoked(shared: &dyn SharedState, tokens: &TokenSet, now: u64) -> bool {
+    std::iter::once(tokens.access_token())
+        .chain(tokens.refresh_token())
+        .any(|token| is_revoked(shared, token, now))
 }
 
 /// Whether a logout revoked this access token.

@@ -94,6 +94,9 @@ pub fn answer(
         LookupKind::Introspection => {
             let result = introspection::parse(response).map_err(|e| e.to_string())?;
             let expires_at = introspection::cache_expiry(settings, &result, now);
+            if !introspection::is_cacheable(&result) {
+                return Ok(result);
+            }
             (result, expires_at)
         }
         LookupKind::Userinfo => {

@@ -54,32 +54,23 @@ pub fn set_tick_period(period: Duration) {
     }
 }
 
-/// 32 random bytes from the host's WASI `random_get`.
+/// 32 random bytes from the host's WASI `random_get`, or `None` (logged) when the host has
+/// none.
 ///
-/// A session id feeds the key and IV derivation, so it must never repeat. If the host has no
-/// randomness, fall back to a hash of the clock and a counter: predictable but unique, which is
-/// what AES-GCM needs (the sid is public anyway: it travels in the cookie header).
-pub fn random_bytes() -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static FALLBACK_COUNTER: AtomicU64 = AtomicU64::new(0);
-
+/// There is no fallback on purpose: session ids feed the AES-GCM key and IV derivation, and
+/// state, nonce and PKCE verifiers must be unguessable. A clock hash and a per-worker counter
+/// repeat across workers on a host with a coarse clock (nonce reuse) and are predictable, so
+/// the core refuses to start a session or login instead (500, `rejections_no_randomness`).
+pub fn random_bytes() -> Option<[u8; 32]> {
     let mut bytes = [0u8; 32];
-    if getrandom::getrandom(&mut bytes).is_ok() {
-        return bytes;
+    match getrandom::getrandom(&mut bytes) {
+        Ok(()) => Some(bytes),
+        Err(e) => {
+            log(
+                LogLevel::Error,
+                &format!("openid-connect: the host gave no randomness ({e}): refusing to draw session ids or login secrets"),
+            );
+            None
+        }
     }
-    log(
-        LogLevel::Error,
-        "openid-connect: the host gave no randomness; using a unique clock-based session id",
-    );
-    let nanos = hostcalls::get_current_time()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let counter = FALLBACK_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut hasher = Sha256::new();
-    hasher.update(nanos.to_le_bytes());
-    hasher.update(counter.to_le_bytes());
-    hasher.finalize().into()
 }

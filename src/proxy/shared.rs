@@ -5,20 +5,17 @@
 //! Keys are `openid_connect/<name>.<issuer hash>`: Kong's ngx_wasm_module reads `ns/key` as a
 //! key in the shm zone `ns`, so Kong needs `nginx_wasm_shm_kv_openid_connect = 1m` (its default
 //! zone `*` cannot be declared from kong.conf). The issuer hash keeps plugin instances with
-//! different providers apart. Cache entries are `openid_connect/<kind>.<digest>` (the digest
-//! covers the issuer or endpoint already) and carry their own expiry
-//! ([`shared_cache::seal`]), as shared data has none.
+//! different providers apart. Cache entries live in a fixed set of buckets per kind, with their
+//! own expiry, as shared data has neither expiry nor delete (see [`shared_cache`]).
 
 use std::cell::RefCell;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::rc::Rc;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::LogLevel;
 use sha2::{Digest, Sha256};
 
-use crate::flows::shared_cache::{self, CacheKind};
+use crate::flows::shared_cache::{self, CacheKind, PutOutcome, SharedStore};
 use crate::flows::{Provider, SharedState};
 use crate::proxy::host;
 
@@ -29,8 +26,8 @@ const JWKS_REFETCH_INTERVAL: u64 = 10;
 const REFRESH_LOCK_SLOTS: u8 = 64;
 /// The value of a free lock slot.
 const FREE_SLOT: &[u8] = b"-";
-/// Most cache entries a worker remembers for clearing once expired.
-const MAX_TRACKED_EXPIRIES: usize = 65_536;
+/// Cache buckets of each kind a worker sweeps per tick.
+const SWEPT_PER_TICK: u16 = 16;
 
 /// The shared-data keys of one issuer.
 #[derive(Debug, Clone)]
@@ -151,15 +148,31 @@ fn claim_slot(key: &str, now: u64, interval: u64) -> bool {
     hostcalls::set_shared_data(key, Some(now.to_string().as_bytes()), cas.or(Some(0))).is_ok()
 }
 
+/// The host's shared data as the cache layout sees it.
+struct HostStore;
+
+impl SharedStore for HostStore {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        match hostcalls::get_shared_data(key) {
+            Ok((Some(bytes), cas)) => Some((bytes, cas.unwrap_or(0))),
+            _ => None,
+        }
+    }
+
+    fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
+        hostcalls::set_shared_data(key, Some(value), cas).is_ok()
+    }
+}
+
 /// The [`SharedState`] the flows use.
 pub struct HostSharedState {
     keys: SharedKeys,
-    expiries: SharedExpiries,
 }
 
 impl HostSharedState {
-    pub fn new(keys: SharedKeys, expiries: SharedExpiries) -> HostSharedState {
-        HostSharedState { keys, expiries }
+    /// The sweep cursor is the root's business (see [`clear_expired`]); requests need none.
+    pub fn new(keys: SharedKeys, _sweeps: SharedExpiries) -> HostSharedState {
+        HostSharedState { keys }
     }
 }
 
@@ -169,30 +182,22 @@ impl SharedState for HostSharedState {
     }
 
     fn cache_get(&self, kind: CacheKind, key: &str, now: u64) -> Option<Vec<u8>> {
-        let key = cache_key(kind, key);
-        let (bytes, cas) = match hostcalls::get_shared_data(&key) {
-            Ok((Some(bytes), cas)) => (bytes, cas),
-            _ => return None,
-        };
-        match shared_cache::unseal(&bytes, now) {
-            Some(value) => Some(value.to_vec()),
-            None => {
-                // Expired (or unreadable): free its memory, unless another worker just replaced it.
-                if let Some(cas) = cas {
-                    let _ = hostcalls::set_shared_data(&key, Some(&[]), Some(cas));
-                }
-                None
-            }
-        }
+        shared_cache::get(&HostStore, kind, key, now)
     }
 
     fn cache_put(&self, kind: CacheKind, key: &str, value: &[u8], expires_at: u64) {
-        let key = cache_key(kind, key);
-        match hostcalls::set_shared_data(&key, Some(&shared_cache::seal(value, expires_at)), None) {
-            Ok(()) => self.expiries.borrow_mut().track(key, expires_at),
-            Err(status) => host::log(
+        match shared_cache::put(&HostStore, kind, key, value, expires_at, host::now()) {
+            PutOutcome::Stored { evicted: 0 } | PutOutcome::Skipped => {}
+            PutOutcome::Stored { evicted } => host::log(
+                LogLevel::Info,
+                &format!(
+                    "openid-connect: {} cache full: {evicted} entries pushed out early",
+                    kind.name()
+                ),
+            ),
+            PutOutcome::Failed => host::log(
                 LogLevel::Warn,
-                &format!("openid-connect: cannot cache {}: {status:?}", kind.name()),
+                &format!("openid-connect: cannot cache {}", kind.name()),
             ),
         }
     }
@@ -227,11 +232,6 @@ impl SharedState for HostSharedState {
     }
 }
 
-/// The shared-data key of a cache entry.
-fn cache_key(kind: CacheKind, key: &str) -> String {
-    format!("openid_connect/{}.{key}", kind.name())
-}
-
 /// A lock slot: `None` when absent, `Some(None)` when free, `Some(Some((holder, until)))`.
 type LockSlot = Option<Option<(String, u64)>>;
 
@@ -262,46 +262,24 @@ pub fn prepare_refresh_locks(keys: &SharedKeys) {
     }
 }
 
-/// The cache entries a worker stored, soonest expiry first, so that the root context can clear
-/// them once expired: shared data has no expiry, and tokens nobody asks for again would stay.
+/// Where this worker's sweep of the cache buckets goes on from. Shared data has no expiry, so
+/// entries nobody asks for again would keep their memory; each tick rewrites a few buckets of
+/// each kind without their expired records.
 #[derive(Default)]
 pub struct ExpiryIndex {
-    due: BinaryHeap<Reverse<(u64, String)>>,
-}
-
-impl ExpiryIndex {
-    fn track(&mut self, key: String, expires_at: u64) {
-        if expires_at != u64::MAX && self.due.len() < MAX_TRACKED_EXPIRIES {
-            self.due.push(Reverse((expires_at, key)));
-        }
-    }
-
-    /// The keys whose expiry passed by `now`, taken out of the index.
-    fn take_due(&mut self, now: u64) -> Vec<String> {
-        let mut keys = Vec::new();
-        while self.due.peek().is_some_and(|Reverse((at, _))| *at <= now) {
-            if let Some(Reverse((_, key))) = self.due.pop() {
-                keys.push(key);
-            }
-        }
-        keys
-    }
+    next: u16,
 }
 
 /// Per worker, shared by the root context and its HTTP contexts.
 pub type SharedExpiries = Rc<RefCell<ExpiryIndex>>;
 
-/// Empties the expired entries this worker stored (an entry replaced since by a fresher one
-/// has another expiry and is kept).
+/// Sweeps the next buckets of every kind (see [`shared_cache::sweep`]).
 pub fn clear_expired(expiries: &SharedExpiries, now: u64) {
-    let due = expiries.borrow_mut().take_due(now);
-    for key in due {
-        if let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(&key) {
-            if shared_cache::expiry_of(&bytes).is_some_and(|at| at <= now) {
-                let _ = hostcalls::set_shared_data(&key, Some(&[]), Some(cas));
-            }
-        }
+    let mut cursor = expiries.borrow_mut();
+    for kind in CacheKind::ALL {
+        shared_cache::sweep(&HostStore, kind, cursor.next, SWEPT_PER_TICK, now);
     }
+    cursor.next = cursor.next.wrapping_add(SWEPT_PER_TICK);
 }
 
 /// The lease that lets one worker's root context refresh the documents at a time.
@@ -318,7 +296,8 @@ pub fn generated_session_secret(keys: &SharedKeys) -> Option<Vec<u8>> {
             return Some(existing);
         }
     }
-    let fresh = host::random_bytes();
+    // No randomness: no generated secret (the configuration is then refused), never a guessable one.
+    let fresh = host::random_bytes()?;
     // The ABI has no atomic set-if-absent: two workers configuring at the same instant may both
     // write. Each reads back what is stored, and the root context re-reads it on every tick
     // (see `current_session_secret`), so all workers converge on the last write.
@@ -361,20 +340,6 @@ mod tests {
         assert_eq!(
             keys.refresh_lock_slot(""),
             format!("{}0", keys.refresh_lock)
-        );
-    }
-
-    #[test]
-    fn the_expiry_index_gives_due_keys_in_order() {
-        let mut index = ExpiryIndex::default();
-        index.track("b".into(), 20);
-        index.track("a".into(), 10);
-        index.track("never".into(), u64::MAX);
-        assert!(index.take_due(9).is_empty());
-        assert_eq!(index.take_due(20), ["a", "b"]);
-        assert!(
-            index.take_due(u64::MAX - 1).is_empty(),
-            "entries without expiry are not tracked"
         );
     }
 }

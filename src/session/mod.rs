@@ -13,6 +13,7 @@ pub mod chunking;
 pub mod codec;
 pub mod compression;
 pub mod crypto;
+pub mod ended;
 pub mod error;
 pub mod header;
 pub mod keys;

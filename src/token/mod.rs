@@ -6,10 +6,13 @@
 
 mod claims;
 mod compact;
+mod id_token;
 mod signature;
 
 #[cfg(test)]
 pub(crate) mod testkeys;
+#[cfg(test)]
+mod id_token_tests;
 #[cfg(test)]
 mod tests;
 
@@ -20,6 +23,7 @@ use serde_json::{Map, Value};
 use crate::discovery::{Algorithm, Jwks};
 
 pub use compact::{decode_unverified, looks_like_jwt, MAX_TOKEN_LEN};
+pub use id_token::{token_hash, verify_id_token, IdTokenRules};
 
 /// A decoded JWT header or claim set.
 pub type JsonObject = Map<String, Value>;
@@ -147,6 +151,18 @@ pub enum TokenError {
     MissingClaim(&'static str),
     #[error("the token's {0:?} claim has the wrong type")]
     InvalidClaim(&'static str),
+    #[error("the ID token is signed with {0}, which this client does not accept for ID tokens")]
+    AlgorithmNotAllowed(Algorithm),
+    #[error("the ID token's audience {0:?} is not trusted by this client")]
+    UntrustedAudience(String),
+    #[error("the ID token's authorized party (azp) {0:?} is not this client")]
+    AuthorizedPartyMismatch(String),
+    #[error("the user authenticated at {auth_time}, longer ago than max_age ({max_age} s)")]
+    AuthenticationTooOld { auth_time: i64, max_age: u64 },
+    #[error("the ID token's at_hash does not match the access token")]
+    AccessTokenHashMismatch,
+    #[error("the refreshed ID token's {0:?} differs from the original ID token's")]
+    ChangedOnRefresh(&'static str),
 }
 
 impl TokenError {

@@ -120,7 +120,7 @@ fn env_with<T>(now: u64, f: impl FnOnce(&mut Env) -> T) -> T {
     let counter = Cell::new(0u8);
     let mut random = move || {
         counter.set(counter.get().wrapping_add(1));
-        [counter.get(); 32]
+        Some([counter.get(); 32])
     };
     let mut env = Env {
         now,

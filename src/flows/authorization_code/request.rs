@@ -19,20 +19,24 @@ pub struct LoginSecrets {
 
 impl LoginSecrets {
     /// `state` and `nonce` from 18 random bytes each (Kong's length), the PKCE verifier from 32
-    /// (43 characters, RFC 7636's minimum is 43) when PKCE is on.
-    pub fn generate(random: &mut dyn FnMut() -> [u8; 32], pkce: bool) -> LoginSecrets {
+    /// (43 characters, RFC 7636's minimum is 43) when PKCE is on. `None` when the host gave no
+    /// randomness (guessable values would defeat their purpose).
+    pub fn generate(
+        random: &mut dyn FnMut() -> Option<[u8; 32]>,
+        pkce: bool,
+    ) -> Option<LoginSecrets> {
         let mut text = |bytes: usize| {
-            let random = random();
-            base64url::encode(random.get(..bytes).unwrap_or(&random))
+            let random = random()?;
+            Some(base64url::encode(random.get(..bytes).unwrap_or(&random)))
         };
-        let state = text(18);
-        let nonce = text(18);
-        let code_verifier = pkce.then(|| text(32));
-        LoginSecrets {
+        let state = text(18)?;
+        let nonce = text(18)?;
+        let code_verifier = if pkce { Some(text(32)?) } else { None };
+        Some(LoginSecrets {
             state,
             nonce,
             code_verifier,
-        }
+        })
     }
 }
 
@@ -122,15 +126,18 @@ mod tests {
         let mut counter = 0u8;
         let mut random = || {
             counter += 1;
-            [counter; 32]
+            Some([counter; 32])
         };
-        let secrets = LoginSecrets::generate(&mut random, true);
+        let secrets = LoginSecrets::generate(&mut random, true).unwrap();
         assert_eq!((secrets.state.len(), secrets.nonce.len()), (24, 24));
         assert_ne!(secrets.state, secrets.nonce);
         assert_eq!(secrets.code_verifier.as_deref().map(str::len), Some(43));
         assert_eq!(
-            LoginSecrets::generate(&mut random, false).code_verifier,
+            LoginSecrets::generate(&mut random, false)
+                .unwrap()
+                .code_verifier,
             None
         );
+        assert_eq!(LoginSecrets::generate(&mut || None, true), None);
     }
 }

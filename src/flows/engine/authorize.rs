@@ -221,7 +221,10 @@ impl RequestFlow {
         let codec = settings.session_codec(&self.request.scheme);
         let cookies = match session {
             SessionStep::Renew(mut session) => {
-                match codec.refresh(&mut session, env.now, (env.random)()) {
+                let Some(sid) = (env.random)() else {
+                    return self.no_randomness(settings);
+                };
+                match codec.refresh(&mut session, env.now, sid) {
                     Ok(cookies) => cookies.unwrap_or_default(),
                     Err(e) => {
                         self.notes
@@ -241,7 +244,10 @@ impl RequestFlow {
                     tokens::session_data(&tokens, expires, &stored_method),
                     subject,
                 );
-                match codec.save(&mut session, env.now, (env.random)()) {
+                let Some(sid) = (env.random)() else {
+                    return self.no_randomness(settings);
+                };
+                match codec.save(&mut session, env.now, sid) {
                     Ok(cookies) => cookies,
                     Err(e) => {
                         return self
@@ -254,10 +260,13 @@ impl RequestFlow {
                 {
                     Vec::new()
                 } else {
+                    let Some(sid) = (env.random)() else {
+                        return self.no_randomness(settings);
+                    };
                     let mut session = codec.start(env.now);
                     let data = tokens::session_data(&tokens, expires, method.as_str());
                     session.set(&config.session_audience, data, subject);
-                    match codec.save(&mut session, env.now, (env.random)()) {
+                    match codec.save(&mut session, env.now, sid) {
                         Ok(cookies) => cookies,
                         Err(e) => {
                             return self.unexpected(
@@ -302,6 +311,7 @@ impl RequestFlow {
     /// `forbidden_destroy_session`, on by default).
     fn forbid(&mut self, settings: &Settings, rejection: Rejection) -> Step {
         self.events.push(Event::Rejected(rejection.label));
+        self.ends_session = true;
         let clear = if self
             .request
             .has_cookie(&settings.config.session_cookie_name)

@@ -113,10 +113,13 @@ impl RequestFlow {
                 };
                 (Some(session), secrets)
             }
-            other => (
-                other.map(|(session, _)| session),
-                LoginSecrets::generate(env.random, request::uses_pkce(settings, provider)),
-            ),
+            other => {
+                let pkce = request::uses_pkce(settings, provider);
+                let Some(secrets) = LoginSecrets::generate(env.random, pkce) else {
+                    return self.no_randomness(settings);
+                };
+                (other.map(|(session, _)| session), secrets)
+            }
         };
         let url = match request::authorization_url(settings, provider, &redirect_uri, &secrets) {
             Ok(url) => url,
@@ -136,13 +139,13 @@ impl RequestFlow {
             code_verifier: secrets.code_verifier,
         };
         let scheme = self.request.scheme.clone();
-        let set_cookies = match settings.authorization_cookies.save(
-            &scheme,
-            session,
-            &pending,
-            env.now,
-            (env.random)(),
-        ) {
+        let Some(sid) = (env.random)() else {
+            return self.no_randomness(settings);
+        };
+        let set_cookies = match settings
+            .authorization_cookies
+            .save(&scheme, session, &pending, env.now, sid)
+        {
             Ok(cookies) => cookies,
             Err(e) => {
                 return self.unexpected(

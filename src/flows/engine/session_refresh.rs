@@ -151,7 +151,10 @@ impl RequestFlow {
         };
         if let Some(provider) = self.provider.as_ref() {
             if tokens.id_token() != refresh.previous.id_token() {
-                if let Err(e) = verify::verify_login(settings, provider, &tokens, None, env.now) {
+                let original = refresh.previous.id_token();
+                if let Err(e) =
+                    verify::verify_refresh(settings, provider, &tokens, original, env.now)
+                {
                     self.release(env, &refresh);
                     return self.reject(
                         settings,
@@ -201,8 +204,10 @@ impl RequestFlow {
     }
 }
 
-/// The tokens another request of the session got, if it already did.
+/// The tokens another request of the session got, if it already did and no logout revoked
+/// them since (a copy of the old cookie must not pick up revoked tokens: finding 13.9).
 fn refreshed_by_another(env: &Env, key: &str) -> Option<TokenSet> {
     let bytes = env.shared.cache_get(CacheKind::Refreshed, key, env.now)?;
     token_cache::decode(&bytes)
+        .filter(|tokens| !token_cache::any_revoked(env.shared, tokens, env.now))
 }
