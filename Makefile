@@ -12,11 +12,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: run test wasm gateway deps rust-deps node-deps py-deps browser-deps bench fuzz clean-run kong-engine
 
 ## Build everything and start the IdP (:8080), the echo upstream (:9000) and the gateway (:8000, admin :8001).
-run: deps wasm gateway
-	@scripts/stack.sh run
+## HOST=kong runs the filter in Kong 3.10's Wasm engine instead (nginx on :8000, Kong's Admin API on :8001).
+run: deps wasm gateway $(if $(filter kong,$(HOST)),kong-engine)
+	@HOST=$(or $(HOST),gateway) scripts/stack.sh run
 
 ## All tests: unit, conformance, end-to-end, the IdP's own tests and the seed transcript.
-test: deps browser-deps wasm gateway
+test: deps browser-deps wasm gateway kong-engine
 	@scripts/test.sh
 
 ## The filter, built for wasm32-wasip1 with its Kong metadata beside it (Kong's <name>.meta.json).

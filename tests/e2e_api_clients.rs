@@ -1,8 +1,9 @@
-//! End to end over real HTTP: programs calling APIs through the real gateway loading the real
-//! filter, with the real test IdP (oidc-provider). JWT access tokens for `bearer` (and tokens
-//! forged with the IdP's own key, or without it), opaque tokens for `introspection` and
-//! `userinfo`, the `client_credentials` and `refresh_token` methods, the token cache of the
-//! password grant, and one refresh per session when a session's requests arrive together.
+//! End to end over real HTTP: programs calling APIs through the real filter in a real host (our
+//! gateway and Kong's Wasm engine), with the real test IdP (oidc-provider). JWT access tokens for
+//! `bearer` (and tokens forged with the IdP's own key, or without it), opaque tokens for
+//! `introspection` and `userinfo`, the `client_credentials` and `refresh_token` methods, the token
+//! cache of the password grant, and one refresh per session when a session's requests arrive
+//! together.
 
 mod common;
 
@@ -16,6 +17,10 @@ use hmac::{Hmac, Mac};
 use rsa::{BigUint, Pkcs1v15Sign, RsaPrivateKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+
+// Every item below is compiled twice: `gateway::<test>` runs on our gateway, `kong::<test>`
+// in Kong's Wasm engine (tests/common/hosts.rs).
+on_both_hosts! {
 
 fn stack_with(config: Value, idp_args: Vec<&'static str>) -> Stack {
     Stack::start(StackOptions {
@@ -593,3 +598,5 @@ fn concurrent_requests_of_one_session_cause_one_refresh() {
     );
     assert_eq!(stack.introspect(&tokens[0])["active"], true);
 }
+
+} // on_both_hosts!

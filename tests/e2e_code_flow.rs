@@ -1,13 +1,17 @@
-//! The authorization code flow end to end over real HTTP: the real gateway loading the real
-//! filter, the test IdP's real login page (driven the way a browser would: GET /auth, the login
-//! form, the redirect back) and the echo upstream. The login with each login action and
-//! response mode, every refused callback, and logout of a code-flow session.
+//! The authorization code flow end to end over real HTTP: the real filter in a real host (our
+//! gateway and Kong's Wasm engine), the test IdP's real login page (driven the way a browser would:
+//! GET /auth, the login form, the redirect back) and the echo upstream. The login with each login
+//! action and response mode, every refused callback, and logout of a code-flow session.
 
 mod common;
 
 use common::http::{basic, send, Client, Response};
 use common::{Stack, StackOptions};
 use serde_json::{json, Value};
+
+// Every item below is compiled twice: `gateway::<test>` runs on our gateway, `kong::<test>`
+// in Kong's Wasm engine (tests/common/hosts.rs).
+on_both_hosts! {
 
 fn code_flow_config(extra: Value) -> Value {
     let mut config = json!({
@@ -467,3 +471,5 @@ fn browser_logout_revokes_ends_the_idp_session_and_the_next_visit_logs_in_again(
         "no single sign-on left"
     );
 }
+
+} // on_both_hosts!

@@ -8,6 +8,10 @@ use common::{Stack, StackOptions, SESSION_SECRET};
 use openid_connect::session::{SessionCodec, SessionSettings};
 use serde_json::{json, Value};
 
+// Every item below is compiled twice: `gateway::<test>` runs on our gateway, `kong::<test>`
+// in Kong's Wasm engine (tests/common/hosts.rs).
+on_both_hosts! {
+
 fn config() -> Value {
     json!({
         "auth_methods": ["session", "password"],
@@ -285,3 +289,5 @@ fn a_cookie_replayed_after_logout_still_opens_the_session() {
         "but the token it carries is revoked"
     );
 }
+
+} // on_both_hosts!

@@ -1,11 +1,16 @@
-//! End to end over real HTTP: the real gateway loading the real filter, the real test IdP
-//! (oidc-provider) and the echo upstream. Password login, session reuse and every logout path.
+//! End to end over real HTTP: the real filter in a real host (our gateway and Kong's Wasm
+//! engine), the real test IdP (oidc-provider) and the echo upstream. Password login, session
+//! reuse and every logout path.
 
 mod common;
 
 use common::http::{basic, Client, Response};
 use common::{Stack, StackOptions};
 use serde_json::{json, Value};
+
+// Every item below is compiled twice: `gateway::<test>` runs on our gateway, `kong::<test>`
+// in Kong's Wasm engine (tests/common/hosts.rs).
+on_both_hosts! {
 
 fn stack_with(config: Value) -> Stack {
     Stack::start(StackOptions {
@@ -312,6 +317,7 @@ fn logout_without_a_session_still_redirects() {
     assert!(stack.idp_events().iter().all(|e| e["type"] != "revocation"));
 }
 
+#[gateway_only = "reads the gateway's Prometheus /metrics; nginx has no such endpoint"]
 #[test]
 fn metrics_count_logins_session_hits_logouts_and_revocations() {
     let stack = stack_with(seed_config());
@@ -359,3 +365,5 @@ fn an_http10_logout_also_gets_pragma_no_cache() {
     assert!(head.contains("cache-control: no-store"), "{head}");
     assert!(head.contains("pragma: no-cache"), "{head}");
 }
+
+} // on_both_hosts!

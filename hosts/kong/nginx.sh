@@ -25,7 +25,11 @@ fi
 
 case "$cmd" in
   start)
-    # Keep the settings so a reload renders the same server.
+    # Keep the settings so a reload renders the same server (paths made absolute: the reload
+    # may run from another directory).
+    for var in FILTER_WASM FILTER_CONFIG_FILE; do
+      [ -n "${!var:-}" ] && printf -v "$var" '%s' "$(realpath -m "${!var}")"
+    done
     for var in PROXY_LISTEN UPSTREAM STATUS_LISTEN FILTER_WASM FILTER_CONFIG_FILE PLAIN WORKERS \
       SHM_KV_SIZE LOG_LEVEL RESOLVER; do
       [ -n "${!var+x}" ] && printf '%s=%q\n' "$var" "${!var}"
@@ -45,8 +49,10 @@ case "$cmd" in
     fi
     master=$(cat "$RUN_DIR/pids/nginx.pid")
     workers() { # the master's children whose title says they still accept connections
+      local title
       for pid in $(pgrep -P "$master"); do
-        [ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" = "nginx: worker process " ] && echo "$pid"
+        title=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+        case "$title" in *"is shutting down"*) ;; "nginx: worker process"*) echo "$pid" ;; esac
       done
       return 0
     }

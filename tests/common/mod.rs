@@ -1,10 +1,14 @@
 //! The end-to-end harness: the real test IdP (npm oidc-provider), the echo upstream and the real
-//! gateway loading the real filter, each on a free port, stopped when the [`Stack`] drops (also
-//! when a test fails).
+//! filter in a real host, each on a free port, stopped when the [`Stack`] drops (also when a test
+//! fails). The host is our gateway or Kong's Wasm engine (hosts.rs: [`on_both_hosts!`] runs each
+//! test on both).
 
 #![allow(dead_code)]
 
+pub mod hosts;
 pub mod http;
+
+pub use hosts::Host;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -74,6 +78,8 @@ pub struct Process {
     name: String,
     child: Child,
     log: PathBuf,
+    /// nginx: stopped through its master (SIGTERM, then its workers by pid), not SIGKILL alone.
+    nginx_master: bool,
 }
 
 impl Process {
@@ -91,7 +97,17 @@ impl Process {
             name: name.to_string(),
             child,
             log,
+            nginx_master: false,
         }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     pub fn log_text(&self) -> String {
@@ -99,6 +115,9 @@ impl Process {
     }
 
     pub fn kill(&mut self) {
+        if self.nginx_master && self.running() {
+            hosts::stop_nginx(self.child.id());
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -112,7 +131,12 @@ impl Drop for Process {
 
 /// Polls `url` until it answers (any status), for up to 30 s.
 pub fn wait_until_up(addr: &str, path: &str, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    wait_until_up_within(addr, path, what, Duration::from_secs(30))
+}
+
+/// Polls `url` until it answers (any status), for up to `limit`.
+pub fn wait_until_up_within(addr: &str, path: &str, what: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(addr).is_ok() {
             let ok =
@@ -133,6 +157,8 @@ pub struct StackOptions {
     pub idp_args: Vec<&'static str>,
     pub start_idp: bool,
     pub workers: usize,
+    /// The host; by default the one of the running test ([`Host::of_this_test`]).
+    pub host: Option<Host>,
 }
 
 impl Default for StackOptions {
@@ -142,19 +168,27 @@ impl Default for StackOptions {
             idp_args: Vec::new(),
             start_idp: true,
             workers: 2,
+            host: None,
         }
     }
 }
 
-/// IdP + echo upstream + gateway.
+/// IdP + echo upstream + the host with the filter.
 pub struct Stack {
+    pub host: Host,
     pub idp_port: u16,
     pub echo_port: u16,
     pub proxy_port: u16,
     pub admin_port: u16,
+    /// Declared before the processes it talks to, so it stops first on drop.
+    log_guard: Option<hosts::LogGuard>,
+    pub nginx: Option<Process>,
+    /// Kong's engine: nginx's prefix (nginx.conf, logs/error.log, filter-config.json).
+    pub kong_dir: Option<PathBuf>,
+    /// Our gateway; with Kong's engine, the gateway in admin-only mode playing Kong's Admin API.
+    pub gateway: Process,
     pub idp: Option<Process>,
     pub echo: Process,
-    pub gateway: Process,
     pub dir: tempdir::TempDir,
 }
 
@@ -197,6 +231,10 @@ impl Stack {
     }
 
     pub fn start(options: StackOptions) -> Stack {
+        let host = options.host.unwrap_or_else(Host::of_this_test);
+        if host == Host::Kong {
+            hosts::require_engine(&repo_root());
+        }
         ensure_built();
         let dir = tempdir::TempDir::new("oidc-e2e");
         let (idp_port, echo_port, proxy_port, admin_port) =
@@ -261,17 +299,72 @@ impl Stack {
         .unwrap();
         let mut gateway_command = Command::new(target_dir().join("debug/gateway"));
         gateway_command.arg("--config").arg(&config_path);
+        let kong_dir = (host == Host::Kong).then(|| dir.path().join("kong"));
+        if let Some(kong_dir) = &kong_dir {
+            // Kong's Admin API: our gateway without proxy or workers; each config change is
+            // written for nginx and applied by a reload that waits for the new workers.
+            let reload = root.join("hosts/kong/nginx.sh");
+            gateway_command
+                .arg("--export-config")
+                .arg(kong_dir.join("filter-config.json"))
+                .arg("--on-change")
+                .arg(format!(
+                    "'{}' reload '{}'",
+                    reload.display(),
+                    kong_dir.display()
+                ));
+            std::fs::create_dir_all(kong_dir).unwrap();
+        }
         let gateway = Process::spawn("gateway", gateway_command, dir.path());
-        wait_until_up(&format!("127.0.0.1:{admin_port}"), "/", "the gateway");
+        wait_until_up_within(
+            &format!("127.0.0.1:{admin_port}"),
+            "/",
+            "the gateway",
+            Duration::from_secs(60),
+        );
 
+        let nginx = kong_dir.as_ref().map(|kong_dir| {
+            let status_port = free_port();
+            let mut command = Command::new(root.join("hosts/kong/nginx.sh"));
+            command
+                .arg("start")
+                .arg(kong_dir)
+                .env("PROXY_LISTEN", format!("127.0.0.1:{proxy_port}"))
+                .env("UPSTREAM", format!("127.0.0.1:{echo_port}"))
+                .env("STATUS_LISTEN", format!("127.0.0.1:{status_port}"))
+                .env("FILTER_WASM", &wasm)
+                .env("FILTER_CONFIG_FILE", kong_dir.join("filter-config.json"))
+                .env("WORKERS", options.workers.to_string())
+                .env("LOG_LEVEL", "info");
+            let mut process = Process::spawn("nginx", command, dir.path());
+            process.nginx_master = true;
+            // Workers accept connections once they have compiled and configured the filter
+            // (seconds per worker; more when the suites run in parallel on 2 cores).
+            wait_until_up_within(
+                &format!("127.0.0.1:{status_port}"),
+                "/status",
+                "Kong's Wasm engine",
+                Duration::from_secs(120),
+            );
+            process
+        });
+
+        let log_guard = match (&kong_dir, &nginx) {
+            (Some(dir), Some(nginx)) => Some(hosts::LogGuard::start(dir, nginx.id())),
+            _ => None,
+        };
         Stack {
+            host,
+            log_guard,
             idp_port,
             echo_port,
             proxy_port,
             admin_port,
+            nginx,
+            kong_dir,
+            gateway,
             idp,
             echo,
-            gateway,
             dir,
         }
     }
@@ -355,8 +448,20 @@ impl Stack {
         .json()
     }
 
+    /// The host's log: the filter's lines (and, in Kong's engine, nginx's error.log).
     pub fn gateway_log(&self) -> String {
-        self.gateway.log_text()
+        match &self.kong_dir {
+            Some(dir) => hosts::error_log(dir),
+            None => self.gateway.log_text(),
+        }
+    }
+
+    /// Kong's engine only: error.log lines that show a crashed worker, an `[alert]` or `[emerg]`.
+    pub fn engine_failures(&self) -> Vec<String> {
+        self.kong_dir
+            .as_ref()
+            .map(|dir| hosts::engine_failures(&hosts::error_log(dir)))
+            .unwrap_or_default()
     }
 }
 

@@ -10,6 +10,10 @@
 #   HTTP_BIN           HTTPie's `http` (default tests/.venv/bin/http, else PATH)
 #   SEED_DOC           the seed document; when found, the commands below are
 #                      checked against it (default ../shared/seeds/... beside the repo)
+#   SEED_TIMEOUT       seconds a command may take before it counts as unanswered (60)
+#   ENGINE_ERROR_LOG   Kong's engine: nginx's error.log, checked for crashed workers,
+#                      [alert] and [emerg] lines after the transcript (scripts/stack.sh
+#                      with HOST=kong writes .run/kong/logs/error.log)
 # HTTPie runs with a throwaway HTTPIE_CONFIG_DIR, so `--session=john` starts empty.
 # The only things added to each command are `--print=hb`, to see the status
 # line, and `--ignore-stdin`, since a script's stdin is not a terminal.
@@ -73,6 +77,10 @@ echo '{"disable_update_warnings": true}' >"$HTTPIE_CONFIG_DIR/config.json"
 
 # `http` as the seed types it, printing the response head and body.
 http() { "$httpie" --print=hb --ignore-stdin "$@"; }
+# Each command runs in a child shell under `timeout`, so a host that never answers fails the
+# step instead of hanging the run.
+export -f http
+export httpie
 
 passed=0
 failed=0
@@ -104,7 +112,8 @@ for i in "${!seed_commands[@]}"; do
   expected=${seed_statuses[$i]}
   out="$HTTPIE_CONFIG_DIR/step-$((i + 1)).txt"
   printf '\n$ %s\n' "$command"
-  eval "$command" >"$out" 2>&1
+  timeout "${SEED_TIMEOUT:-60}" bash -c "$command" >"$out" 2>&1
+  [[ $? -eq 124 ]] && echo "(no answer within ${SEED_TIMEOUT:-60} s)" >>"$out"
   cat "$out"
   status=$(sed -n 's/^HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p' "$out" | head -n 1)
   if [[ "$status" == "$expected" ]]; then
@@ -120,6 +129,19 @@ done
 echo
 echo "What the gateway did at the IdP:"
 run_check idp "${marks[@]}"
+
+if [[ -n "${ENGINE_ERROR_LOG:-}" ]]; then
+  echo
+  echo "Kong's engine ($ENGINE_ERROR_LOG):"
+  bad=$(grep -E 'exited on signal|\[alert\]|\[emerg\]' "$ENGINE_ERROR_LOG" 2>/dev/null | head -n 5)
+  if [[ ! -f "$ENGINE_ERROR_LOG" ]]; then
+    count <<<"  FAIL no error.log at $ENGINE_ERROR_LOG"
+  elif [[ -n "$bad" ]]; then
+    count <<<"  FAIL error.log shows a crashed worker or an alert: $(cut -c1-200 <<<"$bad" | tr '\n' ' ')"
+  else
+    count <<<"  ok   error.log: no crashed worker, no [alert] or [emerg]"
+  fi
+fi
 
 echo
 echo "seed: $passed passed, $failed failed"
