@@ -64,7 +64,7 @@ $(VENV)/.installed: tests/requirements.txt
 	@touch $@
 
 ## Throughput ratios: gateway with no filter, a no-op filter and the OIDC filter vs the upstream alone.
-bench: deps wasm
+bench: deps wasm kong-engine
 	@bench/run.sh
 
 ## Randomised robustness runs: the property tests with many more cases (CASES=N), then every

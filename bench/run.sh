@@ -16,6 +16,11 @@
 # load run (LOAD_CONNECTIONS connections for LOAD_DURATION seconds over SESSIONS sessions whose
 # tokens expire every LOAD_TOKEN_TTL seconds, so refreshes happen; LOAD_DURATION=0 skips it).
 #
+# KONG=auto (default) adds Kong 3.10's Wasm engine when `make kong-engine` has built it (KONG=yes
+# requires it, KONG=no skips it): plain nginx configured as Kong writes it (hosts/kong/, no
+# filter) and the same nginx with our filter authenticating by session cookie, KONG_WORKERS
+# worker processes each (default WORKERS), printed as a ratio of the two.
+#
 # PEER=auto runs the peer when Apache and mod_auth_openidc are installed or apt-get can install
 # them; PEER=yes requires it; PEER=no skips it. Each round runs every scenario once, in turn;
 # the table shows the median round. The authenticated scenarios log in again right before each
@@ -214,6 +219,34 @@ GATEWAY_PID=$!
 PIDS+=("$GATEWAY_PID")
 wait_http "http://127.0.0.1:$ADMIN_PORT/status" "the gateway"
 
+# Kong's Wasm engine: two nginx instances from hosts/kong/ (Kong's nginx.conf), one without the
+# filter and one with it, on the same upstream.
+KONG=${KONG:-auto}
+KONG_WORKERS=${KONG_WORKERS:-$WORKERS}
+if [ "$KONG" != no ] && { [ ! -x target/kong-engine/sbin/nginx ] || [ "$OIDC" = no ]; }; then
+  [ "$KONG" = yes ] && { echo "KONG=yes needs make kong-engine, the test IdP and $OIDC_WASM" >&2; exit 1; }
+  KONG=no
+fi
+if [ "$KONG" != no ]; then
+  start_kong() { # name plain(0|1) -> sets KONG_PORT_<name>, KONG_PID_<name>
+    local dir=$WORK/kong-$1 port status
+    port=$(free_port)
+    status=$(free_port)
+    mkdir -p "$dir"
+    printf '{"issuer":"http://127.0.0.1:%s","client_id":["kong"],"client_secret":["secret"],"session_secret":"benchmark-session-secret-0123456789","auth_methods":["password","session"]}' \
+      "$IDP_PORT" >"$dir/filter-config.json"
+    PROXY_LISTEN=127.0.0.1:$port UPSTREAM=127.0.0.1:$UPSTREAM_PORT STATUS_LISTEN=127.0.0.1:$status \
+      PLAIN=$2 FILTER_WASM=$(realpath "$OIDC_WASM") FILTER_CONFIG_FILE=$dir/filter-config.json \
+      WORKERS=$KONG_WORKERS LOG_LEVEL=notice hosts/kong/nginx.sh start "$dir" >"$dir/stdout.log" 2>&1 &
+    PIDS+=($!)
+    printf -v "KONG_PID_$1" '%s' "$!"
+    printf -v "KONG_PORT_$1" '%s' "$port"
+    wait_http "http://127.0.0.1:$status/status" "Kong's engine ($1; log: $dir/logs/error.log)"
+  }
+  start_kong plain 1
+  start_kong oidc 0
+fi
+
 if [ "$PEER" != no ]; then
   APACHE_PORT=$(free_port)
   mkdir -p "$WORK/peer"
@@ -246,6 +279,12 @@ login_peer() {
   awk -F'\t' '$6 ~ /^mod_auth_openidc_session/ { printf "%s%s=%s", (n++ ? "; " : ""), $6, $7 }' "$jar"
 }
 
+# Kong's engine with the filter: the same password grant.
+login_kong() {
+  curl -s -o /dev/null -D - --max-time 10 -u john:doe "http://127.0.0.1:$KONG_PORT_oidc/" \
+    | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | paste -sd ';' -
+}
+
 # Scenarios: URL, how to get the Cookie (or other) header, and the server whose CPU time counts.
 declare -A URL HEADER LOGIN SERVER_PID DESCRIBE BASELINE
 add_scenario() { # name url login-function-or-"" pid baseline description
@@ -263,6 +302,10 @@ add_scenario no-filter "http://127.0.0.1:$PROXY_PORT/plain" "" "$GATEWAY_PID" no
 add_scenario no-op "http://127.0.0.1:$PROXY_PORT/noop" "" "$GATEWAY_PID" no-filter "ours: gateway, no-op filter"
 if [ "$OIDC" = yes ]; then
   add_scenario oidc-session "http://127.0.0.1:$PROXY_PORT/oidc" login_ours "$GATEWAY_PID" no-filter "ours: OIDC filter, session"
+fi
+if [ "$KONG" != no ]; then
+  add_scenario kong-plain "http://127.0.0.1:$KONG_PORT_plain/" "" "$KONG_PID_plain" kong-plain "Kong engine: nginx, no filter"
+  add_scenario kong-session "http://127.0.0.1:$KONG_PORT_oidc/" login_kong "$KONG_PID_oidc" kong-plain "Kong engine: OIDC filter, session"
 fi
 if [ "$PEER" != no ]; then
   add_scenario peer-plain "http://127.0.0.1:$APACHE_PORT/plain" "" "$APACHE_PID" peer-plain "peer: Apache, no auth"
@@ -407,7 +450,18 @@ if [ "$OIDC" = yes ] && [ "$PEER" != no ]; then
       printf "auth cost, CPU per request over its own baseline: ours %.1f µs, peer %.1f µs\n", oc - obc, pc - pbc
     }'
   echo "session cookie sent: ours ${COOKIE_SIZE[oidc-session]} bytes, peer ${COOKIE_SIZE[peer-session]} bytes (Cookie header value)"
-elif [ "$OIDC" = no ]; then
+fi
+if [ "$KONG" != no ]; then
+  awk -v k="${MED[kong-session]}" -v p="${MED[kong-plain]}" -v kc="${MED_CPU[kong-session]}" -v pc="${MED_CPU[kong-plain]}" \
+    -v o="${MED[oidc-session]:-0}" -v g="${MED[no-filter]}" 'BEGIN {
+      printf "Kong engine, OIDC filter by session cookie / plain nginx: %.2f x the req/s, %.2f x the CPU per request\n", k / p, kc / pc
+      if (o > 0) printf "(our gateway, same filter / no filter: %.2f)\n", o / g
+    }'
+  echo "Kong engine: nginx 1.27.4 + ngx_wasm_module a376e67c + wasmtime 26.0.0 (Kong 3.10's pin), $KONG_WORKERS worker(s)"
+else
+  echo "note: the Kong engine rows were skipped (make kong-engine builds the engine; KONG=yes requires it)"
+fi
+if [ "$OIDC" = no ]; then
   echo "note: the OIDC scenario was skipped (needs node, tests/idp/node_modules and $OIDC_WASM: make deps wasm)"
 fi
 
