@@ -1993,3 +1993,35 @@ fn without_host_randomness_no_session_starts() {
         .take_events()
         .contains(&crate::flows::Event::Rejected("no_randomness")));
 }
+
+/// OpenID Connect Core 5.3.2: a userinfo answer whose `sub` is not the ID token's is not
+/// used (here for the upstream header); one with the same `sub` is.
+#[test]
+fn a_userinfo_answer_for_another_subject_is_not_used() {
+    let settings = settings(json!({"auth_methods": ["password", "session"],
+                                   "upstream_user_info_header": "x-userinfo", "cache_user_info": false}));
+    let auth = basic::client_authorization("john", "doe");
+    for (sub, used) in [("someone-else", false), ("user-john", true)] {
+        let mut run = Run::new(
+            &settings,
+            request("GET", "/", &[("authorization", &auth)]),
+            NOW,
+        );
+        run.feed(&settings, token_answer("at-1", 300), NOW);
+        assert_eq!(run.last_call().path, "/me");
+        run.feed(
+            &settings,
+            ok_json(json!({"sub": sub, "email": "x@example.com"})),
+            NOW,
+        );
+        let forward = run.forward();
+        assert_eq!(
+            header(&forward.set_request_headers, "x-userinfo").is_some(),
+            used,
+            "{sub}"
+        );
+        if !used {
+            assert!(run.notes().contains("not the ID token's"));
+        }
+    }
+}

@@ -167,3 +167,26 @@ fn verify_tokens(
     }
     Ok(verified)
 }
+
+/// OpenID Connect Core 5.3.2: a userinfo answer describes the user of the ID token only if its
+/// `sub` is exactly the ID token's; otherwise its values "MUST NOT be used". Without an ID
+/// token (a bearer access token) there is nothing to compare with. The ID token was verified
+/// at login or comes from the filter's own encrypted session, so it is read without a second
+/// verification.
+pub fn userinfo_subject_matches(tokens: &TokenSet, userinfo: &Map<String, Value>) -> bool {
+    let Some(id_token) = tokens.id_token() else {
+        return true;
+    };
+    let id_subject = token::decode_unverified(id_token)
+        .ok()
+        .and_then(|(_, claims)| {
+            claims
+                .get("sub")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+    match (id_subject, userinfo.get("sub").and_then(Value::as_str)) {
+        (Some(expected), Some(sub)) => expected == sub,
+        _ => false,
+    }
+}

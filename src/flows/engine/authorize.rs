@@ -15,6 +15,7 @@ use crate::flows::token_lookup::{self, LookupKind};
 use crate::flows::tokens::{self, TokenSet};
 use crate::flows::upstream::{self, Extras};
 use crate::flows::used_credential::UsedCredential;
+use crate::flows::verify;
 use crate::session::Session;
 use crate::step::{CallResponse, Step};
 use crate::token;
@@ -195,6 +196,13 @@ impl RequestFlow {
         mark_looked_up(&mut auth, kind);
         match (kind, answer) {
             (LookupKind::Introspection, Ok(result)) => auth.introspection = Some(result),
+            (LookupKind::Userinfo, Ok(claims))
+                if !verify::userinfo_subject_matches(&auth.tokens, &claims) =>
+            {
+                self.notes.push(Note::Warn(
+                    "the userinfo answer's sub is not the ID token's: not used".into(),
+                ))
+            }
             (LookupKind::Userinfo, Ok(claims)) => auth.userinfo = Some(claims),
             (_, Err(e)) => self
                 .notes
