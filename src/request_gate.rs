@@ -131,6 +131,11 @@ impl RequestGate {
         self.hold_unless_released()
     }
 
+    /// Whether the flow waits for the rest of the body (the host buffers it meanwhile).
+    pub fn collecting_body(&self) -> bool {
+        self.phase == Phase::CollectingBody
+    }
+
     /// Whether the flow has let the request through.
     pub fn released(&self) -> bool {
         self.phase == Phase::Released

@@ -8,6 +8,7 @@
 
 pub mod authorization_code;
 pub mod bearer;
+pub mod body_limit;
 pub mod client_auth;
 pub mod client_credentials;
 mod engine;

@@ -7,7 +7,7 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, LogLevel, MapType};
 
-use crate::flows::{Env, IncomingRequest, Note, RequestFlow, Settings};
+use crate::flows::{body_limit, Env, Event, IncomingRequest, Note, RequestFlow, Settings};
 use crate::proxy::dispatch;
 use crate::proxy::host;
 use crate::proxy::metrics::Metrics;
@@ -276,6 +276,16 @@ impl OidcHttp {
         }
     }
 
+    /// 413 for a body the flows would have to read that is over their cap
+    /// ([`body_limit`]); counted as `rejections_body_too_large`.
+    fn refuse_large_body(&mut self) {
+        if let Some(parts) = self.configured.as_ref() {
+            parts.metrics.record(&Event::Rejected("body_too_large"));
+        }
+        self.respond(body_limit::refusal());
+        self.gate.decided(Decision::Answer, true);
+    }
+
     fn refuse_unconfigured(&mut self) {
         self.respond(internal_error("the filter has no valid configuration"));
         self.gate.decided(Decision::Answer, true);
@@ -328,6 +338,10 @@ impl HttpContext for OidcHttp {
             Some(parts) => RequestFlow::needs_body(&parts.settings, &request),
             None => false,
         };
+        if needs_body && !end_of_stream && body_limit::declared_too_large(&request) {
+            self.refuse_large_body();
+            return self.callback_action();
+        }
         if self.gate.on_headers(needs_body, end_of_stream) == Cue::StartFlow {
             self.start(request);
         }
@@ -335,6 +349,11 @@ impl HttpContext for OidcHttp {
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        // The host buffers the body while the flow waits for it: stop at the cap (13.7).
+        if self.gate.collecting_body() && body_limit::too_large(body_size) {
+            self.refuse_large_body();
+            return self.callback_action();
+        }
         if self.gate.on_body(end_of_stream) == Cue::StartFlow {
             let mut request = self.incoming_request();
             request.body = Some(host::buffer(BufferType::HttpRequestBody, body_size));
