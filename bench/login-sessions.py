@@ -70,6 +70,9 @@ class Peer:
     def login(self, index):
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        # As a browser (and curl) asks: without an Accept header mod_auth_openidc takes the
+        # request for a non-browser client and answers 401 instead of redirecting to the IdP.
+        opener.addheaders = [("Accept", "text/html,*/*")]
         with opener.open(self.url, timeout=30) as response:
             form_url = response.geturl()
             response.read()
