@@ -13,6 +13,11 @@ pub enum Step {
     Respond(LocalResponse),
     /// Ask the identity provider something, then resume the flow with its answer.
     Call(OutboundRequest),
+    /// Send all these calls at once, in this order, and resume the flow with every answer (in
+    /// the same order) once the last one arrived. For independent calls such as a logout's
+    /// two revocations: Kong's engine breaks when a stream dispatches a call with a body from
+    /// the answer of another one with a body, so they must not be chained.
+    CallAll(Vec<OutboundRequest>),
 }
 
 /// Edits applied to a request that is let through.

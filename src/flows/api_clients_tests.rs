@@ -208,6 +208,8 @@ struct Run {
     calls: Vec<OutboundRequest>,
     flow: RequestFlow,
     shared: Rc<MemoryShared>,
+    /// Answers gathered for calls sent together (fed once all are in).
+    answers: Vec<CallResponse>,
 }
 
 impl Run {
@@ -228,19 +230,36 @@ impl Run {
             calls: vec![],
             flow,
             shared,
+            answers: vec![],
         };
         run.record(step);
         run
     }
 
     fn record(&mut self, step: Step) {
-        if let Step::Call(call) = &step {
-            self.calls.push(call.clone());
+        match &step {
+            Step::Call(call) => self.calls.push(call.clone()),
+            Step::CallAll(calls) => self.calls.extend(calls.iter().cloned()),
+            _ => {}
         }
         self.steps.push(step);
     }
 
     fn feed(&mut self, settings: &Settings, response: CallResponse, now: u64) -> &mut Run {
+        if let Some(Step::CallAll(calls)) = self.steps.last() {
+            // Calls sent together: answered one by one here, fed all at once.
+            let expected = calls.len();
+            self.answers.push(response);
+            if self.answers.len() == expected {
+                let answers = std::mem::take(&mut self.answers);
+                let shared = self.shared.clone();
+                let step = with_env(now, &shared, |env| {
+                    self.flow.on_call_responses(settings, env, answers)
+                });
+                self.record(step);
+            }
+            return self;
+        }
         assert!(
             matches!(self.steps.last(), Some(Step::Call(_))),
             "no call to answer: {:?}",
@@ -1710,6 +1729,7 @@ mod properties {
                 Step::Forward(_) => prop_assert!(token.trim() == genuine, "forwarded a token that is not genuine"),
                 Step::Respond(response) => prop_assert_eq!(response.status, 401),
                 Step::Call(call) => prop_assert!(false, "a second call: {:?}", call),
+                Step::CallAll(calls) => prop_assert!(false, "more calls: {:?}", calls),
             }
         }
     }

@@ -39,9 +39,7 @@ pub fn find_token(settings: &Settings, request: &IncomingRequest) -> Option<Bear
             ParamType::Cookie => {
                 let name = config.bearer_token_cookie_name.as_deref()?;
                 let cookie_headers = request.cookie_headers();
-                let (_, value) = cookies::pairs(&cookie_headers)
-                    .into_iter()
-                    .find(|(n, v)| n.eq_ignore_ascii_case(name) && !v.is_empty())?;
+                let value = cookies::find(&cookie_headers, name).filter(|v| !v.is_empty())?;
                 Some(BearerToken {
                     token: value.to_string(),
                     used: UsedCredential::cookie(name),

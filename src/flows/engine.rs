@@ -143,7 +143,8 @@ enum Waiting {
 
 struct LogoutInProgress {
     pending: VecDeque<Revocation>,
-    current: Option<Revocation>,
+    /// The revocations whose calls are out, in the order they were sent.
+    current: Vec<Revocation>,
     followed_redirect: bool,
     id_token: Option<String>,
     clear_cookies: Vec<String>,
@@ -288,7 +289,41 @@ impl RequestFlow {
             Waiting::Enrich(auth, kind) => self.on_enrich(settings, env, response, *auth, kind),
             Waiting::Refresh(refresh) => self.on_refresh(settings, env, response, *refresh),
             Waiting::RefreshWait(refresh) => self.on_refresh_wait(settings, env, *refresh),
-            Waiting::Revocation(logout) => self.on_revocation(settings, response, *logout),
+            Waiting::Revocation(logout) => self.on_revocations(settings, vec![response], *logout),
+        }
+    }
+
+    /// Continues after the identity provider answered every call of the last
+    /// [`Step::CallAll`], in the order they were sent.
+    pub fn on_call_responses(
+        &mut self,
+        settings: &Settings,
+        env: &mut Env,
+        responses: Vec<CallResponse>,
+    ) -> Step {
+        if !matches!(self.waiting, Waiting::Revocation(_)) {
+            // Only the logout sends calls together; anything else answers one call at a time.
+            return match responses.into_iter().next() {
+                Some(response) => self.on_call_response(settings, env, response),
+                None => self.unexpected(
+                    settings,
+                    Rejection::new("internal", "an answer arrived for no call"),
+                ),
+            };
+        }
+        for response in responses.iter().filter(|r| r.status.is_none()) {
+            self.notes.push(Note::Warn(format!(
+                "identity provider call failed: {}",
+                failure_reason(response)
+            )));
+            self.events.push(Event::IdpCallFailed);
+        }
+        match std::mem::replace(&mut self.waiting, Waiting::Nothing) {
+            Waiting::Revocation(logout) => self.on_revocations(settings, responses, *logout),
+            _ => self.unexpected(
+                settings,
+                Rejection::new("internal", "an answer arrived for no call"),
+            ),
         }
     }
 
@@ -591,7 +626,7 @@ impl RequestFlow {
         let audience = settings.config.session_audience.clone();
         let mut logout = LogoutInProgress {
             pending: VecDeque::new(),
-            current: None,
+            current: Vec::new(),
             followed_redirect: false,
             id_token: None,
             clear_cookies: Vec::new(),
@@ -624,7 +659,7 @@ impl RequestFlow {
             self.ends_session = true;
             let codec = settings.session_codec(&self.request.scheme);
             logout.clear_cookies = if session.remove(&audience) {
-                codec.clear(Some(&session))
+                codec.clear_carried(&self.request.cookie_headers(), Some(&session))
             } else {
                 let Some(sid) = (env.random)() else {
                     return self.no_randomness(settings);
@@ -638,20 +673,35 @@ impl RequestFlow {
                 }
             };
         }
+        if logout.clear_cookies.is_empty()
+            && self
+                .request
+                .has_cookie(&settings.config.session_cookie_name)
+        {
+            // An unreadable (tampered, expired, partly sent) session: expire all it carried.
+            logout.clear_cookies = settings
+                .session_codec(&self.request.scheme)
+                .clear_carried(&self.request.cookie_headers(), None);
+        }
         self.events.push(Event::Logout);
         self.next_revocation(settings, logout)
     }
 
+    /// Sends every pending revocation at once, in Kong's order (refresh token, then access
+    /// token), and waits for all of them. Chaining them (the second from the first's answer)
+    /// hangs Kong's engine: the first call's cleanup hands its body buffer back after the
+    /// second call took it (see ../shared/reference/hosts.md); sending both from one callback
+    /// is safe.
     fn next_revocation(&mut self, settings: &Settings, mut logout: LogoutInProgress) -> Step {
         let Some(provider) = self.provider.as_ref() else {
             return self.discover(settings);
         };
+        let mut requests = Vec::new();
         while let Some(revocation) = logout.pending.pop_front() {
             match logout::revocation_request(settings, provider, &revocation) {
                 Ok(request) => {
-                    logout.current = Some(revocation);
-                    logout.followed_redirect = false;
-                    return self.call(request, Waiting::Revocation(Box::new(logout)));
+                    requests.push(request);
+                    logout.current.push(revocation);
                 }
                 Err(e) => {
                     self.notes.push(Note::Warn(format!(
@@ -662,6 +712,18 @@ impl RequestFlow {
                 }
             }
         }
+        if !requests.is_empty() {
+            logout.followed_redirect = false;
+            self.waiting = Waiting::Revocation(Box::new(logout));
+            return Step::CallAll(requests);
+        }
+        self.finish_logout(settings, logout)
+    }
+
+    fn finish_logout(&mut self, settings: &Settings, logout: LogoutInProgress) -> Step {
+        let Some(provider) = self.provider.as_ref() else {
+            return self.discover(settings);
+        };
         let http10 = self.request.http10;
         let response = logout::final_response(
             settings,
@@ -673,41 +735,55 @@ impl RequestFlow {
         Step::Respond(response)
     }
 
-    fn on_revocation(
+    /// The answers to the revocations sent together (in their order). A 302 is followed once
+    /// with GET, as Kong does; the follow-ups go out together once every answer is in (a GET
+    /// has no body, so sending it from this answer is safe in Kong's engine too).
+    fn on_revocations(
         &mut self,
         settings: &Settings,
-        response: CallResponse,
+        responses: Vec<CallResponse>,
         mut logout: LogoutInProgress,
     ) -> Step {
-        let hint = logout.current.as_ref().map(|r| r.hint).unwrap_or("token");
-        match logout::revocation_outcome(&response) {
-            RevocationOutcome::Revoked => {
-                self.notes.push(Note::Info(format!("{hint} revoked")));
-                self.events.push(Event::RevocationOk);
-            }
-            RevocationOutcome::Redirected(location) if !logout.followed_redirect => {
-                if let Ok(request) = outbound::get(settings, &location) {
-                    logout.followed_redirect = true;
-                    return self.call(request, Waiting::Revocation(Box::new(logout)));
+        let sent = std::mem::take(&mut logout.current);
+        let mut follow_ups = Vec::new();
+        for (index, revocation) in sent.into_iter().enumerate() {
+            let hint = revocation.hint;
+            let response = responses.get(index).cloned().unwrap_or_default();
+            match logout::revocation_outcome(&response) {
+                RevocationOutcome::Revoked => {
+                    self.notes.push(Note::Info(format!("{hint} revoked")));
+                    self.events.push(Event::RevocationOk);
                 }
-                self.notes.push(Note::Warn(format!(
-                    "{hint} revocation redirected to an invalid URL"
-                )));
-                self.events.push(Event::RevocationFailed);
-            }
-            RevocationOutcome::Redirected(_) => {
-                self.notes
-                    .push(Note::Warn(format!("{hint} revocation redirected twice")));
-                self.events.push(Event::RevocationFailed);
-            }
-            RevocationOutcome::Failed(reason) => {
-                self.notes
-                    .push(Note::Warn(format!("{hint} revocation failed: {reason}")));
-                self.events.push(Event::RevocationFailed);
+                RevocationOutcome::Redirected(location) if !logout.followed_redirect => {
+                    if let Ok(request) = outbound::get(settings, &location) {
+                        follow_ups.push((revocation, request));
+                        continue;
+                    }
+                    self.notes.push(Note::Warn(format!(
+                        "{hint} revocation redirected to an invalid URL"
+                    )));
+                    self.events.push(Event::RevocationFailed);
+                }
+                RevocationOutcome::Redirected(_) => {
+                    self.notes
+                        .push(Note::Warn(format!("{hint} revocation redirected twice")));
+                    self.events.push(Event::RevocationFailed);
+                }
+                RevocationOutcome::Failed(reason) => {
+                    self.notes
+                        .push(Note::Warn(format!("{hint} revocation failed: {reason}")));
+                    self.events.push(Event::RevocationFailed);
+                }
             }
         }
-        logout.current = None;
-        self.next_revocation(settings, logout)
+        if !follow_ups.is_empty() {
+            logout.followed_redirect = true;
+            let (revocations, requests): (Vec<_>, Vec<_>) = follow_ups.into_iter().unzip();
+            logout.current = revocations;
+            self.waiting = Waiting::Revocation(Box::new(logout));
+            return Step::CallAll(requests);
+        }
+        self.finish_logout(settings, logout)
     }
 
     // Refusals.
@@ -718,7 +794,9 @@ impl RequestFlow {
         self.events.push(Event::Rejected(rejection.label));
         self.ends_session |= destroy_session;
         let clear = if destroy_session {
-            settings.session_codec(&self.request.scheme).clear(None)
+            settings
+                .session_codec(&self.request.scheme)
+                .clear_carried(&self.request.cookie_headers(), None)
         } else {
             Vec::new()
         };

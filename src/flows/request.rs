@@ -100,9 +100,7 @@ impl IncomingRequest {
 
     /// Whether any cookie of this name (or one of its chunks) was sent.
     pub fn has_cookie(&self, name: &str) -> bool {
-        cookies::pairs(&self.cookie_headers())
-            .iter()
-            .any(|(n, _)| cookies::is_chunk_of(n, name))
+        cookies::has_any(&self.cookie_headers(), &cookies::chunk_names(name))
     }
 }
 

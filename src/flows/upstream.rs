@@ -84,7 +84,7 @@ pub fn forward_with(
         credential_headers_replaced |= name.eq_ignore_ascii_case("authorization");
         edits.set_request_headers.push((name, value));
     }
-    strip_session_cookie(settings, request, &mut edits);
+    strip_filter_cookies(settings, request, None, &mut edits);
     if config.hide_credentials {
         match extras.used_credential {
             Some(used) => hide_used_credential(
@@ -153,13 +153,31 @@ fn header_value(value: &Value) -> String {
     }
 }
 
-/// The session cookie and its chunks never reach the upstream.
-fn strip_session_cookie(settings: &Settings, request: &IncomingRequest, edits: &mut Forward) {
-    let name = &settings.config.session_cookie_name;
-    if !request.has_cookie(name) {
+/// Neither the session cookie nor the authorization (login state) cookie, nor any of their
+/// chunks, reaches the upstream (13.11), nor `extra` cookies (a bearer token cookie being
+/// hidden). The Cookie header is replaced by one folded value: Kong's engine ignores the
+/// removal of a request header, so the adapter blanks what it removes (see `proxy::http_context`).
+pub fn strip_filter_cookies(
+    settings: &Settings,
+    request: &IncomingRequest,
+    extra: Option<&str>,
+    edits: &mut Forward,
+) {
+    let config = &settings.config;
+    let mut names = cookies::chunk_names(&config.session_cookie_name);
+    names.extend(cookies::chunk_names(&config.authorization_cookie_name));
+    names.extend(extra.map(str::to_string));
+    let lines = request.cookie_headers();
+    if !cookies::has_any(&lines, &names) {
         return;
     }
-    match cookies::without(&request.cookie_headers(), |n| cookies::is_chunk_of(n, name)) {
+    edits
+        .set_request_headers
+        .retain(|(n, _)| !n.eq_ignore_ascii_case("cookie"));
+    edits
+        .remove_request_headers
+        .retain(|n| !n.eq_ignore_ascii_case("cookie"));
+    match cookies::without(&lines, &names) {
         Some(rest) => edits.set_request_headers.push(("cookie".into(), rest)),
         None => edits.remove_request_headers.push("cookie".into()),
     }
@@ -249,18 +267,7 @@ fn hide_used_credential(
         }
     }
     if let Some(cookie) = used.cookie.as_deref() {
-        let session = settings.config.session_cookie_name.as_str();
-        let drop = |n: &str| n.eq_ignore_ascii_case(cookie) || cookies::is_chunk_of(n, session);
-        edits
-            .set_request_headers
-            .retain(|(n, _)| !n.eq_ignore_ascii_case("cookie"));
-        edits
-            .remove_request_headers
-            .retain(|n| !n.eq_ignore_ascii_case("cookie"));
-        match cookies::without(&request.cookie_headers(), drop) {
-            Some(rest) => edits.set_request_headers.push(("cookie".into(), rest)),
-            None => edits.remove_request_headers.push("cookie".into()),
-        }
+        strip_filter_cookies(settings, request, Some(cookie), edits);
     }
 }
 

@@ -7,13 +7,15 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, LogLevel, MapType};
 
+use crate::discovery;
 use crate::flows::{body_limit, Env, Event, IncomingRequest, Note, RequestFlow, Settings};
+use crate::proxy::call_order::{self, Batch, Plan};
 use crate::proxy::dispatch;
 use crate::proxy::host;
 use crate::proxy::metrics::Metrics;
 use crate::proxy::shared::{HostSharedState, SharedExpiries, SharedKeys, SharedProviderCache};
 use crate::request_gate::{Cue, Decision, RequestGate};
-use crate::step::{CallResponse, Forward, LocalResponse, Step};
+use crate::step::{CallResponse, Forward, LocalResponse, OutboundRequest, Step};
 
 pub struct OidcHttp {
     context_id: u32,
@@ -21,8 +23,10 @@ pub struct OidcHttp {
     flow: Option<RequestFlow>,
     /// Whether the request may go upstream: every request callback answers through it.
     gate: RequestGate,
-    /// The call the flow waits for (tokens may be 0 on Kong, so no sentinel value).
-    pending_call: Option<u32>,
+    /// The calls the flow waits for (tokens may be 0 on Kong, so no sentinel value).
+    batch: Option<Batch>,
+    /// Calls held back until the spacer's answer (see `call_order`), and the spacer's token.
+    deferred: Option<(Vec<OutboundRequest>, u32)>,
     /// Headers to add to the upstream's response (e.g. a new session cookie).
     response_headers: Vec<(String, String)>,
 }
@@ -54,7 +58,8 @@ impl OidcHttp {
             configured: Some(parts),
             flow: None,
             gate: RequestGate::new(),
-            pending_call: None,
+            batch: None,
+            deferred: None,
             response_headers: Vec::new(),
         }
     }
@@ -66,7 +71,8 @@ impl OidcHttp {
             configured: None,
             flow: None,
             gate: RequestGate::new(),
-            pending_call: None,
+            batch: None,
+            deferred: None,
             response_headers: Vec::new(),
         }
     }
@@ -85,9 +91,12 @@ impl OidcHttp {
             s if s.is_empty() => "http".to_string(),
             s => s.to_ascii_lowercase(),
         };
-        let mut authority = pseudo(":authority");
+        // URLs the filter builds (the default redirect_uri) use the client's Host header, as
+        // Kong's kong.request.get_host does: Kong's engine fills `:authority` from server_name
+        // and the listening port. Envoy has no `host` header (HTTP/1 Host is `:authority`).
+        let mut authority = pseudo("host");
         if authority.is_empty() {
-            authority = pseudo("host");
+            authority = pseudo(":authority");
         }
         let path = pseudo(":path");
         let headers = headers
@@ -128,16 +137,18 @@ impl OidcHttp {
             flow.start(&parts.settings, &mut env)
         };
         self.flow = Some(flow);
-        self.carry_out(step, true);
+        self.carry_out(step, None);
     }
 
-    /// Does what the flow decided and tells the gate. `in_request_callback`: called from a
-    /// request callback, whose answer then releases or holds the request; otherwise (a call's
-    /// answer) a forward resumes the held request.
-    fn carry_out(&mut self, mut step: Step, in_request_callback: bool) {
+    /// Does what the flow decided and tells the gate. `answered_had_body`: `None` when called
+    /// from a request callback (whose answer then releases or holds the request); otherwise
+    /// from a call's answer (a forward resumes the held request), saying whether that call
+    /// had a body (see `call_order` for why that matters).
+    fn carry_out(&mut self, mut step: Step, answered_had_body: Option<bool>) {
+        let in_request_callback = answered_had_body.is_none();
         loop {
             self.drain_flow_outputs();
-            match step {
+            let (requests, single) = match step {
                 Step::Forward(forward) => {
                     self.forward(forward);
                     if self.gate.decided(Decision::Forward, in_request_callback) {
@@ -150,25 +161,76 @@ impl OidcHttp {
                     self.gate.decided(Decision::Answer, in_request_callback);
                     return;
                 }
-                Step::Call(request) => {
-                    let Some(parts) = self.configured.as_ref() else {
-                        self.refuse_unconfigured();
+                Step::Call(request) => (vec![request], true),
+                Step::CallAll(requests) => (requests, false),
+            };
+            let Some(parts) = self.configured.as_ref() else {
+                self.refuse_unconfigured();
+                return;
+            };
+            if call_order::plan(answered_had_body, &requests) == Plan::AfterSpacer {
+                let spacer = crate::flows::outbound::get(
+                    &parts.settings,
+                    &discovery::discovery_url(&parts.settings.config.issuer),
+                )
+                .and_then(|spacer| dispatch::send(&parts.settings, &spacer));
+                match spacer {
+                    Ok(token) => {
+                        self.deferred = Some((requests, token));
+                        self.batch = Some(Batch::new(single));
+                        self.gate.decided(Decision::Wait, in_request_callback);
                         return;
-                    };
-                    match dispatch::send(&parts.settings, &request) {
-                        Ok(token) => {
-                            self.pending_call = Some(token);
-                            self.gate.decided(Decision::Wait, in_request_callback);
-                            return;
-                        }
-                        Err(reason) => {
-                            self.log(LogLevel::Warn, &reason);
-                            step = self.resume_flow(dispatch::refused(&reason));
-                        }
+                    }
+                    Err(reason) => {
+                        // Never dispatch the call unsafely: it fails like a refused one.
+                        self.log(LogLevel::Warn, &reason);
+                        step = self.answer_flow(
+                            single,
+                            requests
+                                .iter()
+                                .map(|_| dispatch::refused(&reason))
+                                .collect(),
+                        );
+                        continue;
                     }
                 }
             }
+            let mut batch = Batch::new(single);
+            for request in &requests {
+                let outcome = dispatch::send(&parts.settings, request).map_err(|reason| {
+                    self.log(LogLevel::Warn, &reason);
+                    dispatch::refused(&reason)
+                });
+                batch.sent(outcome, !request.body.is_empty());
+            }
+            match batch.complete() {
+                // Every dispatch was refused: the flow goes on with those failures.
+                Some(answers) => step = self.answer_flow(single, answers),
+                None => {
+                    self.batch = Some(batch);
+                    self.gate.decided(Decision::Wait, in_request_callback);
+                    return;
+                }
+            }
         }
+    }
+
+    /// Feeds the answers of the last calls to the flow.
+    fn answer_flow(&mut self, single: bool, answers: Vec<CallResponse>) -> Step {
+        if single {
+            let response = answers.into_iter().next().unwrap_or_default();
+            return self.resume_flow(response);
+        }
+        let (Some(parts), Some(flow)) = (self.configured.as_ref(), self.flow.as_mut()) else {
+            return Step::Respond(internal_error("no flow to resume"));
+        };
+        let mut random = host::random_bytes;
+        let mut env = Env {
+            now: host::now(),
+            random: &mut random,
+            shared: &parts.shared,
+        };
+        flow.on_call_responses(&parts.settings, &mut env, answers)
     }
 
     /// The answer to the request callback we are in: `Continue` only once the flow forwarded.
@@ -215,6 +277,12 @@ impl OidcHttp {
     fn forward(&mut self, forward: Forward) {
         let map = MapType::HttpRequestHeaders;
         for name in &forward.remove_request_headers {
+            // Kong's engine only marks a removed request header deleted, and nginx's proxy
+            // module still sends it (it does not skip such entries); a replaced value does
+            // reach the upstream. So blank it first (Kong: the upstream gets an empty value),
+            // then remove it (Envoy and our gateway: gone). A second line of the same header
+            // stays in Kong (it cannot be reached by name once the first is replaced).
+            let _ = hostcalls::set_map_value(map, name, Some(""));
             let _ = hostcalls::remove_map_value(map, name);
         }
         for (name, value) in &forward.set_request_headers {
@@ -319,13 +387,38 @@ impl Context for OidcHttp {
         body_size: usize,
         _num_trailers: usize,
     ) {
-        if self.pending_call != Some(token_id) {
+        if let Some((requests, spacer)) = self.deferred.take() {
+            if spacer != token_id {
+                self.deferred = Some((requests, spacer));
+                return;
+            }
+            // The spacer (a body-less GET) answered: the held calls go out from here.
+            let single = self.batch.take().is_none_or(|b| b.single);
+            let step = if single {
+                requests.into_iter().next().map_or_else(
+                    || Step::Respond(internal_error("no call to send")),
+                    Step::Call,
+                )
+            } else {
+                Step::CallAll(requests)
+            };
+            self.carry_out(step, Some(false));
             return;
         }
-        self.pending_call = None;
-        let response = dispatch::read_response(body_size);
-        let step = self.resume_flow(response);
-        self.carry_out(step, false);
+        let Some(batch) = self.batch.as_mut() else {
+            return;
+        };
+        let had_body = batch.had_body(token_id);
+        if !batch.answer(token_id, dispatch::read_response(body_size)) {
+            return;
+        }
+        let Some(answers) = batch.complete() else {
+            return;
+        };
+        let single = batch.single;
+        self.batch = None;
+        let step = self.answer_flow(single, answers);
+        self.carry_out(step, Some(had_body));
     }
 }
 

@@ -6,6 +6,7 @@
 //! abort the VM and every request of the worker, so this module calls `hostcalls` directly and
 //! turns every host error into a logged, fail-closed outcome.
 
+mod call_order;
 mod dispatch;
 mod host;
 mod http_context;

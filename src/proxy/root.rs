@@ -17,6 +17,7 @@ use crate::proxy::host;
 use crate::proxy::http_context::OidcHttp;
 use crate::proxy::metrics::Metrics;
 use crate::proxy::shared::{self, ProviderCache, SharedExpiries, SharedKeys, SharedProviderCache};
+use crate::step::OutboundRequest;
 
 /// How often the root context looks at the documents' age.
 const TICK: Duration = Duration::from_secs(1);
@@ -40,6 +41,9 @@ struct Configured {
     /// The generated session secret in use (None when the config sets one).
     generated_secret: Option<Vec<u8>>,
     refresh: Option<(u32, ProviderFetch)>,
+    /// The refresh's next call (JWKS after discovery), sent on the next tick: a dispatch from
+    /// the root's `on_http_call_response` crashes Kong's engine (its fake request has no pool).
+    next_call: Option<(ProviderFetch, OutboundRequest)>,
     next_refresh_attempt: u64,
 }
 
@@ -77,6 +81,7 @@ impl OidcRoot {
             keys,
             generated_secret,
             refresh: None,
+            next_call: None,
             next_refresh_attempt: 0,
         })
     }
@@ -103,12 +108,8 @@ impl Context for OidcRoot {
         let response = dispatch::read_response(body_size);
         let now = host::now();
         match fetch.on_response(&state.settings, &response, now) {
-            FetchProgress::Next(fetch, request) => {
-                match dispatch::send(&state.settings, &request) {
-                    Ok(token) => state.refresh = Some((token, fetch)),
-                    Err(e) => refresh_failed(state, now, &e),
-                }
-            }
+            // Never dispatch from here (see `next_call`): the tick sends it.
+            FetchProgress::Next(fetch, request) => state.next_call = Some((fetch, request)),
             FetchProgress::Done(provider) => {
                 state.provider.borrow_mut().publish(&Rc::new(provider));
                 host::log(
@@ -166,6 +167,13 @@ impl RootContext for OidcRoot {
                     }
                 }
             }
+        }
+        if let Some((fetch, request)) = state.next_call.take() {
+            match dispatch::send(&state.settings, &request) {
+                Ok(token) => state.refresh = Some((token, fetch)),
+                Err(e) => refresh_failed(state, now, &e),
+            }
+            return;
         }
         if state.refresh.is_some() || now < state.next_refresh_attempt {
             return;

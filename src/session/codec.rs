@@ -337,16 +337,29 @@ impl SessionCodec {
     }
 
     /// Expiring Set-Cookie values for every chunk the session used (at least the first
-    /// cookie; when `session` is None, the first cookie only).
+    /// cookie; when `session` is None, the first cookie only). See [`Self::clear_carried`].
     pub fn clear(&self, session: Option<&Session>) -> Vec<String> {
-        let count = session.map_or(1, |session| session.chunk_count().max(1));
-        (1..=count)
-            .map(|index| {
-                expire_cookie(
-                    &chunk_name(&self.settings.cookie_name, index),
-                    &self.attributes,
-                )
+        self.clear_carried(&[], session)
+    }
+
+    /// Expiring Set-Cookie values for every chunk the session used and every chunk the request
+    /// carried (`cookie_headers`), so an unreadable or partly sent session is expired whole.
+    ///
+    /// The first cookie comes LAST: Kong's engine keeps only the last `Set-Cookie` of a local
+    /// response, and the first cookie is the one whose loss ends the session (it holds the
+    /// header every other chunk needs); the other chunks are then left to expire with it.
+    pub fn clear_carried(&self, cookie_headers: &[&str], session: Option<&Session>) -> Vec<String> {
+        let name = &self.settings.cookie_name;
+        let used = session.map_or(1, |session| session.chunk_count().max(1));
+        let carried = (2..=9)
+            .filter(|index| {
+                crate::http::cookies::has_any(cookie_headers, &[chunk_name(name, *index)])
             })
+            .max()
+            .unwrap_or(1);
+        (1..=used.max(carried))
+            .rev()
+            .map(|index| expire_cookie(&chunk_name(name, index), &self.attributes))
             .collect()
     }
 

@@ -4,55 +4,10 @@
 //! - spaces may stand around `=`; the value runs to the next `;` (spaces kept);
 //! - a pair that does not match is skipped up to the next `;` or `,`.
 
-/// The value of cookie `name`, if present.
+/// The value of cookie `name`, if present (the filter's one cookie parser,
+/// [`crate::http::cookies::find`], so reading and stripping agree).
 pub fn find_cookie<'a>(cookie_headers: &[&'a str], name: &str) -> Option<&'a str> {
-    if name.is_empty() {
-        return None;
-    }
-    cookie_headers
-        .iter()
-        .find_map(|line| find_in_line(line, name))
-}
-
-fn find_in_line<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    let bytes = line.as_bytes();
-    let wanted = name.as_bytes();
-    let mut pos = 0;
-    while pos < bytes.len() {
-        let name_matches = bytes
-            .get(pos..pos.saturating_add(wanted.len()))
-            .is_some_and(|candidate| candidate.eq_ignore_ascii_case(wanted));
-        if name_matches {
-            pos += wanted.len();
-            pos = skip_spaces(bytes, pos);
-            let next = bytes.get(pos).copied();
-            pos += 1;
-            if next == Some(b'=') {
-                let start = skip_spaces(bytes, pos);
-                let end = bytes
-                    .get(start..)
-                    .and_then(|rest| rest.iter().position(|&b| b == b';'))
-                    .map_or(bytes.len(), |offset| start + offset);
-                return line.get(start..end);
-            }
-        }
-        // Skip the rest of this pair; nginx resumes after whatever it already consumed.
-        while let Some(&byte) = bytes.get(pos) {
-            pos += 1;
-            if byte == b';' || byte == b',' {
-                break;
-            }
-        }
-        pos = skip_spaces(bytes, pos);
-    }
-    None
-}
-
-fn skip_spaces(bytes: &[u8], mut pos: usize) -> usize {
-    while bytes.get(pos) == Some(&b' ') {
-        pos += 1;
-    }
-    pos
+    crate::http::cookies::find(cookie_headers, name)
 }
 
 /// The `Cookie` header with the session's cookies (`name`, and `name2`..`nameN` when the
@@ -60,32 +15,10 @@ fn skip_spaces(bytes: &[u8], mut pos: usize) -> usize {
 /// nothing else is left. Names compare exactly here, as the library's request-cookie clearing
 /// does.
 pub fn strip_cookies(cookie_header: &str, name: &str, chunks: usize) -> Option<String> {
-    let kept: Vec<&str> = cookie_header
-        .split(';')
-        .map(|pair| {
-            pair.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\r' | '\n' | '\x0b' | '\x0c'))
-        })
-        .filter(|pair| !pair.is_empty())
-        .filter(|pair| {
-            let pair_name = pair.split('=').next().unwrap_or_default().trim_end();
-            !is_session_cookie(pair_name, name, chunks)
-        })
+    let names: Vec<String> = std::iter::once(name.to_string())
+        .chain((2..=chunks).map(|index| format!("{name}{index}")))
         .collect();
-    if kept.is_empty() {
-        None
-    } else {
-        Some(kept.join("; "))
-    }
-}
-
-fn is_session_cookie(pair_name: &str, name: &str, chunks: usize) -> bool {
-    if pair_name == name {
-        return true;
-    }
-    match pair_name.strip_prefix(name).map(str::parse::<usize>) {
-        Some(Ok(index)) => index >= 2 && index <= chunks,
-        _ => false,
-    }
+    crate::http::cookies::without(&[cookie_header], &names)
 }
 
 #[cfg(test)]

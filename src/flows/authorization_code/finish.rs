@@ -10,7 +10,7 @@ use crate::flows::request::IncomingRequest;
 use crate::flows::settings::Settings;
 use crate::flows::tokens::TokenSet;
 use crate::flows::upstream;
-use crate::http::{cookies, form, url};
+use crate::http::{form, url};
 use crate::session::base64url;
 use crate::step::{Forward, LocalResponse, Step};
 
@@ -37,8 +37,12 @@ pub fn finish(
     login: CodeLogin,
     set_cookies: Vec<String>,
 ) -> Step {
-    let mut cookies = set_cookies;
-    cookies.extend(login.clear_cookies.iter().cloned());
+    // The authorization cookie's expiry first and the session last: Kong's engine keeps only
+    // the last `Set-Cookie` of a local response (login_action=redirect), and losing the
+    // session would end the login; the authorization cookie then lives until its own expiry.
+    // The session's chunks are reversed so that its first cookie comes last.
+    let mut cookies = login.clear_cookies.clone();
+    cookies.extend(set_cookies.into_iter().rev());
     let config = &settings.config;
     match config.login_action {
         LoginAction::Response => Step::Respond(token_response(settings, tokens, cookies)),
@@ -146,26 +150,7 @@ fn without_response_arguments(query: &str) -> String {
 
 /// Neither the session nor the authorization cookie reaches the upstream.
 fn strip_filter_cookies(settings: &Settings, request: &IncomingRequest, forward: &mut Forward) {
-    let session = settings.config.session_cookie_name.as_str();
-    let authorization = settings.config.authorization_cookie_name.as_str();
-    if !request.has_cookie(session) && !request.has_cookie(authorization) {
-        return;
-    }
-    forward
-        .set_request_headers
-        .retain(|(name, _)| !name.eq_ignore_ascii_case("cookie"));
-    forward
-        .remove_request_headers
-        .retain(|name| !name.eq_ignore_ascii_case("cookie"));
-    let rest = cookies::without(&request.cookie_headers(), |n| {
-        cookies::is_chunk_of(n, session) || cookies::is_chunk_of(n, authorization)
-    });
-    match rest {
-        Some(rest) => forward
-            .set_request_headers
-            .push(("cookie".to_string(), rest)),
-        None => forward.remove_request_headers.push("cookie".to_string()),
-    }
+    crate::flows::upstream::strip_filter_cookies(settings, request, None, forward);
 }
 
 /// `login_action=response`: the login tokens as JSON (the whole token response for `tokens`),

@@ -349,7 +349,9 @@ fn remove_and_clear() {
         .unwrap();
     assert_eq!(
         codec.clear(Some(&chunked_session)),
+        // The first cookie last (Kong keeps only the last Set-Cookie of a local response).
         (1..=4)
+            .rev()
             .map(|i| format!(
                 "{}={expire}",
                 if i == 1 {
