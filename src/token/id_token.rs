@@ -152,7 +152,7 @@ fn audiences(claims: &Map<String, Value>) -> Result<Vec<String>, TokenError> {
 
 /// Rule 3: `aud` contains the client id, and no audience the client does not trust.
 fn check_audiences(audiences: &[String], rules: &IdTokenRules) -> Result<(), TokenError> {
-    if !audiences.iter().any(|aud| *aud == rules.client_id) {
+    if !audiences.contains(&rules.client_id) {
         return Err(TokenError::AudienceMismatch {
             token_audiences: audiences.iter().take(5).map(|a| clip(a)).collect(),
         });
