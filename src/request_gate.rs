@@ -22,6 +22,18 @@ pub enum Cue {
     Pass,
 }
 
+/// When a host delivers the request body to a filter that needs it before deciding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyDelivery {
+    /// Only while the filter holds the headers (Envoy with `allow_on_headers_stop_iteration`,
+    /// our gateway with the same switch): the headers are paused, and nothing goes upstream.
+    WhileHeadersHeld,
+    /// Only after the filter lets the headers continue (Kong's engine: the body step runs in
+    /// nginx's content phase, after the access phase the headers step pauses; nginx proxies
+    /// nothing before that step ends, and request headers stay writable in it).
+    AfterHeadersContinue,
+}
+
 /// What the flow decided about the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -69,14 +81,25 @@ impl RequestGate {
     }
 
     /// The request headers arrived. `needs_body`: the flow may need the body (credentials or
-    /// logout arguments in a form); `end_of_stream`: the host says no body follows.
-    pub fn on_headers(&mut self, needs_body: bool, end_of_stream: bool) -> Cue {
+    /// logout arguments in a form); `end_of_stream`: the host says no body follows;
+    /// `delivery`: how this host gives the body to a filter that waits for it. `Pass` here
+    /// never forwards anything: it is only answered where the host proxies nothing before
+    /// the body step, which then holds the request until the flow decides.
+    pub fn on_headers(
+        &mut self,
+        needs_body: bool,
+        end_of_stream: bool,
+        delivery: BodyDelivery,
+    ) -> Cue {
         if self.phase != Phase::Arriving {
             return self.hold_unless_released();
         }
         if needs_body && !end_of_stream {
             self.phase = Phase::CollectingBody;
-            return self.hold();
+            return match delivery {
+                BodyDelivery::WhileHeadersHeld => self.hold(),
+                BodyDelivery::AfterHeadersContinue => Cue::Pass,
+            };
         }
         self.phase = Phase::Deciding;
         Cue::StartFlow
@@ -240,6 +263,7 @@ mod tests {
         fn nothing_is_released_before_the_flow_forwards(
             needs_body in any::<bool>(),
             headers_end_stream in any::<bool>(),
+            nginx_like in any::<bool>(),
             calls in 0usize..4,
             finally_forward in any::<bool>(),
             events in proptest::collection::vec(event(), 0..12),
@@ -253,8 +277,20 @@ mod tests {
                 forward_decided: false,
                 released_upstream: false,
             };
-            let cue = model.gate.on_headers(needs_body, headers_end_stream);
-            model.callback(cue);
+            let delivery = if nginx_like {
+                BodyDelivery::AfterHeadersContinue
+            } else {
+                BodyDelivery::WhileHeadersHeld
+            };
+            let cue = model.gate.on_headers(needs_body, headers_end_stream, delivery);
+            // A host that delivers the body only after the headers continue (nginx) proxies
+            // nothing at that point: its body step holds the request.
+            let waits_for_body = needs_body && !headers_end_stream;
+            if nginx_like && waits_for_body && cue == Cue::Pass {
+                // not a release
+            } else {
+                model.callback(cue);
+            }
             for event in events {
                 match event {
                     HostEvent::BodyChunk => {
@@ -290,7 +326,10 @@ mod tests {
     #[test]
     fn trailers_while_a_call_is_pending_hold_the_request() {
         let mut gate = RequestGate::new();
-        assert_eq!(gate.on_headers(false, false), Cue::StartFlow);
+        assert_eq!(
+            gate.on_headers(false, false, BodyDelivery::WhileHeadersHeld),
+            Cue::StartFlow
+        );
         assert!(!gate.decided(Decision::Wait, true));
         assert_eq!(gate.callback_cue(), Cue::Hold);
         assert_eq!(gate.on_body(true), Cue::Hold);
@@ -303,15 +342,36 @@ mod tests {
     #[test]
     fn trailers_end_the_body_a_flow_waits_for() {
         let mut gate = RequestGate::new();
-        assert_eq!(gate.on_headers(true, false), Cue::Hold);
+        assert_eq!(
+            gate.on_headers(true, false, BodyDelivery::WhileHeadersHeld),
+            Cue::Hold
+        );
         assert_eq!(gate.on_body(false), Cue::Hold);
         assert_eq!(gate.on_trailers(), Cue::StartFlow);
     }
 
     #[test]
+    fn on_nginx_the_body_step_holds_the_request_until_the_flow_decides() {
+        let mut gate = RequestGate::new();
+        assert_eq!(
+            gate.on_headers(true, false, BodyDelivery::AfterHeadersContinue),
+            Cue::Pass
+        );
+        assert!(gate.collecting_body());
+        assert_eq!(gate.on_body(true), Cue::StartFlow);
+        assert!(!gate.decided(Decision::Wait, true));
+        assert_eq!(gate.callback_cue(), Cue::Hold);
+        // The body step was paused: the call's answer resumes it.
+        assert!(gate.decided(Decision::Forward, false));
+    }
+
+    #[test]
     fn an_answered_request_is_never_passed() {
         let mut gate = RequestGate::new();
-        assert_eq!(gate.on_headers(false, false), Cue::StartFlow);
+        assert_eq!(
+            gate.on_headers(false, false, BodyDelivery::WhileHeadersHeld),
+            Cue::StartFlow
+        );
         assert!(!gate.decided(Decision::Answer, true));
         assert_eq!(gate.callback_cue(), Cue::Hold);
         assert_eq!(gate.on_body(true), Cue::Hold);

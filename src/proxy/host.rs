@@ -5,6 +5,24 @@ use std::time::{Duration, UNIX_EPOCH};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, LogLevel, MapType};
 
+use crate::request_gate::BodyDelivery;
+
+/// How this host gives a waiting filter the request body. Kong's engine (nginx) answers the
+/// `ngx.*` properties (nginx variables) and runs the body step only after the headers step
+/// continued; every other host we know (Envoy with `allow_on_headers_stop_iteration`, our
+/// gateway) delivers it while the headers are held. Asked once per VM.
+pub fn body_delivery() -> BodyDelivery {
+    thread_local! {
+        static DELIVERY: std::cell::OnceCell<BodyDelivery> = const { std::cell::OnceCell::new() };
+    }
+    DELIVERY.with(|cell| {
+        *cell.get_or_init(|| match hostcalls::get_property(vec!["ngx", "hostname"]) {
+            Ok(Some(_)) => BodyDelivery::AfterHeadersContinue,
+            _ => BodyDelivery::WhileHeadersHeld,
+        })
+    })
+}
+
 pub fn log(level: LogLevel, message: &str) {
     // Nothing sensible can be done when logging itself fails.
     let _ = hostcalls::log(level, message);

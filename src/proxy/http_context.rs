@@ -14,7 +14,7 @@ use crate::proxy::dispatch;
 use crate::proxy::host;
 use crate::proxy::metrics::Metrics;
 use crate::proxy::shared::{HostSharedState, SharedExpiries, SharedKeys, SharedProviderCache};
-use crate::request_gate::{Cue, Decision, RequestGate};
+use crate::request_gate::{BodyDelivery, Cue, Decision, RequestGate};
 use crate::step::{CallResponse, Forward, LocalResponse, OutboundRequest, Step};
 
 pub struct OidcHttp {
@@ -367,6 +367,14 @@ impl OidcHttp {
     }
 }
 
+/// Whether the request's Content-Length promises a non-empty body.
+fn declares_content(request: &IncomingRequest) -> bool {
+    request
+        .header("content-length")
+        .and_then(|length| length.trim().parse::<u64>().ok())
+        .is_some_and(|length| length > 0)
+}
+
 fn internal_error(reason: &str) -> LocalResponse {
     LocalResponse {
         status: 500,
@@ -435,10 +443,21 @@ impl HttpContext for OidcHttp {
             self.refuse_large_body();
             return self.callback_action();
         }
-        if self.gate.on_headers(needs_body, end_of_stream) == Cue::StartFlow {
-            self.start(request);
+        let delivery = host::body_delivery();
+        // Kong's engine runs no body step for an empty body (chunked with no data), and a
+        // request whose headers continued would then be proxied undecided: there, wait for a
+        // body only when Content-Length promises one, else decide from the headers alone.
+        let needs_body = needs_body
+            && (delivery == BodyDelivery::WhileHeadersHeld || declares_content(&request));
+        match self.gate.on_headers(needs_body, end_of_stream, delivery) {
+            Cue::StartFlow => {
+                self.start(request);
+                self.callback_action()
+            }
+            // The host proxies nothing before the body step (see `BodyDelivery`).
+            Cue::Pass => Action::Continue,
+            Cue::Hold => Action::Pause,
         }
-        self.callback_action()
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {

@@ -276,6 +276,9 @@ impl Stack {
             "proxy_listen": format!("127.0.0.1:{proxy_port}"),
             "admin_listen": format!("127.0.0.1:{admin_port}"),
             "workers": options.workers,
+            // As the filter is deployed in Envoy (envoy/envoy.yaml): a headers Pause still
+            // lets the filter read the body it needs (Envoy 1.35's opt-in).
+            "host_behaviour": { "allow_on_headers_stop_iteration": true },
             "services": [{
                 "id": "5fa9e468-0007-4d7e-9aeb-49ca9edd6ccd",
                 "name": "echo",
