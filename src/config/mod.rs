@@ -159,6 +159,12 @@ pub struct Config {
     /// A request path ending with this suffix logs out.
     #[serde(default)]
     pub logout_uri_suffix: Option<String>,
+    /// Not a Kong field (Kong has no back-channel logout): a POST to a path ending with this
+    /// suffix is an OpenID Connect Back-Channel Logout 1.0 request from the identity provider
+    /// (a `logout_token` form argument); the sessions it names end on this node at once.
+    /// Absent (null): no back-channel logout endpoint, as in Kong.
+    #[serde(default)]
+    pub logout_backchannel_uri_suffix: Option<String>,
     /// The request methods that can log out.
     #[serde(default = "defaults::logout_methods")]
     pub logout_methods: Vec<HttpMethod>,

@@ -90,6 +90,7 @@ fn read_config(r: &mut Reader) -> Config {
         session_idling_timeout: read!(r, session_idling_timeout = default),
         session_audience: read!(r, session_audience = default),
         logout_uri_suffix: read!(r, logout_uri_suffix),
+        logout_backchannel_uri_suffix: read!(r, logout_backchannel_uri_suffix),
         logout_methods: read!(r, logout_methods = default),
         logout_query_arg: read!(r, logout_query_arg),
         logout_post_arg: read!(r, logout_post_arg),
@@ -364,6 +365,15 @@ fn check_config(config: &Config, given: &BTreeSet<&'static str>, problems: &mut 
     if !config.issuer.is_empty() {
         if let Err(why) = check_http_url(&config.issuer) {
             problem("issuer", Problem::Invalid(why));
+        }
+    }
+    // An empty or bare "/" suffix would make every POST a back-channel logout request.
+    if let Some(suffix) = config.logout_backchannel_uri_suffix.as_deref() {
+        if suffix.trim_matches('/').is_empty() {
+            problem(
+                "logout_backchannel_uri_suffix",
+                Problem::Invalid("must name a path below the root, e.g. /backchannel-logout".into()),
+            );
         }
     }
     let endpoints = [

@@ -20,7 +20,11 @@ const SEED: &str = r#"{"issuer":"http://127.0.0.1:8080","client_id":["kong"],"cl
     "logout_uri_suffix":"/logout","logout_methods":["POST"],"logout_revoke":true}"#;
 
 /// Fields we implement that Kong 3.10 does not have.
-const NOT_IN_KONG_3_10: &[&str] = &["dispatch_clusters", "jwks_endpoint"];
+const NOT_IN_KONG_3_10: &[&str] = &[
+    "dispatch_clusters",
+    "jwks_endpoint",
+    "logout_backchannel_uri_suffix",
+];
 
 fn parse(value: Value) -> Result<Config, ConfigError> {
     Config::parse(value.to_string().as_bytes())
@@ -283,6 +287,7 @@ fn each_kind_of_error_names_its_field() {
         (with_issuer(json!({"dispatch_clusters": {"idp:8080": 3}})).to_string().into_bytes(), "dispatch_clusters: expected a cluster name for \"idp:8080\", got 3"),
         (with_issuer(json!({"client_secret": "{vault://env/oidc-secret}"})).to_string().into_bytes(), "client_secret: vault references are not supported"),
         (with_issuer(json!({"session_storage": "redis"})).to_string().into_bytes(), "session_storage: not supported yet"),
+        (with_issuer(json!({"logout_backchannel_uri_suffix": "/"})).to_string().into_bytes(), "logout_backchannel_uri_suffix: must name a path below the root"),
         (with_issuer(json!({"redis": {"hots": "x"}})).to_string().into_bytes(), "redis.hots: unknown field"),
         (with_issuer(json!({"session_cookie_samesite": 1})).to_string().into_bytes(), "session_cookie_samesite: expected a string, got 1"),
     ];
