@@ -17,7 +17,9 @@ use common::http::basic;
 use common::{Host, Stack, StackOptions};
 use serde_json::json;
 
-/// Client threads: enough to keep both workers busy on a 2-core machine.
+/// Client threads: enough to keep both workers busy on a 2-core machine. The first logs jane in
+/// and out over and over; the others keep john's sessions (a logout ends the user's sessions
+/// that share its tokens, so only one client logs out per user).
 const CLIENTS: usize = 4;
 /// Session requests between a login and its logout.
 const REQUESTS_PER_SESSION: usize = 50;
@@ -85,12 +87,12 @@ impl Tally {
     }
 }
 
-/// Login, session requests, logout, again, until `until`.
-fn client_loop(addr: String, until: Instant, tally: Arc<Tally>) {
+/// Login, session requests, logout (when `logs_out`; else the session goes on), until `until`.
+fn client_loop(addr: String, until: Instant, tally: Arc<Tally>, user: &str, logs_out: bool) {
     let host = format!("Host: {addr}\r\n");
     let login = format!(
         "GET / HTTP/1.1\r\n{host}Authorization: {}\r\nConnection: close\r\n\r\n",
-        basic("john", "doe")
+        basic(user, "doe")
     );
     while Instant::now() < until {
         let cookie = match request(&addr, &login) {
@@ -114,7 +116,9 @@ fn client_loop(addr: String, until: Instant, tally: Arc<Tally>) {
             }
         };
         let get = format!("GET / HTTP/1.1\r\n{host}Cookie: {cookie}\r\nConnection: close\r\n\r\n");
-        for _ in 0..REQUESTS_PER_SESSION {
+        let mut requests = 0;
+        while !logs_out || requests < REQUESTS_PER_SESSION {
+            requests += 1;
             if Instant::now() >= until {
                 break;
             }
@@ -124,10 +128,13 @@ fn client_loop(addr: String, until: Instant, tally: Arc<Tally>) {
                 }
                 Ok((status, _)) => tally.problem(
                     &tally.unexpected,
-                    format!("a session request answered {status}"),
+                    format!("a session request of {user} answered {status}"),
                 ),
                 Err(e) => tally.problem(&tally.failed, format!("session request: {e}")),
             }
+        }
+        if !logs_out {
+            break;
         }
         let logout = format!(
             "POST /logout HTTP/1.1\r\n{host}Cookie: {cookie}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -164,9 +171,14 @@ fn kong_engine_survives_a_minute_of_seed_traffic_without_crash_hang_or_alert() {
     let until = Instant::now() + Duration::from_secs(seconds);
     let tally = Arc::new(Tally::default());
     let clients: Vec<_> = (0..CLIENTS)
-        .map(|_| {
+        .map(|index| {
             let (addr, tally) = (stack.proxy(), tally.clone());
-            std::thread::spawn(move || client_loop(addr, until, tally))
+            let (user, logs_out) = if index == 0 {
+                ("jane", true)
+            } else {
+                ("john", false)
+            };
+            std::thread::spawn(move || client_loop(addr, until, tally, user, logs_out))
         })
         .collect();
     for client in clients {
