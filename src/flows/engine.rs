@@ -18,7 +18,7 @@ use crate::flows::token_cache;
 use crate::flows::token_lookup::LookupKind;
 use crate::flows::tokens::{self, failure_reason, TokenSet};
 use crate::flows::verify::{self, VerifiedLogin};
-use crate::flows::{bearer, client_credentials, outbound, password, refresh_param};
+use crate::flows::{backchannel, bearer, client_credentials, outbound, password, refresh_param};
 use crate::logout::{self, Revocation, RevocationOutcome};
 use crate::session::{ended, Session};
 use crate::step::{CallResponse, OutboundRequest, Step};
@@ -99,6 +99,7 @@ pub struct RequestFlow {
 
 mod api_clients;
 mod authorize;
+mod backchannel_logout;
 mod code_flow;
 mod session_refresh;
 
@@ -139,6 +140,8 @@ enum Waiting {
     /// Another request of the session is refreshing it: a poll, then look again.
     RefreshWait(Box<SessionRefresh>),
     Revocation(Box<LogoutInProgress>),
+    /// The back-channel logout token named a key the JWKS lacks.
+    BackchannelJwksRefetch,
 }
 
 struct LogoutInProgress {
@@ -184,6 +187,7 @@ impl RequestFlow {
                 && refresh_param::may_need_body(settings, request))
             || authorization_code::may_need_body(settings, request)
             || logout::may_need_body(settings, request)
+            || backchannel::may_need_body(settings, request)
     }
 
     /// Provider documents this flow fetched, for the adapter to share (taken once).
@@ -232,6 +236,12 @@ impl RequestFlow {
     ) -> Option<Session> {
         let audience = settings.config.session_audience.as_str();
         let identity = ended::identity(&session, audience);
+        if backchannel::ended_by_provider(settings, env.shared, &session, env.now) {
+            self.notes.push(Note::Info(
+                "session cookie not usable: the identity provider ended the session (back-channel logout)".into(),
+            ));
+            return None;
+        }
         if ended::is_ended(env.shared, &identity, env.now) {
             self.notes.push(Note::Info(
                 "session cookie not usable: the session was ended on this node (logout)".into(),
@@ -290,6 +300,9 @@ impl RequestFlow {
             Waiting::Refresh(refresh) => self.on_refresh(settings, env, response, *refresh),
             Waiting::RefreshWait(refresh) => self.on_refresh_wait(settings, env, *refresh),
             Waiting::Revocation(logout) => self.on_revocations(settings, vec![response], *logout),
+            Waiting::BackchannelJwksRefetch => {
+                self.on_backchannel_jwks_refetch(settings, env, response)
+            }
         }
     }
 
@@ -383,6 +396,10 @@ impl RequestFlow {
     // Authentication, in Kong's order.
 
     fn authenticate(&mut self, settings: &Settings, env: &mut Env) -> Step {
+        // The identity provider's back-channel logout: answered here, never forwarded.
+        if backchannel::is_backchannel_request(settings, &self.request) {
+            return self.backchannel_logout(settings, env, true);
+        }
         let codec = settings.session_codec(&self.request.scheme);
         let cookie_sent = self
             .request

@@ -7,6 +7,7 @@
 //! continues in [`RequestFlow::on_call_response`].
 
 pub mod authorization_code;
+pub mod backchannel;
 pub mod bearer;
 pub mod body_limit;
 pub mod client_auth;
@@ -38,6 +39,8 @@ pub use request::IncomingRequest;
 pub use settings::{Settings, SettingsError};
 #[cfg(test)]
 mod api_clients_tests;
+#[cfg(test)]
+mod backchannel_tests;
 #[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]

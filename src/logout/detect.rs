@@ -35,7 +35,7 @@ pub fn is_logout_request(settings: &Settings, request: &IncomingRequest) -> bool
 
 /// Compares the normalised path with the normalised suffix (Kong compares the forwarded path
 /// without its query since 3.6).
-fn suffix_matches(path: &str, suffix: &str) -> bool {
+pub(crate) fn suffix_matches(path: &str, suffix: &str) -> bool {
     let path = url::normalize_path(path);
     let suffix = url::normalize_path(suffix);
     let suffix = if suffix.len() > 1 {
