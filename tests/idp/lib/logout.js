@@ -8,12 +8,36 @@
 // post_logout_redirect_uri) and rendered its form, this middleware finishes the
 // logout itself: it revokes the grants of the OP session, destroys the session,
 // and answers a redirect to the post_logout_redirect_uri or a 200 page.
+// With Back-Channel Logout enabled it first POSTs a logout_token to every
+// client of the session that registered a backchannel_logout_uri, as the
+// library's own confirmation step does.
 import { ROUTES } from './endpoints.js';
 import { escapeHtml, htmlPage } from './http-util.js';
 
 export function loggedOutPage(clientId) {
   const from = clientId ? ` from ${escapeHtml(clientId)}` : '';
   return htmlPage('Logged out', `<h1>Logged out</h1>\n<p>You have been logged out${from}.</p>`);
+}
+
+// Back-Channel Logout 1.0: one logout_token per client of the OP session that
+// registered a backchannel_logout_uri, awaited, so that the logout has reached
+// the relying parties when the end-session answer arrives. Failures are
+// emitted as the library does (backchannel.error) and do not stop the logout.
+async function sendBackchannelLogouts(ctx, session) {
+  const { provider } = ctx.oidc;
+  const { accountId } = session;
+  const sends = Object.keys(session.authorizations ?? {}).map(async (clientId) => {
+    const client = await provider.Client.find(clientId);
+    if (!client?.backchannelLogoutUri) return;
+    const sid = session.sidFor(clientId);
+    try {
+      await client.backchannelLogout(accountId, sid);
+      provider.emit('backchannel.success', ctx, client, accountId, sid);
+    } catch (err) {
+      provider.emit('backchannel.error', ctx, err, client, accountId, sid);
+    }
+  });
+  await Promise.all(sends);
 }
 
 async function revokeSessionGrants(provider, session) {
@@ -49,7 +73,10 @@ export function directLogoutMiddleware({ cookieOptions }) {
     const { provider, session } = ctx.oidc;
     const { clientId, postLogoutRedirectUri, state } = session.state ?? {};
     const opSession = Boolean(session.accountId);
-    if (opSession) await revokeSessionGrants(provider, session);
+    if (opSession) {
+      await sendBackchannelLogouts(ctx, session);
+      await revokeSessionGrants(provider, session);
+    }
     await session.destroy();
     expireSessionCookies(ctx, cookieOptions);
     ctx.state.logout = { opSession };

@@ -22,6 +22,7 @@ const FLAGS = {
   'rotate-refresh-tokens': { type: 'boolean', env: 'IDP_ROTATE_REFRESH_TOKENS' },
   'no-end-session': { type: 'boolean', env: 'IDP_NO_END_SESSION' },
   'no-revocation': { type: 'boolean', env: 'IDP_NO_REVOCATION' },
+  'backchannel-logout-uri': { type: 'string', env: 'IDP_BACKCHANNEL_LOGOUT_URI' },
   quiet: { type: 'boolean', env: 'IDP_QUIET' },
   help: { type: 'boolean' },
 };
@@ -44,6 +45,9 @@ export const USAGE = `usage: node tests/idp/server.js [options]
   --no-end-session           no RP-initiated logout: discovery has no             IDP_NO_END_SESSION=1
                              end_session_endpoint (tests of the RP's fallbacks)
   --no-revocation            no token revocation endpoint in discovery            IDP_NO_REVOCATION=1
+  --backchannel-logout-uri U enable Back-Channel Logout 1.0: client kong gets      IDP_BACKCHANNEL_LOGOUT_URI
+                             this backchannel_logout_uri (sid required), and
+                             ending an IdP session POSTs it a logout_token
   --quiet                    no per-request log lines                             IDP_QUIET=1
 `;
 
@@ -98,6 +102,7 @@ export function parseOptions(argv = process.argv.slice(2), env = process.env) {
     rotateRefreshTokens: Boolean(raw['rotate-refresh-tokens']),
     noEndSession: Boolean(raw['no-end-session']),
     noRevocation: Boolean(raw['no-revocation']),
+    backchannelLogoutUri: raw['backchannel-logout-uri'],
     quiet: Boolean(raw.quiet),
   };
   if (options.port > 65535) throw new Error(`--port must be at most 65535, got ${options.port}`);
@@ -107,6 +112,9 @@ export function parseOptions(argv = process.argv.slice(2), env = process.env) {
     } catch {
       throw new Error(`--issuer must be an absolute URL, got "${options.issuer}"`);
     }
+  }
+  if (options.backchannelLogoutUri !== undefined && !URL.canParse(options.backchannelLogoutUri)) {
+    throw new Error(`--backchannel-logout-uri must be an absolute URL, got "${options.backchannelLogoutUri}"`);
   }
   if (!options.clientSecret) throw new Error('--client-secret must not be empty');
   return options;

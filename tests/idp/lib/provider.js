@@ -17,7 +17,9 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 const COOKIE_OPTIONS = { httpOnly: true, sameSite: 'lax' };
 
-function clientsFor(secret) {
+// With a back-channel logout URI, client kong is registered for Back-Channel
+// Logout 1.0 with sid required (so its ID tokens carry the session's sid).
+function clientsFor(secret, backchannelLogoutUri) {
   const origins = ['http://127.0.0.1:8000', 'http://localhost:8000'];
   const common = {
     client_secret: secret,
@@ -27,7 +29,15 @@ function clientsFor(secret) {
     post_logout_redirect_uris: origins.flatMap((origin) => [`${origin}/`, `${origin}/logged-out`]),
   };
   return [
-    { ...common, client_id: 'kong', token_endpoint_auth_method: 'client_secret_basic' },
+    {
+      ...common,
+      client_id: 'kong',
+      token_endpoint_auth_method: 'client_secret_basic',
+      ...(backchannelLogoutUri && {
+        backchannel_logout_uri: backchannelLogoutUri,
+        backchannel_logout_session_required: true,
+      }),
+    },
     { ...common, client_id: 'kong-post', token_endpoint_auth_method: 'client_secret_post' },
   ];
 }
@@ -88,7 +98,7 @@ export function createProvider({ issuer, options, jwks, events }) {
   const jwtResource = jwtResourceServer(options);
 
   const provider = new Provider(issuer, {
-    clients: clientsFor(options.clientSecret),
+    clients: clientsFor(options.clientSecret, options.backchannelLogoutUri),
     jwks,
     findAccount,
     claims: CLAIMS,
@@ -123,6 +133,7 @@ export function createProvider({ issuer, options, jwks, events }) {
         allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
       },
       userinfo: { enabled: true },
+      backchannelLogout: { enabled: Boolean(options.backchannelLogoutUri) },
       resourceIndicators: jwtResource.feature,
       rpInitiatedLogout: {
         enabled: !options.noEndSession,
@@ -135,6 +146,10 @@ export function createProvider({ issuer, options, jwks, events }) {
         },
       },
     },
+    // The library's outgoing requests refuse loopback addresses (SSRF
+    // protection through its own dispatcher); every relying party of the tests
+    // is on loopback, so the test IdP fetches without that dispatcher.
+    fetch: (url, { dispatcher, ...options }) => globalThis.fetch(url, options),
     renderError: async (ctx, out) => {
       ctx.state.idpError = out;
       ctx.type = 'html';
@@ -149,6 +164,15 @@ export function createProvider({ issuer, options, jwks, events }) {
     PASSWORD_GRANT_PARAMS,
   );
   provider.use(recorderMiddleware(events));
+  // Back-channel logouts are sent from inside a request: record their outcome.
+  provider.on('backchannel.success', (_ctx, client, accountId, sid) => {
+    events.record({ type: 'backchannel_logout', client_id: client.clientId, sub: accountId, sid, ok: true });
+  });
+  provider.on('backchannel.error', (_ctx, err, client, accountId, sid) => {
+    events.record({
+      type: 'backchannel_logout', client_id: client.clientId, sub: accountId, sid, ok: false, error: err.message,
+    });
+  });
   provider.use(directLogoutMiddleware({ cookieOptions: COOKIE_OPTIONS }));
   return provider;
 }
