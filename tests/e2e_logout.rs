@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::http::{basic, Client, Response};
+use common::http::{basic, send, Client, Response};
 use common::{Stack, StackOptions};
 use serde_json::{json, Value};
 
@@ -364,6 +364,111 @@ fn an_http10_logout_also_gets_pragma_no_cache() {
     assert!(head.contains(" 302 "), "{head}");
     assert!(head.contains("cache-control: no-store"), "{head}");
     assert!(head.contains("pragma: no-cache"), "{head}");
+}
+
+/// `path?query` of an absolute or relative URL.
+fn path_of(location: &str) -> String {
+    match location.split_once("://") {
+        Some((_, rest)) => rest
+            .find('/')
+            .map(|i| rest[i..].to_string())
+            .unwrap_or_else(|| "/".into()),
+        None => location.to_string(),
+    }
+}
+
+fn redirect_of(response: &Response) -> String {
+    assert!(
+        matches!(response.status, 302 | 303),
+        "expected a redirect, got {} {}",
+        response.status,
+        response.text()
+    );
+    path_of(response.header("location").expect("a Location header"))
+}
+
+/// A browser's code flow login: the protected page, the IdP's login form with john/doe, the
+/// redirect back to the callback. `app` and `idp` are the browser's two cookie jars.
+fn browser_login(app: &mut Client, idp: &mut Client) {
+    let authorization = redirect_of(&app.get("/p"));
+    let interaction = redirect_of(&idp.get(&authorization));
+    assert!(interaction.starts_with("/interaction/"), "{interaction}");
+    assert_eq!(idp.get(&interaction).status, 200);
+    let login = idp.request(
+        "POST",
+        &format!("{interaction}/login"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"username=john&password=doe",
+    );
+    let resume = redirect_of(&login);
+    let callback = redirect_of(&idp.get(&resume));
+    let landed = app.get(&callback);
+    assert_eq!(landed.status, 200, "{}", landed.text());
+}
+
+#[test]
+fn the_idp_ending_its_session_ends_the_gateway_session_by_back_channel_logout() {
+    let stack = Stack::start(StackOptions {
+        plugin_config: json!({
+            "auth_methods": ["authorization_code", "session"],
+            "logout_backchannel_uri_suffix": "/backchannel-logout",
+        }),
+        idp_args: vec![
+            "--backchannel-logout-uri",
+            "http://127.0.0.1:{proxy_port}/backchannel-logout",
+        ],
+        ..Default::default()
+    });
+    let mut app = stack.client();
+    let mut idp = Client::new(&stack.idp_addr());
+    browser_login(&mut app, &mut idp);
+    let cookie = app.cookie_header().expect("the session cookie");
+    let proxy = stack.proxy();
+    let with_cookie = || send(&proxy, "GET", "/p", &[("Cookie", cookie.as_str())], b"");
+    assert_eq!(with_cookie().status, 200, "the session works before");
+    stack.clear_idp_events();
+
+    // The user logs out at the IdP itself: it POSTs the logout token to the gateway and
+    // answers only after the gateway answered.
+    let ended = idp.get("/session/end?client_id=kong");
+    assert_eq!(ended.status, 200, "{}", ended.text());
+    let events = stack.idp_events();
+    let sent = events_of(&events, "backchannel_logout");
+    assert_eq!(sent.len(), 1, "{events:?}");
+    assert_eq!(sent[0]["ok"], true, "the gateway answered 200: {:?}", sent[0]);
+
+    // The cookie taken before no longer opens the session, at once: with the code flow
+    // enabled, a request without a usable session is sent to log in again (302 to the IdP;
+    // with session-only auth it is 401, see flows::backchannel_tests), and nothing is
+    // forwarded.
+    let echo_requests = || {
+        stack
+            .echo
+            .log_text()
+            .lines()
+            .filter(|l| l.starts_with("request "))
+            .count()
+    };
+    let echo_before = echo_requests();
+    let refused = with_cookie();
+    assert_eq!(refused.status, 302, "{}", refused.text());
+    let location = refused.header("location").unwrap_or_default();
+    assert!(
+        location.starts_with(&format!("http://{}/auth?", stack.idp_addr())),
+        "a new login at the IdP: {location}"
+    );
+    assert_eq!(echo_requests(), echo_before, "nothing reached the upstream");
+
+    // A forged logout token from anyone else is 400 and never reaches the upstream.
+    let forged = send(
+        &proxy,
+        "POST",
+        "/backchannel-logout",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"logout_token=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1c2VyLWpvaG4ifQ.",
+    );
+    assert_eq!(forged.status, 400, "{}", forged.text());
+    assert_eq!(forged.json()["error"], "invalid_request");
 }
 
 } // on_both_hosts!

@@ -153,7 +153,8 @@ pub fn wait_until_up_within(addr: &str, path: &str, what: &str, limit: Duration)
 /// Options of a stack.
 pub struct StackOptions {
     pub plugin_config: Value,
-    /// Extra flags for the IdP (`--jwt-access-tokens`, `--no-end-session`, ...).
+    /// Extra flags for the IdP (`--jwt-access-tokens`, `--no-end-session`, ...); `{proxy_port}`
+    /// in a flag is replaced by the gateway's port.
     pub idp_args: Vec<&'static str>,
     pub start_idp: bool,
     pub workers: usize,
@@ -250,7 +251,15 @@ impl Stack {
                 "--jwks-file",
                 dir.path().join("jwks.json").to_str().unwrap(),
             ]);
-            command.arg("--quiet").args(&options.idp_args);
+            // `{proxy_port}` in an IdP flag is the gateway's port (picked above), e.g. for
+            // the back-channel logout URI the IdP posts to.
+            let proxy = proxy_port.to_string();
+            command.arg("--quiet").args(
+                options
+                    .idp_args
+                    .iter()
+                    .map(|a| a.replace("{proxy_port}", &proxy)),
+            );
             let process = Process::spawn("idp", command, dir.path());
             wait_until_up(
                 &format!("127.0.0.1:{idp_port}"),
