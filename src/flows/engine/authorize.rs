@@ -16,7 +16,7 @@ use crate::flows::tokens::{self, TokenSet};
 use crate::flows::upstream::{self, Extras};
 use crate::flows::used_credential::UsedCredential;
 use crate::flows::verify;
-use crate::session::Session;
+use crate::session::{ended, Session};
 use crate::step::{CallResponse, Step};
 use crate::token;
 
@@ -247,11 +247,9 @@ impl RequestFlow {
                 stored_method,
             } => {
                 let expires = tokens::expiry(&tokens, env.now);
-                session.set(
-                    &config.session_audience,
-                    tokens::session_data(&tokens, expires, &stored_method),
-                    subject,
-                );
+                let mut data = tokens::session_data(&tokens, expires, &stored_method);
+                ended::carry_login(&session, &config.session_audience, &mut data);
+                session.set(&config.session_audience, data, subject);
                 let Some(sid) = (env.random)() else {
                     return self.no_randomness(settings);
                 };
@@ -272,7 +270,8 @@ impl RequestFlow {
                         return self.no_randomness(settings);
                     };
                     let mut session = codec.start(env.now);
-                    let data = tokens::session_data(&tokens, expires, method.as_str());
+                    let mut data = tokens::session_data(&tokens, expires, method.as_str());
+                    ended::stamp_login(&mut data, &ended::new_login_id(&sid));
                     session.set(&config.session_audience, data, subject);
                     match codec.save(&mut session, env.now, sid) {
                         Ok(cookies) => cookies,
