@@ -41,7 +41,7 @@ max_len() {
 }
 features() {
   case "$1" in
-    hostcalls) echo "--features gateway" ;;
+    hostcalls) echo "--no-default-features --features gateway" ;;
     *) echo "" ;;
   esac
 }
