@@ -234,6 +234,7 @@ fn idp_down_during_login_is_an_error_and_nothing_reaches_the_upstream() {
     );
 }
 
+#[gateway_only = "Kong's engine (a376e67c) logs `[alert] zero size buf in writer` and closes the connection when a filter answers locally after a dispatch timeout; the filter answers 500 there too and nothing reaches the upstream"]
 #[test]
 fn idp_hanging_during_login_times_out_with_an_error() {
     let stack = Stack::start(StackOptions {
@@ -257,13 +258,19 @@ fn idp_hanging_during_login_times_out_with_an_error() {
     );
 }
 
-/// Sessions live in the cookie (session_storage=cookie, Kong's default): logout expires the
-/// cookie and revokes the tokens, but a copy of the cookie taken before logout still opens the
-/// session until its timeouts, because nothing on the server remembers the logout. The tokens
-/// inside it are revoked at the IdP, so an upstream that introspects them refuses them.
+/// Sessions live in the cookie (session_storage=cookie, Kong's default), so a copy of the
+/// cookie taken before logout still decrypts. The logout records the session as ended in the
+/// node's shared data, so the copy is refused right after logout by every worker (issue 10,
+/// part 1): 401 with its cookies expired, and nothing reaches the upstream. Each request is a
+/// new connection, so the gateway's workers take turns answering.
 #[test]
-fn a_cookie_replayed_after_logout_still_opens_the_session() {
-    let stack = stack();
+fn a_cookie_copied_before_logout_is_refused_by_every_worker_right_after_logout() {
+    let workers = 4;
+    let stack = Stack::start(StackOptions {
+        plugin_config: config(),
+        workers,
+        ..Default::default()
+    });
     let mut client = stack.client();
     let echo = login(&mut client).json();
     let access_token = echo["headers"]["authorization"]

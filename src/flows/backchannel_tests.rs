@@ -99,10 +99,15 @@ fn logout_token(claims: &Value) -> String {
 }
 
 fn with_env<T>(now: u64, shared: &MemoryShared, f: impl FnOnce(&mut Env) -> T) -> T {
-    let counter = Cell::new(0u8);
-    let mut random = move || {
-        counter.set(counter.get().wrapping_add(1));
-        Some([counter.get(); 32])
+    // Distinct bytes for every draw of the test thread, as a real random source gives (two
+    // logins must not share a session id).
+    thread_local!(static COUNTER: Cell<u8> = const { Cell::new(0) });
+    let mut random = || {
+        let next = COUNTER.with(|c| {
+            c.set(c.get().wrapping_add(1));
+            c.get()
+        });
+        Some([next; 32])
     };
     let mut env = Env {
         now,

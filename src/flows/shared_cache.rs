@@ -259,6 +259,16 @@ pub fn put(
     PutOutcome::Failed
 }
 
+/// Replaces the value at `key` whatever the host means by CAS 0 (Envoy and our gateway: no
+/// check; Kong's engine: only if the key is absent): writes with the version just read, and
+/// reads again when another worker wrote in between.
+pub fn overwrite(store: &dyn SharedStore, key: &str, value: &[u8]) -> bool {
+    (0..WRITE_ATTEMPTS).any(|_| {
+        let version = store.get(key).map(|(_, cas)| cas);
+        store.set(key, value, version)
+    })
+}
+
 fn holds(store: &dyn SharedStore, bucket: &str, id: &[u8; 32]) -> bool {
     store
         .get(bucket)
@@ -357,6 +367,8 @@ pub mod memory {
     #[derive(Default)]
     pub struct MemoryStore {
         entries: RefCell<HashMap<String, (Vec<u8>, u32)>>,
+        /// Play Kong's engine: CAS 0 means "only if the key is absent" (else Envoy: no check).
+        pub cas_zero_if_absent: bool,
     }
 
     impl MemoryStore {
@@ -379,6 +391,10 @@ pub mod memory {
             if cas.is_some_and(|cas| cas != 0 && cas != version) {
                 return false;
             }
+            let absent_only = self.cas_zero_if_absent && cas.unwrap_or(0) == 0;
+            if absent_only && entries.contains_key(key) {
+                return false;
+            }
             entries.insert(key.to_string(), (value.to_vec(), version.wrapping_add(1)));
             true
         }
@@ -388,6 +404,19 @@ pub mod memory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overwrite_works_with_both_meanings_of_cas_zero() {
+        for kong in [false, true] {
+            let mut store = memory::MemoryStore::default();
+            store.cas_zero_if_absent = kong;
+            assert!(overwrite(&store, "k", b"one"));
+            assert!(overwrite(&store, "k", b"two"), "kong={kong}");
+            assert_eq!(store.get("k").map(|(v, _)| v), Some(b"two".to_vec()));
+            // A plain write without a version is what Kong refuses once the key exists.
+            assert_eq!(store.set("k", b"three", None), !kong);
+        }
+    }
 
     #[test]
     fn digests_are_hex_sha256() {

@@ -171,7 +171,7 @@ mod tests {
         let mut deferred: Option<Vec<OutboundRequest>> = None;
         let mut spacer: Option<u32> = None;
         let mut steps = steps.into_iter();
-        let mut issue = |host: &mut KongModel,
+        let issue = |host: &mut KongModel,
                          batch: &mut Option<Batch>,
                          deferred: &mut Option<Vec<OutboundRequest>>,
                          spacer: &mut Option<u32>,

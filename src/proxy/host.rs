@@ -23,6 +23,12 @@ pub fn body_delivery() -> BodyDelivery {
     })
 }
 
+/// Whether the host is nginx (Kong's engine) with the nginx variable `name` defined.
+pub fn has_nginx_variable(name: &str) -> bool {
+    body_delivery() == BodyDelivery::AfterHeadersContinue
+        && matches!(hostcalls::get_property(vec!["ngx", name]), Ok(Some(_)))
+}
+
 pub fn log(level: LogLevel, message: &str) {
     // Nothing sensible can be done when logging itself fails.
     let _ = hostcalls::log(level, message);

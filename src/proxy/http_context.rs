@@ -290,6 +290,18 @@ impl OidcHttp {
         }
         if let Some(path) = &forward.new_path {
             let _ = hostcalls::set_map_value(map, ":path", Some(path));
+            // Kong proxies to `$upstream_uri` (set before the filter chain runs), so a new
+            // `:path` alone never reaches the upstream there; the variable is writable.
+            if host::has_nginx_variable("upstream_uri") {
+                if let Err(status) =
+                    hostcalls::set_property(vec!["ngx", "upstream_uri"], Some(path.as_bytes()))
+                {
+                    self.log(
+                        LogLevel::Warn,
+                        &format!("the host refused the new upstream_uri: {status:?}"),
+                    );
+                }
+            }
         }
         if let Some(body) = &forward.new_body {
             // The whole buffered body is replaced: its current length is what the host holds.

@@ -112,10 +112,10 @@ impl ProviderCache {
     /// Shares freshly fetched documents with every worker.
     pub fn publish(&mut self, provider: &Rc<Provider>) {
         let bytes = provider.to_shared();
-        if let Err(status) = hostcalls::set_shared_data(&self.keys.provider, Some(&bytes), None) {
+        if !shared_cache::overwrite(&HostStore, &self.keys.provider, &bytes) {
             host::log(
                 LogLevel::Warn,
-                &format!("openid-connect: cannot share provider documents: {status:?}"),
+                "openid-connect: cannot share provider documents (shared data refused the write)",
             );
         }
         self.cached = None;

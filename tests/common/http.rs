@@ -168,8 +168,24 @@ impl Client {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Response {
-        let cookie = self.cookie_header();
-        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        // One Cookie line, as a browser sends (RFC 6265 5.4): the jar's cookies after any the
+        // caller gave. (Kong's engine can strip the session cookie from the first Cookie line
+        // only; see docs/security.md.)
+        let given: Vec<&str> = headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+            .map(|(_, v)| *v)
+            .collect();
+        let cookie = match (given.is_empty(), self.cookie_header()) {
+            (true, jar) => jar,
+            (false, None) => Some(given.join("; ")),
+            (false, Some(jar)) => Some(format!("{}; {jar}", given.join("; "))),
+        };
+        let mut all: Vec<(&str, &str)> = headers
+            .iter()
+            .filter(|(n, _)| !n.eq_ignore_ascii_case("cookie"))
+            .copied()
+            .collect();
         if let Some(cookie) = cookie.as_deref() {
             all.push(("Cookie", cookie));
         }
