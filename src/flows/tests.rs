@@ -952,6 +952,16 @@ fn upstream_headers_and_hidden_credentials() {
         Some("user-john")
     );
     assert_eq!(header(&forward.set_request_headers, "x-missing"), None);
+    // A claim the token lacks: the client's own header of that name is removed, never passed
+    // on as if it were the claim (security finding 2).
+    assert!(
+        forward
+            .remove_request_headers
+            .iter()
+            .any(|h| h == "x-missing"),
+        "{:?}",
+        forward.remove_request_headers
+    );
     assert!(
         forward
             .remove_request_headers

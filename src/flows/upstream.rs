@@ -97,7 +97,46 @@ pub fn forward_with(
             None => hide_client_credentials(request, &mut edits, credential_headers_replaced),
         }
     }
+    remove_unset_owned_headers(settings, &mut edits);
     edits
+}
+
+/// The request headers the filter writes for the upstream (token, document and claim headers).
+fn owned_header_names(settings: &Settings) -> Vec<String> {
+    let config = &settings.config;
+    let token_headers = [
+        config.upstream_access_token_header.as_deref(),
+        config.upstream_id_token_header.as_deref(),
+        config.upstream_introspection_header.as_deref(),
+        config.upstream_user_info_header.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|spec| token_header(spec, "").0);
+    let claim_headers = config
+        .upstream_headers_names
+        .iter()
+        .map(|name| name.to_ascii_lowercase());
+    token_headers.chain(claim_headers).collect()
+}
+
+/// A header the filter owns but did not set for this request (a claim the token lacks, no ID
+/// token, no userinfo) is removed from the client's request, as Kong clears them: a client's
+/// own `X-User-Email: admin@example.com` must never reach the upstream as if it were a claim.
+fn remove_unset_owned_headers(settings: &Settings, edits: &mut Forward) {
+    for name in owned_header_names(settings) {
+        let set = edits
+            .set_request_headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(&name));
+        let removed = edits
+            .remove_request_headers
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(&name));
+        if !set && !removed {
+            edits.remove_request_headers.push(name);
+        }
+    }
 }
 
 /// `upstream_introspection_header` and `upstream_user_info_header`: the introspection result
