@@ -1,6 +1,9 @@
 //! The proxy-wasm ABI v0.2.1 as the host sees it: status codes and enums from the spec, the map
 //! serialization, and the host functions the modules import.
 
+// The hostcall fuzz target's entry (fuzz/) and its corpus replay; never in the gateway binary.
+#[cfg(any(test, fuzzing))]
+pub mod fuzzing;
 pub mod headers;
 pub mod hostcalls;
 pub mod memory;
