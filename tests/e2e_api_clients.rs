@@ -19,7 +19,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 // Every item below is compiled twice: `gateway::<test>` runs on our gateway, `kong::<test>`
-// in Kong's Wasm engine (tests/common/hosts.rs).
+// in Kong's Wasm engine (tests/common/hosts.rs). Kong's engine cannot drop a request header:
+// one the filter removes reaches the upstream empty there, so "removed" is "absent or empty".
 on_both_hosts! {
 
 fn stack_with(config: Value, idp_args: Vec<&'static str>) -> Stack {
@@ -226,7 +227,7 @@ fn jwt_access_tokens_are_verified_at_the_gateway_without_asking_the_idp() {
         let response = get(&stack, "/api", &headers);
         assert_eq!(upstream_bearer(&response), access_token);
         assert!(
-            response.json()["headers"].get("x-access-token").is_none(),
+            response.json()["headers"].get("x-access-token").is_none_or(|v| v == ""),
             "hide_credentials removed it"
         );
         assert!(
@@ -469,7 +470,7 @@ fn client_credentials_and_refresh_tokens_sent_by_programs_are_exchanged() {
     );
     let access_token = upstream_bearer(&response);
     let echo = response.json();
-    assert!(echo["headers"].get("grant-type").is_none(), "hidden");
+    assert!(echo["headers"].get("grant-type").is_none_or(|v| v == ""), "hidden");
     assert_eq!(stack.introspect(&access_token)["client_id"], "kong");
     let grants = events_of(&stack, "token");
     assert_eq!(grants.last().unwrap()["grant_type"], "client_credentials");
@@ -493,7 +494,7 @@ fn client_credentials_and_refresh_tokens_sent_by_programs_are_exchanged() {
     let response = get(&stack, "/", &[("X-Refresh-Token", &refresh_token)]);
     let access_token = upstream_bearer(&response);
     assert!(
-        response.json()["headers"].get("x-refresh-token").is_none(),
+        response.json()["headers"].get("x-refresh-token").is_none_or(|v| v == ""),
         "hidden"
     );
     assert_eq!(stack.introspect(&access_token)["active"], true);
