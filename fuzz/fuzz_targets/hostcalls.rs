@@ -20,6 +20,7 @@ mod gateway_src {
     pub mod log;
     pub mod metrics;
     pub mod proxy;
+    pub mod redact;
     pub mod shared;
     pub mod vm;
 }

@@ -386,6 +386,30 @@ mod tests {
         }
     }
 
+    /// The hostcalls fuzz target compiles the gateway's sources module by module: its list
+    /// must name every module `main.rs` declares, or the fuzz build breaks unnoticed.
+    #[test]
+    fn fuzz_target_declares_every_gateway_module() {
+        let read = |path: &str| {
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+                .expect("source is readable")
+        };
+        let modules = |text: &str, prefix: &str| -> Vec<String> {
+            let mut names: Vec<String> = text
+                .lines()
+                .filter_map(|line| line.strip_prefix(prefix)?.strip_suffix(';'))
+                .map(str::to_string)
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(
+            modules(&read("../fuzz/fuzz_targets/hostcalls.rs"), "    pub mod "),
+            modules(&read("src/main.rs"), "mod "),
+            "fuzz/fuzz_targets/hostcalls.rs must list the modules of gateway/src/main.rs"
+        );
+    }
+
     /// The generated guest imports every host function, so the fuzzer reaches all of them.
     #[test]
     fn guest_imports_every_host_function() {
