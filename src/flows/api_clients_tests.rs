@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::discovery::Algorithm;
 use crate::flows::shared_cache::memory::MemoryStore;
 use crate::flows::shared_cache::{self, CacheKind};
+use crate::flows::test_env::with_env;
 use crate::flows::{Env, IncomingRequest, Provider, RequestFlow, Settings, SharedState};
 use crate::http::{basic, form};
 use crate::step::{CallResponse, Forward, LocalResponse, OutboundRequest, Step};
@@ -224,7 +225,7 @@ impl Run {
         shared: Rc<MemoryShared>,
     ) -> Run {
         let mut flow = RequestFlow::new(request, Some(provider()));
-        let step = with_env(now, &shared, |env| flow.start(settings, env));
+        let step = with_env(now, &*shared, |env| flow.start(settings, env));
         let mut run = Run {
             steps: vec![],
             calls: vec![],
@@ -253,7 +254,7 @@ impl Run {
             if self.answers.len() == expected {
                 let answers = std::mem::take(&mut self.answers);
                 let shared = self.shared.clone();
-                let step = with_env(now, &shared, |env| {
+                let step = with_env(now, &*shared, |env| {
                     self.flow.on_call_responses(settings, env, answers)
                 });
                 self.record(step);
@@ -266,7 +267,7 @@ impl Run {
             self.steps.last()
         );
         let shared = self.shared.clone();
-        let step = with_env(now, &shared, |env| {
+        let step = with_env(now, &*shared, |env| {
             self.flow.on_call_response(settings, env, response)
         });
         self.record(step);
@@ -298,25 +299,6 @@ impl Run {
     fn notes(&mut self) -> String {
         format!("{:?}", self.flow.take_notes())
     }
-}
-
-fn with_env<T>(now: u64, shared: &Rc<MemoryShared>, f: impl FnOnce(&mut Env) -> T) -> T {
-    // Distinct bytes for every draw of the test thread, as a real random source gives (two
-    // logins must not share a session id).
-    thread_local!(static COUNTER: Cell<u8> = const { Cell::new(0) });
-    let mut random = || {
-        let next = COUNTER.with(|c| {
-            c.set(c.get().wrapping_add(1));
-            c.get()
-        });
-        Some([next; 32])
-    };
-    let mut env = Env {
-        now,
-        random: &mut random,
-        shared: shared.as_ref(),
-    };
-    f(&mut env)
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -1381,8 +1363,8 @@ fn requirements_apply_to_logins_and_sessions_and_opaque_tokens_are_introspected_
         request("GET", "/", &[("authorization", &auth)]),
         Some(provider),
     );
-    with_env(NOW, &shared, |env| flow.start(&no_endpoint, env));
-    let step = with_env(NOW, &shared, |env| {
+    with_env(NOW, &*shared, |env| flow.start(&no_endpoint, env));
+    let step = with_env(NOW, &*shared, |env| {
         flow.on_call_response(&no_endpoint, env, token_answer("opaque", 300))
     });
     assert!(

@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 use crate::config::Config;
 use crate::discovery::Algorithm;
 use crate::flows::shared_cache::{self, memory::MemoryStore, CacheKind};
-use crate::flows::{Env, Event, IncomingRequest, Provider, RequestFlow, Settings, SharedState};
+use crate::flows::test_env::with_env;
+use crate::flows::{Event, IncomingRequest, Provider, RequestFlow, Settings, SharedState};
 use crate::http::{basic, form};
 use crate::logout::logout_token::BACKCHANNEL_LOGOUT_EVENT;
 use crate::step::{CallResponse, LocalResponse, Step};
@@ -96,25 +97,6 @@ fn logout_token(claims: &Value) -> String {
         json!({"alg": "ES256", "kid": "k1", "typ": "logout+jwt"}),
         claims,
     )
-}
-
-fn with_env<T>(now: u64, shared: &MemoryShared, f: impl FnOnce(&mut Env) -> T) -> T {
-    // Distinct bytes for every draw of the test thread, as a real random source gives (two
-    // logins must not share a session id).
-    thread_local!(static COUNTER: Cell<u8> = const { Cell::new(0) });
-    let mut random = || {
-        let next = COUNTER.with(|c| {
-            c.set(c.get().wrapping_add(1));
-            c.get()
-        });
-        Some([next; 32])
-    };
-    let mut env = Env {
-        now,
-        random: &mut random,
-        shared,
-    };
-    f(&mut env)
 }
 
 fn request(

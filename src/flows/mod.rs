@@ -44,4 +44,6 @@ mod backchannel_tests;
 #[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]
+mod test_env;
+#[cfg(test)]
 mod tests;

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::discovery::Algorithm;
-use crate::flows::{Env, Event, IncomingRequest, Provider, RequestFlow, Settings, SharedState};
+use crate::flows::test_env::with_env;
+use crate::flows::{Event, IncomingRequest, Provider, RequestFlow, Settings, SharedState};
 use crate::http::basic;
 use crate::step::{CallResponse, Forward, LocalResponse, OutboundRequest, Step};
 use crate::token::testkeys::{self, Signer, ISSUER, NOW};
@@ -138,7 +139,7 @@ impl Run {
             refetches: Cell::new(0),
         });
         let mut flow = RequestFlow::new(request, provider);
-        let step = with_env(now, &shared, |env| flow.start(settings, env));
+        let step = with_env(now, &*shared, |env| flow.start(settings, env));
         let mut run = Run {
             steps: vec![],
             calls: vec![],
@@ -170,7 +171,7 @@ impl Run {
             other => panic!("no calls sent together to answer: {other:?}"),
         }
         let shared = self.shared.clone();
-        let step = with_env(now, &shared, |env| {
+        let step = with_env(now, &*shared, |env| {
             self.flow.on_call_responses(settings, env, responses)
         });
         self.record(step);
@@ -184,7 +185,7 @@ impl Run {
             self.steps.last()
         );
         let shared = self.shared.clone();
-        let step = with_env(now, &shared, |env| {
+        let step = with_env(now, &*shared, |env| {
             self.flow.on_call_response(settings, env, response)
         });
         self.record(step);
@@ -212,25 +213,6 @@ impl Run {
     fn last_call(&self) -> &OutboundRequest {
         self.calls.last().expect("a call")
     }
-}
-
-fn with_env<T>(now: u64, shared: &Rc<Shared>, f: impl FnOnce(&mut Env) -> T) -> T {
-    // Distinct bytes for every draw of the test thread, as a real random source gives (two
-    // logins must not share a session id).
-    thread_local!(static COUNTER: Cell<u8> = const { Cell::new(0) });
-    let mut random = || {
-        let next = COUNTER.with(|c| {
-            c.set(c.get().wrapping_add(1));
-            c.get()
-        });
-        Some([next; 32])
-    };
-    let mut env = Env {
-        now,
-        random: &mut random,
-        shared: shared.as_ref(),
-    };
-    f(&mut env)
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {

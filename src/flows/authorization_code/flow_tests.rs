@@ -3,7 +3,6 @@
 //! answers with real signed ID tokens. Every branch: success for each login action, PKCE on and
 //! off, form_post, and each way a callback is refused.
 
-use std::cell::Cell;
 use std::rc::Rc;
 
 use serde_json::{json, Value};
@@ -11,6 +10,7 @@ use serde_json::{json, Value};
 use crate::config::Config;
 use crate::discovery::Algorithm;
 use crate::flows::authorization_code::request::s256_challenge;
+use crate::flows::test_env::with_env;
 use crate::flows::{Env, IncomingRequest, Provider, RequestFlow, Settings, SharedState};
 use crate::http::{basic, form, url};
 use crate::step::{CallResponse, Forward, LocalResponse, OutboundRequest, Step};
@@ -118,23 +118,7 @@ struct Run {
 }
 
 fn env_with<T>(now: u64, f: impl FnOnce(&mut Env) -> T) -> T {
-    // Each call returns different bytes, so state, nonce, verifier and sid all differ.
-    // Distinct bytes for every draw of the test thread, as a real random source gives (two
-    // logins must not share a session id).
-    thread_local!(static COUNTER: Cell<u8> = const { Cell::new(0) });
-    let mut random = || {
-        let next = COUNTER.with(|c| {
-            c.set(c.get().wrapping_add(1));
-            c.get()
-        });
-        Some([next; 32])
-    };
-    let mut env = Env {
-        now,
-        random: &mut random,
-        shared: &Shared,
-    };
-    f(&mut env)
+    with_env(now, &Shared, f)
 }
 
 impl Run {
