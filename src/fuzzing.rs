@@ -242,8 +242,15 @@ pub fn jwt(data: &[u8]) {
             // usable key (the skipped ones are only for the log and are not shared).
             let shared = serde_json::to_vec(&keys).expect("a key set serialises");
             let again = Jwks::parse(&shared).expect("a shared key set parses");
-            assert_eq!(again.keys(), keys.keys(), "JWKS keys changed in a JSON round trip");
-            assert!(again.skipped().is_empty(), "a shared key was skipped on reading");
+            assert_eq!(
+                again.keys(),
+                keys.keys(),
+                "JWKS keys changed in a JSON round trip"
+            );
+            assert!(
+                again.skipped().is_empty(),
+                "a shared key was skipped on reading"
+            );
             keys
         }
         Err(_) => Jwks::default(),

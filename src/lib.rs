@@ -14,8 +14,8 @@ pub mod fuzzing;
 pub mod http;
 pub mod logout;
 pub mod proxy;
-pub mod session;
 pub mod request_gate;
+pub mod session;
 pub mod step;
 pub mod token;
 

@@ -145,7 +145,8 @@ mod tests {
     fn cas_detects_concurrent_writes() {
         let data = SharedData::default();
         assert!(data.get("", "k").is_none());
-        data.set("", "k", b"a".to_vec(), 0, CasZero::NoCheck).unwrap();
+        data.set("", "k", b"a".to_vec(), 0, CasZero::NoCheck)
+            .unwrap();
         let (value, cas) = data.get("", "k").unwrap();
         assert_eq!(value, b"a");
         assert_ne!(cas, 0);

@@ -253,7 +253,9 @@ fn the_admin_api_never_answers_a_secret_and_keeps_it_across_patches() {
             assert!(!text.contains(secret), "{path} leaked {secret}: {text}");
         }
     }
-    let shown = gateway.admin("GET", &format!("/plugins/{PLUGIN_ID}"), &[], b"").json();
+    let shown = gateway
+        .admin("GET", &format!("/plugins/{PLUGIN_ID}"), &[], b"")
+        .json();
     assert_eq!(shown["config"]["client_secret"], json!(["<redacted>"]));
     assert_eq!(shown["config"]["session_secret"], "<redacted>");
     assert_eq!(shown["config"]["redis"]["password"], "<redacted>");

@@ -432,7 +432,12 @@ plugins:
     );
     assert_eq!(seen["headers"]["x-forwarded-path"], "/public/~user/a%2Fb/a");
 
-    for bad in ["/../etc/passwd", "/public/%2e%2e/%2e%2e/x", "/public/a%zz", "/public/%00"] {
+    for bad in [
+        "/../etc/passwd",
+        "/public/%2e%2e/%2e%2e/x",
+        "/public/a%zz",
+        "/public/%00",
+    ] {
         let response = gateway.get(bad);
         assert_eq!(response.status, 400, "{bad}: {}", response.text());
         assert_eq!(response.json()["message"], "Bad request");
@@ -444,12 +449,13 @@ plugins:
 fn the_access_log_never_shows_credential_arguments() {
     let upstream = echo_server();
     let gateway = start(r#"{"mode": "noop"}"#, &upstream, "");
-    let response = gateway.get(
-        "/cb?code=c0de-value&state=st4te&access_token=t0ken&password=pa55&keep=visible",
-    );
+    let response = gateway
+        .get("/cb?code=c0de-value&state=st4te&access_token=t0ken&password=pa55&keep=visible");
     assert_eq!(response.status, 200);
     assert!(
-        eventually(Duration::from_secs(5), || gateway.stdout().contains("keep=visible")),
+        eventually(Duration::from_secs(5), || gateway
+            .stdout()
+            .contains("keep=visible")),
         "{}",
         gateway.stdout()
     );

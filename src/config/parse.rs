@@ -372,7 +372,9 @@ fn check_config(config: &Config, given: &BTreeSet<&'static str>, problems: &mut 
         if suffix.trim_matches('/').is_empty() {
             problem(
                 "logout_backchannel_uri_suffix",
-                Problem::Invalid("must name a path below the root, e.g. /backchannel-logout".into()),
+                Problem::Invalid(
+                    "must name a path below the root, e.g. /backchannel-logout".into(),
+                ),
             );
         }
     }

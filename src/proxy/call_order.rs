@@ -172,11 +172,11 @@ mod tests {
         let mut spacer: Option<u32> = None;
         let mut steps = steps.into_iter();
         let issue = |host: &mut KongModel,
-                         batch: &mut Option<Batch>,
-                         deferred: &mut Option<Vec<OutboundRequest>>,
-                         spacer: &mut Option<u32>,
-                         requests: Vec<OutboundRequest>,
-                         single: bool| {
+                     batch: &mut Option<Batch>,
+                     deferred: &mut Option<Vec<OutboundRequest>>,
+                     spacer: &mut Option<u32>,
+                     requests: Vec<OutboundRequest>,
+                     single: bool| {
             match plan(host.answering_had_body, &requests) {
                 Plan::AfterSpacer => {
                     *spacer = Some(host.dispatch(&get("/.well-known/openid-configuration")));

@@ -10,9 +10,9 @@ mod id_token;
 mod signature;
 
 #[cfg(test)]
-pub(crate) mod testkeys;
-#[cfg(test)]
 mod id_token_tests;
+#[cfg(test)]
+pub(crate) mod testkeys;
 #[cfg(test)]
 mod tests;
 

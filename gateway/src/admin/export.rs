@@ -141,8 +141,7 @@ mod tests {
         runtime()
             .block_on(apply(&export, &json!({}), &config))
             .unwrap();
-        let written: Value =
-            serde_json::from_slice(&std::fs::read(&export.file).unwrap()).unwrap();
+        let written: Value = serde_json::from_slice(&std::fs::read(&export.file).unwrap()).unwrap();
         assert_eq!(written, config);
         let seen: Value = serde_json::from_slice(&std::fs::read(&marker).unwrap()).unwrap();
         assert_eq!(seen, config, "the command runs after the file is written");
@@ -156,8 +155,7 @@ mod tests {
             .block_on(apply(&export, &previous, &json!({"issuer": "http://new"})))
             .unwrap_err();
         assert!(error.contains("[emerg] bad"), "{error}");
-        let written: Value =
-            serde_json::from_slice(&std::fs::read(&export.file).unwrap()).unwrap();
+        let written: Value = serde_json::from_slice(&std::fs::read(&export.file).unwrap()).unwrap();
         assert_eq!(written, previous);
     }
 }

@@ -197,11 +197,15 @@ pub fn upstream_request(
             .map(|(_, v)| v.clone())
     };
     let port = ctx.listener.port().to_string();
-    let forwarded_path = ctx.original_path.split('?').next().unwrap_or("/").to_string();
-    let prefix = (ctx.route.strip_path
-        && ctx.prefix != "/"
-        && ctx.original_path.starts_with(ctx.prefix))
-    .then(|| ctx.prefix.to_string());
+    let forwarded_path = ctx
+        .original_path
+        .split('?')
+        .next()
+        .unwrap_or("/")
+        .to_string();
+    let prefix =
+        (ctx.route.strip_path && ctx.prefix != "/" && ctx.original_path.starts_with(ctx.prefix))
+            .then(|| ctx.prefix.to_string());
     // RFC 7239: a trusted proxy's list gets our element appended; anyone else's is replaced.
     let element = format!(
         "for={};host={};proto=http",
@@ -228,7 +232,10 @@ pub fn upstream_request(
         "x-forwarded-host",
         &said("x-forwarded-host").unwrap_or(forwarded_host),
     );
-    set("x-forwarded-port", &said("x-forwarded-port").unwrap_or(port));
+    set(
+        "x-forwarded-port",
+        &said("x-forwarded-port").unwrap_or(port),
+    );
     set(
         "x-forwarded-path",
         &said("x-forwarded-path").unwrap_or(forwarded_path),

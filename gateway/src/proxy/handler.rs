@@ -937,7 +937,11 @@ impl Flow<'_> {
             client: self.connection.peer,
             listener: self.connection.local,
             original_path: self.original_path,
-            trusted: self.gateway.config.trusted_ips.contains(self.connection.peer.ip()),
+            trusted: self
+                .gateway
+                .config
+                .trusted_ips
+                .contains(self.connection.peer.ip()),
         };
         let request = forward::upstream_request(&forwarded.headers, &context).map_err(|e| {
             Stop::Error(HostError {
@@ -1076,7 +1080,8 @@ impl Flow<'_> {
             }
             Stop::Local(local) => {
                 self.log_local(&local);
-                let (head, body) = local_parts(local, self.gateway.config.host.local_response_headers);
+                let (head, body) =
+                    local_parts(local, self.gateway.config.host.local_response_headers);
                 if in_response {
                     return Ok(self.build_response(&head, body, None));
                 }
@@ -1088,7 +1093,8 @@ impl Flow<'_> {
             Err(Stop::Reset) => Err(StreamReset),
             Err(Stop::Local(local)) => {
                 self.log_local(&local);
-                let (head, body) = local_parts(local, self.gateway.config.host.local_response_headers);
+                let (head, body) =
+                    local_parts(local, self.gateway.config.host.local_response_headers);
                 Ok(self.build_response(&head, body, None))
             }
             Err(Stop::Error(error)) => {

@@ -233,7 +233,10 @@ impl Worker {
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)
                 .keep_alive(keep_alive)
-                .serve_connection(TokioIo::new(Tracked::new(stream, activity.clone())), service);
+                .serve_connection(
+                    TokioIo::new(Tracked::new(stream, activity.clone())),
+                    service,
+                );
             tokio::pin!(served);
             let mut closing = false;
             let served = loop {
@@ -247,7 +250,11 @@ impl Worker {
                 }
             };
             if let Err(e) = served {
-                let level = if e.is_timeout() { Level::Info } else { Level::Debug };
+                let level = if e.is_timeout() {
+                    Level::Info
+                } else {
+                    Level::Debug
+                };
                 log::gateway(level, &format!("connection from {peer} ended: {e}"));
             }
         });

@@ -138,7 +138,8 @@ impl PluginVm {
     /// (`vm_callback_timeout_ms`) after which the callback traps.
     fn enter(&mut self, context: u32) {
         let timeout = self.store.data().gateway.config.vm.callback_timeout;
-        self.store.set_epoch_deadline(crate::vm::deadline_ticks(timeout));
+        self.store
+            .set_epoch_deadline(crate::vm::deadline_ticks(timeout));
         let state = self.store.data_mut();
         state.current = context;
         state.effective = context;
