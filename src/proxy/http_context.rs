@@ -221,6 +221,14 @@ impl OidcHttp {
             let response = answers.into_iter().next().unwrap_or_default();
             return self.resume_flow(response);
         }
+        self.with_flow(|flow, settings, env| flow.on_call_responses(settings, env, answers))
+    }
+
+    /// Runs `step` on the current flow with a fresh environment (clock, randomness, shared data).
+    fn with_flow(
+        &mut self,
+        step: impl FnOnce(&mut RequestFlow, &Settings, &mut Env) -> Step,
+    ) -> Step {
         let (Some(parts), Some(flow)) = (self.configured.as_ref(), self.flow.as_mut()) else {
             return Step::Respond(internal_error("no flow to resume"));
         };
@@ -230,7 +238,7 @@ impl OidcHttp {
             random: &mut random,
             shared: &parts.shared,
         };
-        flow.on_call_responses(&parts.settings, &mut env, answers)
+        step(flow, &parts.settings, &mut env)
     }
 
     /// The answer to the request callback we are in: `Continue` only once the flow forwarded.
@@ -242,16 +250,7 @@ impl OidcHttp {
     }
 
     fn resume_flow(&mut self, response: CallResponse) -> Step {
-        let (Some(parts), Some(flow)) = (self.configured.as_ref(), self.flow.as_mut()) else {
-            return Step::Respond(internal_error("no flow to resume"));
-        };
-        let mut random = host::random_bytes;
-        let mut env = Env {
-            now: host::now(),
-            random: &mut random,
-            shared: &parts.shared,
-        };
-        flow.on_call_response(&parts.settings, &mut env, response)
+        self.with_flow(|flow, settings, env| flow.on_call_response(settings, env, response))
     }
 
     /// Shares fetched documents, counts events and logs notes.
