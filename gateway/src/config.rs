@@ -381,7 +381,7 @@ impl Validator<'_> {
                         ));
                     }
                     // Requests are routed on their normalised path: compare like with like.
-                    let normalized = crate::proxy::path::normalize(prefix).map_err(|why| {
+                    let normalized = crate::uri::normalize(prefix).map_err(|why| {
                         self.err(
                             format!("{route_path}.paths[{p}]"),
                             format!("`{prefix}` cannot be normalised: {why}"),

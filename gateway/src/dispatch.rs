@@ -14,7 +14,19 @@ use crate::abi::Status;
 use crate::config::{parse_host_port, Scheme};
 use crate::http::body::OutBody;
 use crate::http::client::{HttpClient, Target};
-use crate::vm::state::CallResult;
+
+/// An HTTP call's answer, visible during proxy_on_http_call_response.
+#[derive(Debug, Default)]
+pub struct CallResult {
+    /// Empty when the call failed (Envoy's convention: num_headers 0).
+    pub headers: HeaderList,
+    pub body: Vec<u8>,
+    pub trailers: HeaderList,
+    /// What proxy_get_status reports: 0 and "" on success, BrokenConnection and the reason on
+    /// failure.
+    pub status_code: u32,
+    pub status_message: String,
+}
 
 /// A checked call, ready to send.
 #[derive(Debug)]

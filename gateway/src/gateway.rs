@@ -2,21 +2,60 @@
 //! by the admin API), shared data, queues, metrics, and the channels to the workers.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::oneshot;
 use wasmtime::{Engine, Module};
 
 use crate::config::{GatewayConfig, PluginSpec};
 use crate::log::{self, Level};
 use crate::metrics::{GatewayMetrics, Metrics};
-use crate::proxy::routing::Router;
-use crate::proxy::worker::WorkerMessage;
+use crate::routing::Router;
 use crate::shared::{QueueOwner, SharedData, SharedQueues};
-use crate::vm::state::PluginInfo;
+
+/// The static facts about the plugin a VM runs.
+#[derive(Debug)]
+pub struct PluginInfo {
+    /// Index in the gateway's plugin list.
+    pub index: usize,
+    pub id: String,
+    pub name: String,
+    pub root_id: String,
+    pub vm_id: String,
+    pub vm_config: Vec<u8>,
+}
+
+/// What the acceptor, the admin API and shared queues ask of a worker.
+pub enum WorkerMessage {
+    Connection {
+        stream: std::net::TcpStream,
+        peer: SocketAddr,
+        id: u64,
+    },
+    /// Try a plugin config in a fresh root context; the answer is the filter's verdict.
+    Prepare {
+        plugin: usize,
+        config: Vec<u8>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Commit {
+        plugin: usize,
+        reply: oneshot::Sender<()>,
+    },
+    Abort {
+        plugin: usize,
+        reply: oneshot::Sender<()>,
+    },
+    QueueReady {
+        owner: QueueOwner,
+        queue: u32,
+    },
+}
 
 /// A plugin as configured now.
 pub struct PluginRuntime {
@@ -90,7 +129,7 @@ impl Gateway {
         // stores of its own that set no epoch deadline; the gateway binary always interrupts.
         #[allow(unexpected_cfgs)]
         let interruptible = !cfg!(any(test, fuzzing));
-        let engine = crate::vm::engine(interruptible)?;
+        let engine = crate::engine::engine(interruptible)?;
         let tls = crate::http::client::tls_config(config.ca_file.as_deref())?;
         let mut compiled: HashMap<PathBuf, Module> = HashMap::new();
         let mut plugins = Vec::new();
@@ -101,7 +140,7 @@ impl Gateway {
                 Some(module) => module.clone(),
                 None => {
                     let started = std::time::Instant::now();
-                    let module = crate::vm::compile(&engine, &spec.wasm_path)
+                    let module = crate::engine::compile(&engine, &spec.wasm_path)
                         .map_err(|e| format!("{label}.wasm: {e}"))?;
                     log::gateway(
                         Level::Info,

@@ -5,13 +5,16 @@ mod abi;
 mod admin;
 mod config;
 mod dispatch;
+mod engine;
 mod gateway;
 mod http;
 mod log;
 mod metrics;
 mod proxy;
 mod redact;
+mod routing;
 mod shared;
+mod uri;
 mod vm;
 
 use std::path::PathBuf;

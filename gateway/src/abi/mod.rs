@@ -1,14 +1,8 @@
-//! The proxy-wasm ABI v0.2.1 as the host sees it: status codes and enums from the spec, the map
-//! serialization, and the host functions the modules import.
+//! The proxy-wasm ABI v0.2.1 as the host sees it: status codes and enums from the spec, and the
+//! map serialization. A leaf: it imports nothing of the gateway's, so every layer can use it
+//! (the host functions that implement the ABI are in `vm`).
 
-// The hostcall fuzz target's entry (fuzz/) and its corpus replay; never in the gateway binary.
-#[cfg(any(test, fuzzing))]
-pub mod fuzzing;
 pub mod headers;
-pub mod hostcalls;
-pub mod memory;
-pub mod properties;
-pub mod wasi;
 
 /// `proxy_status_t` (the spec's full list; not every code has a use in this host).
 #[allow(dead_code)]

@@ -8,8 +8,8 @@ use tokio::sync::oneshot;
 
 use crate::admin::form::{self, Violations};
 use crate::config::{json_kind, PluginScope};
+use crate::gateway::WorkerMessage;
 use crate::gateway::{config_text, unix_now, Gateway, PluginRuntime};
-use crate::proxy::worker::WorkerMessage;
 
 /// Kong's plugin entity.
 pub fn plugin_json(gateway: &Gateway, plugin: &PluginRuntime) -> Value {

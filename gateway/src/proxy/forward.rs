@@ -132,7 +132,7 @@ pub fn upstream_request(
     let method = http::Method::from_bytes(method_text.as_bytes())
         .map_err(|_| format!("invalid :method `{method_text}`"))?;
     let request_path = list.get_str(":path").unwrap_or("/");
-    let path = crate::proxy::routing::upstream_path(
+    let path = crate::routing::upstream_path(
         &ctx.service.path,
         request_path,
         ctx.prefix,

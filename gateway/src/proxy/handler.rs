@@ -260,7 +260,7 @@ pub async fn handle(
     gateway.own_metrics.requests.record(1);
     let (parts, body) = request.into_parts();
     let raw_target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let normalized = crate::proxy::path::normalize_target(raw_target);
+    let normalized = crate::uri::normalize_target(raw_target);
     let mut guard = StreamGuard {
         queue: worker.finished.clone(),
         finished: Some(Finished {

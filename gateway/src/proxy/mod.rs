@@ -4,8 +4,6 @@
 pub mod conn;
 pub mod forward;
 pub mod handler;
-pub mod path;
-pub mod routing;
 pub mod worker;
 
 use std::time::Duration;
@@ -13,8 +11,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::gateway::WorkerMessage;
 use crate::log::{self, Level};
-use worker::WorkerMessage;
 
 /// Accepts connections and hands them to the workers in turn.
 pub async fn accept(listener: TcpListener, workers: Vec<UnboundedSender<WorkerMessage>>) {

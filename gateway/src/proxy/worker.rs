@@ -11,41 +11,14 @@ use std::sync::Arc;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::Notify;
 
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, WorkerMessage};
 use crate::http::client::HttpClient;
 use crate::log::{self, Level};
 use crate::proxy::conn::{self, Activity, ConnectionCount, Tracked};
 use crate::proxy::handler::{self, Finished};
-use crate::shared::QueueOwner;
 use crate::vm::slot::PluginSlot;
-
-pub enum WorkerMessage {
-    Connection {
-        stream: std::net::TcpStream,
-        peer: SocketAddr,
-        id: u64,
-    },
-    /// Try a plugin config in a fresh root context; the answer is the filter's verdict.
-    Prepare {
-        plugin: usize,
-        config: Vec<u8>,
-        reply: oneshot::Sender<Result<(), String>>,
-    },
-    Commit {
-        plugin: usize,
-        reply: oneshot::Sender<()>,
-    },
-    Abort {
-        plugin: usize,
-        reply: oneshot::Sender<()>,
-    },
-    QueueReady {
-        owner: QueueOwner,
-        queue: u32,
-    },
-}
 
 /// Streams that ended and wait for proxy_on_done/log/delete and their access log line. Drop
 /// handlers enqueue here (they cannot call into a VM), a task drains it.

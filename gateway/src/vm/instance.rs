@@ -5,8 +5,9 @@
 use wasmtime::{Instance, InstancePre, Store, TypedFunc, WasmParams, WasmResults};
 
 use crate::abi::Action;
+use crate::dispatch::CallResult;
 use crate::log::Level;
-use crate::vm::state::{CallResult, HostState, RootState, StreamBinding};
+use crate::vm::state::{HostState, RootState, StreamBinding};
 
 type Callback<P, R> = Option<TypedFunc<P, R>>;
 
@@ -85,7 +86,7 @@ impl PluginVm {
         let mut store = Store::new(pre.module().engine(), state);
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_trap();
-        let ticks = crate::vm::deadline_ticks(store.data().gateway.config.vm.callback_timeout);
+        let ticks = crate::engine::deadline_ticks(store.data().gateway.config.vm.callback_timeout);
         store.set_epoch_deadline(ticks);
         let instance = pre.instantiate(&mut store)?;
         let memory = instance
@@ -139,7 +140,7 @@ impl PluginVm {
     fn enter(&mut self, context: u32) {
         let timeout = self.store.data().gateway.config.vm.callback_timeout;
         self.store
-            .set_epoch_deadline(crate::vm::deadline_ticks(timeout));
+            .set_epoch_deadline(crate::engine::deadline_ticks(timeout));
         let state = self.store.data_mut();
         state.current = context;
         state.effective = context;

@@ -1,85 +1,25 @@
-//! Running proxy-wasm modules with wasmtime: one engine, each module compiled once, one
-//! instance per plugin per worker.
+//! Running proxy-wasm modules with wasmtime: one instance per plugin per worker, the host
+//! functions they import (`hostcalls`, `wasi`) and what those reach (`state`, `exchange`).
 
 pub mod exchange;
+// The hostcall fuzz target's entry (fuzz/) and its corpus replay; never in the gateway binary.
+#[cfg(any(test, fuzzing))]
+pub mod fuzzing;
+pub mod hostcalls;
 pub mod instance;
+pub mod memory;
+pub mod properties;
 pub mod slot;
 pub mod state;
+pub mod wasi;
 
 use std::collections::HashSet;
-use std::path::Path;
 
 use wasmtime::{Engine, ExternType, Linker, Module, Val, ValType};
 
-use crate::abi::{hostcalls, wasi, Status};
+use crate::abi::Status;
 use crate::log::{self, Level};
 use state::HostState;
-
-/// How often the engine's epoch advances: the granularity of the per-callback deadline.
-pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
-
-/// The engine. With `interruptible`, compiled code checks the engine's epoch, which a
-/// background thread advances every [`EPOCH_TICK`], so a callback that runs past its deadline
-/// traps (see `PluginVm::enter`) instead of blocking its worker for ever.
-pub fn engine(interruptible: bool) -> Result<Engine, String> {
-    let mut config = wasmtime::Config::new();
-    config.cranelift_opt_level(wasmtime::OptLevel::Speed);
-    config.epoch_interruption(interruptible);
-    let engine = Engine::new(&config).map_err(|e| format!("cannot set up wasmtime: {e}"))?;
-    if interruptible {
-        let ticking = engine.weak();
-        std::thread::Builder::new()
-            .name("vm-epoch".to_string())
-            .spawn(move || {
-                while let Some(engine) = ticking.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
-                    std::thread::sleep(EPOCH_TICK);
-                }
-            })
-            .map_err(|e| format!("cannot start the VM epoch thread: {e}"))?;
-    }
-    Ok(engine)
-}
-
-/// The epoch deadline, in ticks, for one callback of at most `timeout`.
-pub fn deadline_ticks(timeout: std::time::Duration) -> u64 {
-    let ticks = timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1);
-    u64::try_from(ticks).unwrap_or(u64::MAX)
-}
-
-/// Compiles a module and checks it speaks ABI 0.2.x and exports an allocator.
-pub fn compile(engine: &Engine, path: &Path) -> Result<Module, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let module = Module::new(engine, &bytes)
-        .map_err(|e| format!("{} is not a valid wasm module: {e:#}", path.display()))?;
-    let exports: HashSet<&str> = module.exports().map(|e| e.name()).collect();
-    let abi_02 =
-        exports.contains("proxy_abi_version_0_2_1") || exports.contains("proxy_abi_version_0_2_0");
-    if !abi_02 {
-        return Err(if exports.contains("proxy_abi_version_0_1_0") {
-            format!(
-                "{} targets proxy-wasm ABI 0.1.0; this host runs ABI 0.2.0 and 0.2.1 modules",
-                path.display()
-            )
-        } else {
-            format!(
-                "{} does not export proxy_abi_version_0_2_1: not a proxy-wasm module",
-                path.display()
-            )
-        });
-    }
-    if !exports.contains("proxy_on_memory_allocate") && !exports.contains("malloc") {
-        return Err(format!(
-            "{} exports neither proxy_on_memory_allocate nor malloc",
-            path.display()
-        ));
-    }
-    if !exports.contains("memory") {
-        return Err(format!("{} does not export its memory", path.display()));
-    }
-    Ok(module)
-}
 
 /// The host functions (env and the WASI subset), plus stubs for any other function the modules
 /// import: an unknown hostcall answers UNIMPLEMENTED (ENOSYS for WASI) instead of failing to

@@ -10,23 +10,10 @@ use std::time::Duration;
 
 use wasmtime::{Memory, TypedFunc};
 
-use crate::abi::headers::HeaderList;
-use crate::dispatch::CallRequest;
-use crate::gateway::Gateway;
+use crate::dispatch::{CallRequest, CallResult};
+use crate::gateway::{Gateway, PluginInfo};
 use crate::log::Level;
 use crate::vm::exchange::Exchange;
-
-/// The static facts about the plugin a VM runs.
-#[derive(Debug)]
-pub struct PluginInfo {
-    /// Index in the gateway's plugin list.
-    pub index: usize,
-    pub id: String,
-    pub name: String,
-    pub root_id: String,
-    pub vm_id: String,
-    pub vm_config: Vec<u8>,
-}
 
 /// A plugin (root) context.
 #[derive(Debug, Default)]
@@ -40,19 +27,6 @@ pub struct RootState {
 pub struct StreamBinding {
     pub exchange: Rc<RefCell<Exchange>>,
     pub filter: usize,
-}
-
-/// An HTTP call's answer, visible during proxy_on_http_call_response.
-#[derive(Debug, Default)]
-pub struct CallResult {
-    /// Empty when the call failed (Envoy's convention: num_headers 0).
-    pub headers: HeaderList,
-    pub body: Vec<u8>,
-    pub trailers: HeaderList,
-    /// What proxy_get_status reports: 0 and "" on success, BrokenConnection and the reason on
-    /// failure.
-    pub status_code: u32,
-    pub status_message: String,
 }
 
 /// Work a hostcall asks of the worker, done after the VM call returns.

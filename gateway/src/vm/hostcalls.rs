@@ -11,15 +11,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wasmtime::{Caller, Linker};
 
 use crate::abi::headers::{deserialize_pairs, HeaderList};
-use crate::abi::memory::{
-    hand_over, index, read, read_string, status, write_u32, write_u64, HostResult,
-};
-use crate::abi::{properties, BufferType, MapType, MetricType, Status, StreamType};
+use crate::abi::{BufferType, MapType, MetricType, Status, StreamType};
 use crate::config::host::ChainedDispatch;
 use crate::dispatch;
 use crate::log::{self, Level};
 use crate::shared::QueueOwner;
 use crate::vm::exchange::{access, LocalResponse};
+use crate::vm::memory::{
+    hand_over, index, read, read_string, status, write_u32, write_u64, HostResult,
+};
+use crate::vm::properties;
 use crate::vm::state::{Effect, HostState};
 
 type C<'a> = Caller<'a, HostState>;

@@ -8,9 +8,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use wasmtime::{Caller, Linker};
 
-use crate::abi::hostcalls::emit_filter_log;
-use crate::abi::memory::{index, read, write, write_u32, write_u64, Fault, HostResult};
 use crate::log::Level;
+use crate::vm::hostcalls::emit_filter_log;
+use crate::vm::memory::{index, read, write, write_u32, write_u64, Fault, HostResult};
 use crate::vm::state::HostState;
 
 pub const ERRNO_SUCCESS: i32 = 0;

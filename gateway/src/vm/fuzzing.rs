@@ -24,9 +24,11 @@ use wasm_encoder::{
 use wasmtime::{Engine, Func, InstancePre, Module, Store, Val, ValType};
 
 use crate::abi::headers::HeaderList;
+use crate::dispatch::CallResult;
 use crate::gateway::Gateway;
+use crate::gateway::PluginInfo;
 use crate::vm::exchange::{Exchange, RequestInfo};
-use crate::vm::state::{CallResult, HostState, PluginInfo, RootState, StreamBinding};
+use crate::vm::state::{HostState, RootState, StreamBinding};
 
 /// The guest's memory: one page, so that the input's pointers land both inside and outside it.
 const PAGE: u64 = 1;
