@@ -11,11 +11,15 @@ export const ROUTES = {
   jwks: '/jwks',
 };
 
-const DISCOVERY_PATH = '/.well-known/openid-configuration';
+export const DISCOVERY_PATH = '/.well-known/openid-configuration';
+
+// RFC 8414's document, which oidc-provider serves as well (same content).
+export const OAUTH_METADATA_PATH = '/.well-known/oauth-authorization-server';
 
 const byPath = new Map([
   ...Object.entries(ROUTES).map(([name, route]) => [route, name]),
   [DISCOVERY_PATH, 'discovery'],
+  [OAUTH_METADATA_PATH, 'oauth_metadata'],
 ]);
 
 // Names the fault switch accepts.

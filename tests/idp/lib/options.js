@@ -22,6 +22,7 @@ const FLAGS = {
   'rotate-refresh-tokens': { type: 'boolean', env: 'IDP_ROTATE_REFRESH_TOKENS' },
   'no-end-session': { type: 'boolean', env: 'IDP_NO_END_SESSION' },
   'no-revocation': { type: 'boolean', env: 'IDP_NO_REVOCATION' },
+  'revocation-only-in-oauth-metadata': { type: 'boolean', env: 'IDP_REVOCATION_ONLY_IN_OAUTH_METADATA' },
   'backchannel-logout-uri': { type: 'string', env: 'IDP_BACKCHANNEL_LOGOUT_URI' },
   quiet: { type: 'boolean', env: 'IDP_QUIET' },
   help: { type: 'boolean' },
@@ -45,6 +46,10 @@ export const USAGE = `usage: node tests/idp/server.js [options]
   --no-end-session           no RP-initiated logout: discovery has no             IDP_NO_END_SESSION=1
                              end_session_endpoint (tests of the RP's fallbacks)
   --no-revocation            no token revocation endpoint in discovery            IDP_NO_REVOCATION=1
+  --revocation-only-in-oauth-metadata                                             IDP_REVOCATION_ONLY_IN_OAUTH_METADATA=1
+                             revocation and introspection endpoints only in the
+                             RFC 8414 document /.well-known/oauth-authorization-
+                             server, not in discovery (as django-oauth-toolkit)
   --backchannel-logout-uri U enable Back-Channel Logout 1.0: client kong gets      IDP_BACKCHANNEL_LOGOUT_URI
                              this backchannel_logout_uri (sid required), and
                              ending an IdP session POSTs it a logout_token
@@ -102,6 +107,7 @@ export function parseOptions(argv = process.argv.slice(2), env = process.env) {
     rotateRefreshTokens: Boolean(raw['rotate-refresh-tokens']),
     noEndSession: Boolean(raw['no-end-session']),
     noRevocation: Boolean(raw['no-revocation']),
+    revocationOnlyInOauthMetadata: Boolean(raw['revocation-only-in-oauth-metadata']),
     backchannelLogoutUri: raw['backchannel-logout-uri'],
     quiet: Boolean(raw.quiet),
   };

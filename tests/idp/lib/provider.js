@@ -5,6 +5,7 @@ import { CLAIMS, SCOPES, findAccount } from './accounts.js';
 import { ROUTES } from './endpoints.js';
 import { escapeHtml, htmlPage } from './http-util.js';
 import { directLogoutMiddleware, loggedOutPage } from './logout.js';
+import { oauthMetadataMiddleware } from './oauth-metadata.js';
 import { PASSWORD_GRANT_PARAMS, passwordGrantHandler } from './password-grant.js';
 import { recorderMiddleware } from './recorder.js';
 
@@ -164,6 +165,7 @@ export function createProvider({ issuer, options, jwks, events }) {
     PASSWORD_GRANT_PARAMS,
   );
   provider.use(recorderMiddleware(events));
+  if (options.revocationOnlyInOauthMetadata) provider.use(oauthMetadataMiddleware());
   // Back-channel logouts are sent from inside a request: record their outcome.
   provider.on('backchannel.success', (_ctx, client, accountId, sid) => {
     events.record({ type: 'backchannel_logout', client_id: client.clientId, sub: accountId, sid, ok: true });
