@@ -3,8 +3,8 @@
 //! Fields whose Kong default is null use their type's empty value and need no function.
 
 use super::types::{
-    AuthMethod, HttpMethod, LoginAction, LoginRedirectMode, LoginToken, ParamType, ResponseMode,
-    SameSite,
+    AuthMethod, HttpMethod, IdpCheckFailure, LoginAction, LoginRedirectMode, LoginToken, ParamType,
+    ResponseMode, SameSite,
 };
 
 /// All nine methods: Kong enables every credential type unless told otherwise. The flows skip
@@ -50,6 +50,16 @@ pub fn session_absolute_timeout() -> u64 {
 /// Seconds.
 pub fn session_idling_timeout() -> u64 {
     900
+}
+
+/// Ours: a provider that cannot answer does not refuse sessions at once.
+pub fn session_idp_check_failure() -> IdpCheckFailure {
+    IdpCheckFailure::Grace
+}
+
+/// Seconds (ours): five minutes, long enough to ride out a provider restart.
+pub fn session_idp_check_grace() -> u64 {
+    300
 }
 
 pub fn session_audience() -> String {

@@ -34,8 +34,8 @@ use serde::Serialize;
 pub use error::{ConfigError, FieldProblem, Problem};
 pub use schema::{kong_config_schema, kong_filter_meta};
 pub use types::{
-    AuthMethod, ClientAuthMethod, HttpMethod, LoginAction, LoginRedirectMode, LoginToken,
-    ParamType, ResponseMode, SameSite,
+    AuthMethod, ClientAuthMethod, HttpMethod, IdpCheckFailure, LoginAction, LoginRedirectMode,
+    LoginToken, ParamType, ResponseMode, SameSite,
 };
 
 /// The openid-connect plugin configuration, as far as this filter implements it.
@@ -154,6 +154,24 @@ pub struct Config {
     /// The session audience: the application the session belongs to.
     #[serde(default = "defaults::session_audience")]
     pub session_audience: String,
+    /// Not a Kong field (Kong never asks the provider about a cookie session): confirm at the
+    /// identity provider, at most every this many seconds per session and node, that the
+    /// session is still alive there (introspection of its refresh token, else of its access
+    /// token, else a refresh); a session the provider no longer knows ends as at logout. This
+    /// is how a logout on one node, or at the provider, reaches every node. Null or 0: never
+    /// (Kong's behaviour).
+    #[serde(default)]
+    pub session_idp_check_interval: Option<u64>,
+    /// Not a Kong field: what a due session check does when the provider cannot answer (down,
+    /// timeout, 5xx): `grace` serves the session until `session_idp_check_grace` seconds have
+    /// passed since its last good confirmation, then refuses it (401) until the provider
+    /// answers again; `refuse` refuses it at once. Neither ends the session.
+    #[serde(default = "defaults::session_idp_check_failure")]
+    pub session_idp_check_failure: IdpCheckFailure,
+    /// Not a Kong field: seconds a session is served without a good confirmation while the
+    /// provider cannot answer, with `session_idp_check_failure=grace`.
+    #[serde(default = "defaults::session_idp_check_grace")]
+    pub session_idp_check_grace: u64,
 
     // --- Logout ----------------------------------------------------------------------------
     /// A request path ending with this suffix logs out.

@@ -51,7 +51,7 @@ pub fn kong_config_schema() -> Value {
         "$schema": DRAFT_4,
         "title": "openid-connect filter configuration",
         "description": "The config of Kong's openid-connect plugin (3.4-3.10) as far as this filter implements it; \
-                        Kong's other fields are accepted at their defaults. dispatch_clusters and logout_backchannel_uri_suffix are the filter's own.",
+                        Kong's other fields are accepted at their defaults. dispatch_clusters, logout_backchannel_uri_suffix and the session_idp_check_* fields are the filter's own.",
         "type": "object",
         "required": ["issuer"],
         "properties": properties,

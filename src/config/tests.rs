@@ -24,6 +24,9 @@ const NOT_IN_KONG_3_10: &[&str] = &[
     "dispatch_clusters",
     "jwks_endpoint",
     "logout_backchannel_uri_suffix",
+    "session_idp_check_interval",
+    "session_idp_check_failure",
+    "session_idp_check_grace",
 ];
 
 fn parse(value: Value) -> Result<Config, ConfigError> {
@@ -94,6 +97,10 @@ fn defaults_are_kongs() {
     assert_eq!(config.session_absolute_timeout, 86400);
     assert_eq!(config.session_idling_timeout, 900);
     assert_eq!(config.session_audience, "default");
+    // Ours: the provider checks are off by default, as Kong never makes them.
+    assert_eq!(config.session_idp_check_interval, None);
+    assert_eq!(config.session_idp_check_failure, IdpCheckFailure::Grace);
+    assert_eq!(config.session_idp_check_grace, 300);
     assert_eq!(
         config.session_secret, None,
         "Kong would generate one; the adapter decides"
@@ -288,6 +295,9 @@ fn each_kind_of_error_names_its_field() {
         (with_issuer(json!({"client_secret": "{vault://env/oidc-secret}"})).to_string().into_bytes(), "client_secret: vault references are not supported"),
         (with_issuer(json!({"session_storage": "redis"})).to_string().into_bytes(), "session_storage: not supported yet"),
         (with_issuer(json!({"logout_backchannel_uri_suffix": "/"})).to_string().into_bytes(), "logout_backchannel_uri_suffix: must name a path below the root"),
+        (with_issuer(json!({"session_idp_check_failure": "ignore"})).to_string().into_bytes(), "session_idp_check_failure: expected one of"),
+        (with_issuer(json!({"session_idp_check_interval": -5})).to_string().into_bytes(), "session_idp_check_interval: expected a whole number"),
+        (with_issuer(json!({"session_idp_check_grace": "5m"})).to_string().into_bytes(), "session_idp_check_grace: expected a whole number"),
         (with_issuer(json!({"redis": {"hots": "x"}})).to_string().into_bytes(), "redis.hots: unknown field"),
         (with_issuer(json!({"session_cookie_samesite": 1})).to_string().into_bytes(), "session_cookie_samesite: expected a string, got 1"),
     ];

@@ -171,6 +171,16 @@ kong_enum! {
 }
 
 kong_enum! {
+    /// What a session check at the identity provider does when the provider cannot answer
+    /// (`session_idp_check_failure`, ours): keep serving on the last good confirmation for
+    /// `session_idp_check_grace` seconds, or refuse at once.
+    pub enum IdpCheckFailure {
+        Grace = "grace",
+        Refuse = "refuse",
+    }
+}
+
+kong_enum! {
     /// A request method that can trigger a logout (`logout_methods`).
     pub enum HttpMethod {
         Delete = "DELETE",

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::error::Problem;
 use super::types::{
-    AuthMethod, ClientAuthMethod, HttpMethod, LoginAction, LoginRedirectMode, LoginToken,
-    ParamType, ResponseMode, SameSite,
+    AuthMethod, ClientAuthMethod, HttpMethod, IdpCheckFailure, LoginAction, LoginRedirectMode,
+    LoginToken, ParamType, ResponseMode, SameSite,
 };
 
 /// The largest number a duration field takes. Kong sets no bound; ours keeps every later
@@ -189,7 +189,8 @@ from_kong_for_value_sets!(
     ResponseMode,
     LoginAction,
     LoginToken,
-    LoginRedirectMode
+    LoginRedirectMode,
+    IdpCheckFailure
 );
 
 #[cfg(test)]
