@@ -13,7 +13,6 @@ use crate::flows::provider_fetch::{FetchProgress, ProviderFetch};
 use crate::flows::request::IncomingRequest;
 use crate::flows::responses::{self, Rejection};
 use crate::flows::settings::Settings;
-use crate::flows::shared_cache::CacheKind;
 use crate::flows::token_cache;
 use crate::flows::token_lookup::LookupKind;
 use crate::flows::tokens::{self, failure_reason, TokenSet};
@@ -21,7 +20,8 @@ use crate::flows::verify::{self, VerifiedLogin};
 use crate::flows::{backchannel, bearer, client_credentials, outbound, password, refresh_param};
 use crate::logout::{self, Revocation, RevocationOutcome};
 use crate::session::{ended, Session};
-use crate::step::{CallResponse, OutboundRequest, Step};
+use crate::shared::SharedState;
+use crate::step::{CallResponse, Note, OutboundRequest, Step};
 
 /// What the flow needs from the world besides the request: the clock, randomness and the state
 /// shared between workers.
@@ -32,34 +32,6 @@ pub struct Env<'a> {
     /// host has no randomness: then no session or login may start (see [`RequestFlow::no_randomness`]).
     pub random: &'a mut dyn FnMut() -> Option<[u8; 32]>,
     pub shared: &'a dyn SharedState,
-}
-
-/// State shared by every worker, kept by the adapter in the host's shared data.
-///
-/// The cache and lock methods have defaults for a host without shared data: nothing is
-/// cached and every lock is granted, so each request works alone (correct, only slower).
-pub trait SharedState {
-    /// Claims the right to refetch the JWKS after a token named an unknown key. Rate-limited
-    /// across workers, so random `kid`s cannot make the filter hammer the identity provider.
-    fn claim_jwks_refetch(&self, now: u64) -> bool;
-
-    /// The value stored under `key` (a hex digest) by [`cache_put`](Self::cache_put), unless it
-    /// expired by `now`.
-    fn cache_get(&self, _kind: CacheKind, _key: &str, _now: u64) -> Option<Vec<u8>> {
-        None
-    }
-
-    /// Stores `value` under `key` until `expires_at` (epoch seconds), for every worker.
-    fn cache_put(&self, _kind: CacheKind, _key: &str, _value: &[u8], _expires_at: u64) {}
-
-    /// Takes the lock `key` until `until` (epoch seconds) unless another holder's lease is
-    /// still running; `true` when this caller holds it now.
-    fn try_lock(&self, _key: &str, _now: u64, _until: u64) -> bool {
-        true
-    }
-
-    /// Gives the lock `key` back (only if it is still this key's).
-    fn unlock(&self, _key: &str) {}
 }
 
 /// Something worth counting (the adapter turns these into metrics).
@@ -73,13 +45,6 @@ pub enum Event {
     RevocationFailed,
     IdpCallFailed,
     Rejected(&'static str),
-}
-
-/// A line for the log, with its weight.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Note {
-    Info(String),
-    Warn(String),
 }
 
 /// One request's progress through the flows.

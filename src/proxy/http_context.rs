@@ -13,8 +13,9 @@ use crate::proxy::call_order::{self, Batch, Plan};
 use crate::proxy::dispatch;
 use crate::proxy::host;
 use crate::proxy::metrics::Metrics;
-use crate::proxy::shared::{HostSharedState, SharedExpiries, SharedKeys, SharedProviderCache};
+use crate::proxy::shared::{HostData, HostSharedState, SharedProviderCache};
 use crate::request_gate::{BodyDelivery, Cue, Decision, RequestGate};
+use crate::shared::SharedKeys;
 use crate::step::{CallResponse, Forward, LocalResponse, OutboundRequest, Step};
 
 pub struct OidcHttp {
@@ -44,13 +45,12 @@ impl OidcHttp {
         settings: Rc<Settings>,
         provider: SharedProviderCache,
         keys: SharedKeys,
-        expiries: SharedExpiries,
         metrics: Rc<Metrics>,
     ) -> OidcHttp {
         let parts = Parts {
             settings,
             provider,
-            shared: HostSharedState::new(keys, expiries),
+            shared: HostSharedState::new(HostData, keys, host::now),
             metrics,
         };
         OidcHttp {
@@ -125,7 +125,9 @@ impl OidcHttp {
             self.refuse_unconfigured();
             return;
         };
-        let provider = parts.provider.borrow_mut().current();
+        let mut notes = Vec::new();
+        let provider = parts.provider.borrow_mut().current(&HostData, &mut notes);
+        self.log_notes(notes);
         let mut flow = RequestFlow::new(request, provider);
         let step = {
             let mut random = host::random_bytes;
@@ -258,13 +260,21 @@ impl OidcHttp {
         let (Some(parts), Some(flow)) = (self.configured.as_ref(), self.flow.as_mut()) else {
             return;
         };
+        let mut notes = flow.take_notes();
         if let Some(provider) = flow.take_provider_update() {
-            parts.provider.borrow_mut().publish(&provider);
+            parts
+                .provider
+                .borrow_mut()
+                .publish(&HostData, &provider, &mut notes);
         }
         for event in flow.take_events() {
             parts.metrics.record(&event);
         }
-        let notes = flow.take_notes();
+        notes.extend(parts.shared.take_notes());
+        self.log_notes(notes);
+    }
+
+    fn log_notes(&self, notes: Vec<Note>) {
         for note in notes {
             match note {
                 Note::Info(message) => self.log(LogLevel::Info, &message),
