@@ -1,7 +1,7 @@
 //! Kong-compatible OpenID Connect relying party, as a proxy-wasm HTTP filter.
 //!
 //! The OIDC logic is a sans-IO core (`config`, `discovery`, `token`, `session`, `flows`,
-//! `logout`, `http`) that takes inputs and returns decisions ([`step::Step`]); `proxy` is the
+//! `logout`, `http`, `shared`) that takes inputs and returns decisions ([`step::Step`]); `proxy` is the
 //! thin proxy-wasm adapter that carries those decisions out. Only `proxy` talks to the host.
 
 pub mod config;
@@ -16,6 +16,7 @@ pub mod logout;
 pub mod proxy;
 pub mod request_gate;
 pub mod session;
+pub mod shared;
 pub mod step;
 pub mod token;
 

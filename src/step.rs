@@ -20,6 +20,13 @@ pub enum Step {
     CallAll(Vec<OutboundRequest>),
 }
 
+/// A line for the log, with its weight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    Info(String),
+    Warn(String),
+}
+
 /// Edits applied to a request that is let through.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Forward {

@@ -1,378 +1,41 @@
-//! What the flows keep in the host's shared data, where every worker sees it: introspection
-//! results, userinfo answers, token-endpoint answers, refreshed session tokens, and the marks
-//! a logout leaves (revoked tokens, ended sessions).
-//!
-//! Keys are hex SHA-256 digests of what identifies an entry (a token, a grant's credentials),
-//! never the secret itself.
-//!
-//! Why buckets. Shared data has no expiry and no delete (proxy-wasm ABI 0.2.1), so one key per
-//! entry would grow without end: 20,000 random bearer tokens would leave 20,000 keys for good.
-//! Instead each kind owns a fixed number of keys, `openid_connect/<kind>.b<n>`, made at most
-//! once each; an entry lives in the bucket its digest picks, as a record with its expiry. A
-//! write drops the bucket's expired records and, when the bucket is full (in records or in
-//! bytes), the record that expires first. So every kind is bounded in entries
-//! ([`Limits::entries`]) and in bytes ([`Limits::bytes`]) whatever clients send, expired
-//! entries really free their memory ([`sweep`] rewrites buckets in the background), and the
-//! cost of an attack is only that it may push other entries out sooner (for the marks, the
-//! ones closest to their own end).
+//! Former home of the shared-data cache, now [`crate::shared::cache`]: the names code written
+//! against it still uses, until that code imports `crate::shared` directly.
 
-use std::fmt::Write as _;
+pub use crate::shared::cache::*;
 
-use sha2::{Digest, Sha256};
+use crate::shared::SharedData;
 
-/// The kinds of shared entries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CacheKind {
-    /// RFC 7662 introspection results (`cache_introspection`); only active tokens.
-    Introspection,
-    /// Userinfo answers (`cache_user_info`).
-    Userinfo,
-    /// Token endpoint answers of the password, client credentials and refresh token grants
-    /// (`cache_tokens`).
-    Tokens,
-    /// The tokens a session's refresh produced, for the other requests of that session that
-    /// arrived with the old ones.
-    Refreshed,
-    /// Tokens revoked at logout: never served from a cache, never forwarded from a session.
-    Revoked,
-    /// Sessions ended by a logout or destroyed by the filter: refused until they expire anyway.
-    Ended,
-}
-
-/// How much of the shared data a kind may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Keys (buckets) of the kind.
-    pub buckets: u16,
-    /// Records a bucket holds at most.
-    pub ways: usize,
-    /// Bytes a bucket's value holds at most (records with their headers).
-    pub bucket_bytes: usize,
-}
-
-impl Limits {
-    /// Entries the kind holds at most.
-    pub const fn entries(self) -> usize {
-        self.buckets as usize * self.ways
-    }
-
-    /// Bytes of values the kind holds at most.
-    pub const fn bytes(self) -> usize {
-        self.buckets as usize * self.bucket_bytes
-    }
-
-    /// The largest value a record may carry (larger ones are not cached).
-    pub const fn max_value(self) -> usize {
-        self.bucket_bytes - RECORD_HEADER
-    }
-}
-
-impl CacheKind {
-    pub const ALL: [CacheKind; 6] = [
-        CacheKind::Introspection,
-        CacheKind::Userinfo,
-        CacheKind::Tokens,
-        CacheKind::Refreshed,
-        CacheKind::Revoked,
-        CacheKind::Ended,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            CacheKind::Introspection => "introspection",
-            CacheKind::Userinfo => "userinfo",
-            CacheKind::Tokens => "tokens",
-            CacheKind::Refreshed => "refreshed",
-            CacheKind::Revoked => "revoked",
-            CacheKind::Ended => "ended",
-        }
-    }
-
-    /// The bounds of each kind; all together at most about 17 MiB of values in 2,304 keys.
-    /// Answers are a few KiB (token sets up to a bucket); marks are 44 bytes each, so
-    /// thousands fit in little memory and an attacker must end many sessions of their own
-    /// to push a mark out.
-    pub const fn limits(self) -> Limits {
-        match self {
-            CacheKind::Introspection | CacheKind::Userinfo => Limits {
-                buckets: 512,
-                ways: 4,
-                bucket_bytes: 8 * 1024,
-            },
-            CacheKind::Tokens | CacheKind::Refreshed => Limits {
-                buckets: 256,
-                ways: 4,
-                bucket_bytes: 16 * 1024,
-            },
-            CacheKind::Revoked => Limits {
-                buckets: 256,
-                ways: 32,
-                bucket_bytes: 32 * RECORD_HEADER,
-            },
-            CacheKind::Ended => Limits {
-                buckets: 512,
-                ways: 32,
-                bucket_bytes: 32 * RECORD_HEADER,
-            },
-        }
-    }
-
-    /// The shared-data key of bucket `index`.
-    pub fn bucket_key(self, index: u16) -> String {
-        format!("openid_connect/{}.b{index}", self.name())
-    }
-
-    /// The bucket of an entry's key (a hex digest; anything else still lands somewhere).
-    fn bucket_of(self, key: &str) -> u16 {
-        let hash = Sha256::digest(key.as_bytes());
-        let n = u16::from_be_bytes([hash[0], hash[1]]);
-        n % self.limits().buckets
-    }
-}
-
-/// The host's shared data as the cache needs it: values with a compare-and-swap version, no
-/// delete. `set` with `cas: None` writes unconditionally; with `Some(v)` only if the stored
-/// version is still `v`.
+/// The cache's former view of shared data: a value and its version, `None` for CAS 0.
 pub trait SharedStore {
     fn get(&self, key: &str) -> Option<(Vec<u8>, u32)>;
     fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> bool;
 }
 
-/// Compare-and-swap rounds a write tries before giving up (another worker kept winning).
-const WRITE_ATTEMPTS: usize = 4;
-
-/// Bytes before a record's value: expiry (8), key digest (32), value length (4).
-pub const RECORD_HEADER: usize = 8 + 32 + 4;
-
-/// One entry of a bucket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Record {
-    expires_at: u64,
-    id: [u8; 32],
-    value: Vec<u8>,
-}
-
-/// The records of a bucket value; a damaged tail is dropped (it is only a cache).
-fn parse_bucket(bytes: &[u8]) -> Vec<Record> {
-    let mut records = Vec::new();
-    let mut rest = bytes;
-    while rest.len() >= RECORD_HEADER {
-        let (Some(expiry), Some(id), Some(len)) = (
-            rest.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()),
-            rest.get(8..40).and_then(|b| <[u8; 32]>::try_from(b).ok()),
-            rest.get(40..44).and_then(|b| <[u8; 4]>::try_from(b).ok()),
-        ) else {
-            break;
-        };
-        let len = u32::from_be_bytes(len) as usize;
-        let Some(value) = rest.get(RECORD_HEADER..RECORD_HEADER.saturating_add(len)) else {
-            break;
-        };
-        records.push(Record {
-            expires_at: u64::from_be_bytes(expiry),
-            id,
-            value: value.to_vec(),
-        });
-        rest = &rest[RECORD_HEADER + len..];
+impl<T: SharedData + ?Sized> SharedStore for T {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        SharedData::get(self, key).ok().flatten()
     }
-    records
-}
 
-fn write_bucket(records: &[Record]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(records.iter().map(|r| RECORD_HEADER + r.value.len()).sum());
-    for record in records {
-        bytes.extend_from_slice(&record.expires_at.to_be_bytes());
-        bytes.extend_from_slice(&record.id);
-        bytes.extend_from_slice(&(record.value.len() as u32).to_be_bytes());
-        bytes.extend_from_slice(&record.value);
-    }
-    bytes
-}
-
-/// The record id of an entry key: the SHA-256 of the key (keys are digests already, this
-/// only makes any key fit 32 bytes).
-fn record_id(key: &str) -> [u8; 32] {
-    Sha256::digest(key.as_bytes()).into()
-}
-
-/// The value stored under `key` that is still valid at `now` (valid strictly before its expiry).
-pub fn get(store: &dyn SharedStore, kind: CacheKind, key: &str, now: u64) -> Option<Vec<u8>> {
-    let (bytes, _) = store.get(&kind.bucket_key(kind.bucket_of(key)))?;
-    let id = record_id(key);
-    parse_bucket(&bytes)
-        .into_iter()
-        .find(|r| r.id == id && now < r.expires_at)
-        .map(|r| r.value)
-}
-
-/// What a [`put`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PutOutcome {
-    Stored {
-        /// Records pushed out to make room (not expired ones).
-        evicted: usize,
-    },
-    /// The value is larger than a record may be, or already expired: not stored.
-    Skipped,
-    /// Other workers kept changing the bucket, or the host refused the write.
-    Failed,
-}
-
-/// Stores `value` under `key` until `expires_at`, for every worker.
-pub fn put(
-    store: &dyn SharedStore,
-    kind: CacheKind,
-    key: &str,
-    value: &[u8],
-    expires_at: u64,
-    now: u64,
-) -> PutOutcome {
-    let limits = kind.limits();
-    if value.len() > limits.max_value() || expires_at <= now {
-        return PutOutcome::Skipped;
-    }
-    let bucket = kind.bucket_key(kind.bucket_of(key));
-    let id = record_id(key);
-    for _ in 0..WRITE_ATTEMPTS {
-        let (records, cas) = match store.get(&bucket) {
-            Some((bytes, cas)) => (parse_bucket(&bytes), Some(cas)),
-            None => (Vec::new(), None),
-        };
-        let mut records: Vec<Record> = records
-            .into_iter()
-            .filter(|r| r.id != id && now < r.expires_at)
-            .collect();
-        records.push(Record {
-            expires_at,
-            id,
-            value: value.to_vec(),
-        });
-        let evicted = make_room(&mut records, limits);
-        // Without a version (a bucket not made yet) two workers may both write; reading
-        // back tells whether this record survived, else the next round compares-and-swaps.
-        if store.set(&bucket, &write_bucket(&records), cas)
-            && (cas.is_some() || holds(store, &bucket, &id))
-        {
-            return PutOutcome::Stored { evicted };
-        }
-    }
-    PutOutcome::Failed
-}
-
-/// Replaces the value at `key` whatever the host means by CAS 0 (Envoy and our gateway: no
-/// check; Kong's engine: only if the key is absent): writes with the version just read, and
-/// reads again when another worker wrote in between.
-pub fn overwrite(store: &dyn SharedStore, key: &str, value: &[u8]) -> bool {
-    (0..WRITE_ATTEMPTS).any(|_| {
-        let version = store.get(key).map(|(_, cas)| cas);
-        store.set(key, value, version)
-    })
-}
-
-fn holds(store: &dyn SharedStore, bucket: &str, id: &[u8; 32]) -> bool {
-    store
-        .get(bucket)
-        .is_some_and(|(bytes, _)| parse_bucket(&bytes).iter().any(|r| r.id == *id))
-}
-
-/// Drops the records that expire first until the bucket fits its limits; how many went.
-fn make_room(records: &mut Vec<Record>, limits: Limits) -> usize {
-    let mut evicted = 0;
-    let size = |records: &Vec<Record>| -> usize {
-        records.iter().map(|r| RECORD_HEADER + r.value.len()).sum()
-    };
-    while records.len() > limits.ways || size(records) > limits.bucket_bytes {
-        let Some(soonest) = records
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, r)| r.expires_at)
-            .map(|(i, _)| i)
-        else {
-            break;
-        };
-        records.remove(soonest);
-        evicted += 1;
-    }
-    evicted
-}
-
-/// Records of `kind` stored now, expired or not (what the kind costs until swept).
-pub fn entry_count(store: &dyn SharedStore, kind: CacheKind) -> usize {
-    (0..kind.limits().buckets)
-        .filter_map(|index| store.get(&kind.bucket_key(index)))
-        .map(|(bytes, _)| parse_bucket(&bytes).len())
-        .sum()
-}
-
-/// Rewrites the buckets `first..first + count` (wrapping) of `kind` without their expired
-/// records, so memory is given back even for entries nobody asks for again. Buckets with
-/// nothing expired are left alone. Returns the records removed.
-pub fn sweep(store: &dyn SharedStore, kind: CacheKind, first: u16, count: u16, now: u64) -> usize {
-    let buckets = kind.limits().buckets;
-    let mut removed = 0;
-    for offset in 0..count.min(buckets) {
-        let index = ((u32::from(first) + u32::from(offset)) % u32::from(buckets)) as u16;
-        let key = kind.bucket_key(index);
-        let Some((bytes, cas)) = store.get(&key) else {
-            continue;
-        };
-        let records = parse_bucket(&bytes);
-        let live: Vec<Record> = records
-            .iter()
-            .filter(|r| now < r.expires_at)
-            .cloned()
-            .collect();
-        if live.len() < records.len() && store.set(&key, &write_bucket(&live), Some(cas)) {
-            removed += records.len() - live.len();
-        }
-    }
-    removed
-}
-
-/// The hex SHA-256 of the parts written one after the other.
-pub fn digest(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part.as_bytes());
-    }
-    let mut hex = String::with_capacity(64);
-    for byte in hasher.finalize() {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
-}
-
-/// When an entry about a token stops being used: `cache_ttl` seconds from now (0: no limit),
-/// and never after the token itself expires (`token_exp`, when known).
-pub fn expiry(now: u64, cache_ttl: u64, token_exp: Option<u64>) -> u64 {
-    let by_ttl = if cache_ttl == 0 {
-        u64::MAX
-    } else {
-        now.saturating_add(cache_ttl)
-    };
-    match token_exp {
-        Some(exp) => by_ttl.min(exp),
-        None => by_ttl,
+    fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
+        SharedData::set(self, key, value, cas.unwrap_or(0))
     }
 }
 
-/// Shared data in memory, as a host keeps it (versions, no delete), for tests.
+/// The former in-memory store: `cas_zero_if_absent` plays Kong's engine for CAS 0.
 #[cfg(test)]
 pub mod memory {
     use std::cell::RefCell;
     use std::collections::HashMap;
 
-    use super::SharedStore;
+    use crate::shared::{SharedData, Unavailable};
 
     #[derive(Default)]
     pub struct MemoryStore {
         entries: RefCell<HashMap<String, (Vec<u8>, u32)>>,
-        /// Play Kong's engine: CAS 0 means "only if the key is absent" (else Envoy: no check).
         pub cas_zero_if_absent: bool,
     }
 
     impl MemoryStore {
-        /// Keys ever written (shared data cannot delete one) and the bytes of keys and values.
         pub fn footprint(&self) -> (usize, usize) {
             let entries = self.entries.borrow();
             let bytes = entries.iter().map(|(k, (v, _))| k.len() + v.len()).sum();
@@ -380,190 +43,22 @@ pub mod memory {
         }
     }
 
-    impl SharedStore for MemoryStore {
-        fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
-            self.entries.borrow().get(key).cloned()
+    impl SharedData for MemoryStore {
+        fn get(&self, key: &str) -> Result<Option<(Vec<u8>, u32)>, Unavailable> {
+            Ok(self.entries.borrow().get(key).cloned())
         }
 
-        fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
+        fn set(&self, key: &str, value: &[u8], cas: u32) -> bool {
             let mut entries = self.entries.borrow_mut();
             let version = entries.get(key).map_or(0, |(_, v)| *v);
-            if cas.is_some_and(|cas| cas != 0 && cas != version) {
+            if cas != 0 && cas != version {
                 return false;
             }
-            let absent_only = self.cas_zero_if_absent && cas.unwrap_or(0) == 0;
-            if absent_only && entries.contains_key(key) {
+            if self.cas_zero_if_absent && cas == 0 && entries.contains_key(key) {
                 return false;
             }
             entries.insert(key.to_string(), (value.to_vec(), version.wrapping_add(1)));
             true
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn overwrite_works_with_both_meanings_of_cas_zero() {
-        for kong in [false, true] {
-            let mut store = memory::MemoryStore::default();
-            store.cas_zero_if_absent = kong;
-            assert!(overwrite(&store, "k", b"one"));
-            assert!(overwrite(&store, "k", b"two"), "kong={kong}");
-            assert_eq!(store.get("k").map(|(v, _)| v), Some(b"two".to_vec()));
-            // A plain write without a version is what Kong refuses once the key exists.
-            assert_eq!(store.set("k", b"three", None), !kong);
-        }
-    }
-
-    #[test]
-    fn digests_are_hex_sha256() {
-        assert_eq!(digest(&["a", "bc"]), digest(&["abc"]));
-        assert_eq!(
-            digest(&[""]),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
-    }
-
-    #[test]
-    fn expiry_is_the_earlier_of_ttl_and_token() {
-        assert_eq!(expiry(1000, 60, None), 1060);
-        assert_eq!(expiry(1000, 60, Some(1030)), 1030);
-        assert_eq!(expiry(1000, 60, Some(5000)), 1060);
-        assert_eq!(expiry(1000, 0, Some(5000)), 5000);
-        assert_eq!(expiry(1000, 0, None), u64::MAX);
-    }
-
-    use super::memory::MemoryStore;
-
-    #[test]
-    fn entries_round_trip_and_expire() {
-        let store = MemoryStore::default();
-        let kind = CacheKind::Introspection;
-        assert_eq!(
-            put(&store, kind, "k", b"value", 100, 10),
-            PutOutcome::Stored { evicted: 0 }
-        );
-        assert_eq!(get(&store, kind, "k", 99), Some(b"value".to_vec()));
-        assert_eq!(get(&store, kind, "k", 100), None);
-        assert_eq!(get(&store, CacheKind::Userinfo, "k", 50), None);
-        // A second put replaces the first.
-        put(&store, kind, "k", b"newer", 200, 10);
-        assert_eq!(get(&store, kind, "k", 150), Some(b"newer".to_vec()));
-        assert_eq!(put(&store, kind, "late", b"v", 10, 10), PutOutcome::Skipped);
-        let huge = vec![0u8; kind.limits().max_value() + 1];
-        assert_eq!(
-            put(&store, kind, "huge", &huge, 100, 10),
-            PutOutcome::Skipped
-        );
-    }
-
-    /// Finding 13.6: however many distinct keys are written, a kind keeps at most its limits
-    /// in keys, entries and bytes (one key per entry grew without end before).
-    #[test]
-    fn every_kind_is_bounded_in_keys_entries_and_bytes() {
-        for kind in CacheKind::ALL {
-            let store = MemoryStore::default();
-            let limits = kind.limits();
-            let value = vec![7u8; 300.min(limits.max_value())];
-            let written = limits.entries() * 3;
-            for i in 0..written {
-                put(
-                    &store,
-                    kind,
-                    &digest(&[&i.to_string()]),
-                    &value,
-                    1_000 + i as u64,
-                    0,
-                );
-            }
-            let (keys, bytes) = store.footprint();
-            assert!(keys <= limits.buckets as usize, "{kind:?}: {keys} keys");
-            assert!(
-                bytes <= limits.bytes() + keys * 40,
-                "{kind:?}: {bytes} bytes"
-            );
-            let live = (0..written)
-                .filter(|i| get(&store, kind, &digest(&[&i.to_string()]), 0).is_some())
-                .count();
-            assert!(live <= limits.entries(), "{kind:?}: {live} entries");
-            // The newest entries (latest expiry) are the ones kept.
-            let last = digest(&[&(written - 1).to_string()]);
-            assert!(get(&store, kind, &last, 0).is_some(), "{kind:?}");
-        }
-    }
-
-    #[test]
-    fn a_full_bucket_pushes_out_the_record_that_expires_first() {
-        let store = MemoryStore::default();
-        let kind = CacheKind::Tokens;
-        // Keys that land in one bucket.
-        let same_bucket: Vec<String> = (0..10_000)
-            .map(|i| format!("key-{i}"))
-            .filter(|k| kind.bucket_of(k) == 0)
-            .take(kind.limits().ways + 1)
-            .collect();
-        for (i, key) in same_bucket.iter().enumerate() {
-            let expires = if i == 2 { 50 } else { 500 + i as u64 };
-            put(&store, kind, key, b"x", expires, 0);
-        }
-        let outcome = put(&store, kind, "another", b"x", 900, 0);
-        assert!(matches!(outcome, PutOutcome::Stored { .. }));
-        assert_eq!(
-            get(&store, kind, &same_bucket[2], 0),
-            None,
-            "soonest expiry went first"
-        );
-        assert!(get(&store, kind, &same_bucket[0], 0).is_some());
-    }
-
-    #[test]
-    fn the_sweep_frees_expired_records() {
-        let store = MemoryStore::default();
-        let kind = CacheKind::Userinfo;
-        for i in 0..2_000u64 {
-            put(
-                &store,
-                kind,
-                &i.to_string(),
-                &[1u8; 200],
-                100 + i % 2 * 1_000,
-                0,
-            );
-        }
-        let (_, before) = store.footprint();
-        let live = |store: &MemoryStore| {
-            (0..2_000u64)
-                .filter(|i| get(store, kind, &i.to_string(), 500).is_some())
-                .count()
-        };
-        let live_before = live(&store);
-        let mut removed = 0;
-        let mut cursor = 0u16;
-        for _ in 0..(kind.limits().buckets / 16) {
-            removed += sweep(&store, kind, cursor, 16, 500);
-            cursor = cursor.wrapping_add(16);
-        }
-        let (_, after) = store.footprint();
-        assert!(
-            removed > 0 && after < before,
-            "{removed} removed, {before} -> {after} bytes"
-        );
-        assert_eq!(sweep(&store, kind, 0, kind.limits().buckets, 500), 0);
-        assert!(live_before > 0);
-        assert_eq!(live(&store), live_before, "live entries stay");
-    }
-
-    #[test]
-    fn damaged_buckets_read_as_empty_and_heal_on_write() {
-        let store = MemoryStore::default();
-        let kind = CacheKind::Revoked;
-        let bucket = kind.bucket_key(kind.bucket_of("k"));
-        store.set(&bucket, b"\x00\x01garbage", None);
-        assert_eq!(get(&store, kind, "k", 0), None);
-        put(&store, kind, "k", b"1", 10, 0);
-        assert_eq!(get(&store, kind, "k", 0), Some(b"1".to_vec()));
     }
 }

@@ -1,6 +1,5 @@
-//! The root context: parses the configuration, creates a context per request, and keeps the
-//! provider documents fresh in the background (stale-while-revalidate: requests go on with the
-//! last good documents while a refresh runs or after it fails).
+//! The root context: parses the configuration, creates a context per request, and on each tick
+//! runs the core's background work (the provider documents' refresh, the caches' sweep).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -10,26 +9,27 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
 
 use crate::config::Config;
-use crate::flows::provider_fetch::{FetchProgress, ProviderFetch};
+use crate::flows::provider_cache::ProviderCache;
+use crate::flows::provider_refresh::ProviderRefresh;
 use crate::flows::Settings;
 use crate::proxy::dispatch;
 use crate::proxy::host;
 use crate::proxy::http_context::OidcHttp;
 use crate::proxy::metrics::Metrics;
-use crate::proxy::shared::{self, ProviderCache, SharedExpiries, SharedKeys, SharedProviderCache};
-use crate::step::OutboundRequest;
+use crate::proxy::shared::{HostData, SharedProviderCache};
+use crate::shared::sweep::ExpiryIndex;
+use crate::shared::{lock, secret, SharedKeys};
+use crate::step::Note;
 
 /// How often the root context looks at the documents' age.
 const TICK: Duration = Duration::from_secs(1);
-/// After a failed refresh, wait this long before the next try (Kong 3.8 waits 5 s).
-const RETRY_AFTER_FAILURE: u64 = 5;
 
 pub struct OidcRoot {
     context_id: u32,
     state: Option<Configured>,
     metrics: Rc<Metrics>,
-    /// The cache entries this worker stored, cleared on the tick once expired.
-    expiries: SharedExpiries,
+    /// Where this worker's sweep of expired cache records goes on from.
+    expiries: ExpiryIndex,
 }
 
 /// Everything that exists once a configuration was accepted.
@@ -40,11 +40,9 @@ struct Configured {
     provider: SharedProviderCache,
     /// The generated session secret in use (None when the config sets one).
     generated_secret: Option<Vec<u8>>,
-    refresh: Option<(u32, ProviderFetch)>,
-    /// The refresh's next call (JWKS after discovery), sent on the next tick: a dispatch from
-    /// the root's `on_http_call_response` crashes Kong's engine (its fake request has no pool).
-    next_call: Option<(ProviderFetch, OutboundRequest)>,
-    next_refresh_attempt: u64,
+    refresh: ProviderRefresh,
+    /// The token of the refresh's call in flight.
+    refresh_call: Option<u32>,
 }
 
 impl OidcRoot {
@@ -53,7 +51,7 @@ impl OidcRoot {
             context_id,
             state: None,
             metrics: Rc::new(Metrics::define()),
-            expiries: SharedExpiries::default(),
+            expiries: ExpiryIndex::default(),
         }
     }
 
@@ -63,7 +61,7 @@ impl OidcRoot {
         let (secret, generated_secret) = match config.session_secret.as_deref() {
             Some(secret) => (secret.as_bytes().to_vec(), None),
             None => {
-                let generated = shared::generated_session_secret(&keys)
+                let generated = secret::generated(&HostData, &keys, host::random_bytes)
                     .ok_or("session_secret: none configured and the host's shared data cannot keep a generated one")?;
                 host::log(
                     LogLevel::Warn,
@@ -73,17 +71,26 @@ impl OidcRoot {
             }
         };
         let settings = Settings::new(config, &secret).map_err(|e| e.to_string())?;
-        shared::prepare_refresh_locks(&keys);
+        lock::prepare(&HostData, &keys);
         Ok(Configured {
             settings: Rc::new(settings),
             config_json: json.to_vec(),
-            provider: Rc::new(RefCell::new(ProviderCache::new(keys.clone()))),
+            provider: Rc::new(RefCell::new(ProviderCache::new(keys.provider.clone()))),
             keys,
             generated_secret,
-            refresh: None,
-            next_call: None,
-            next_refresh_attempt: 0,
+            refresh: ProviderRefresh::default(),
+            refresh_call: None,
         })
+    }
+}
+
+/// Logs what the core noted.
+fn log_notes(notes: Vec<Note>) {
+    for note in notes {
+        match note {
+            Note::Info(line) => host::log(LogLevel::Info, &format!("openid-connect: {line}")),
+            Note::Warn(line) => host::log(LogLevel::Warn, &format!("openid-connect: {line}")),
+        }
     }
 }
 
@@ -98,36 +105,25 @@ impl Context for OidcRoot {
         let Some(state) = self.state.as_mut() else {
             return;
         };
-        let Some((token, fetch)) = state.refresh.take() else {
-            return;
-        };
-        if token != token_id {
-            state.refresh = Some((token, fetch));
+        if state.refresh_call != Some(token_id) {
             return;
         }
+        state.refresh_call = None;
         let response = dispatch::read_response(body_size);
-        let now = host::now();
-        match fetch.on_response(&state.settings, &response, now) {
-            // Never dispatch from here (see `next_call`): the tick sends it.
-            FetchProgress::Next(fetch, request) => state.next_call = Some((fetch, request)),
-            FetchProgress::Done(provider) => {
-                state.provider.borrow_mut().publish(&Rc::new(provider));
-                host::log(
-                    LogLevel::Info,
-                    "openid-connect: provider documents refreshed",
-                );
-            }
-            FetchProgress::Failed(e) => refresh_failed(state, now, &e),
+        let mut notes = Vec::new();
+        // Never dispatch from here: the refresh sends its next call from the next tick.
+        if let Some(provider) =
+            state
+                .refresh
+                .on_response(&state.settings, &response, host::now(), &mut notes)
+        {
+            state
+                .provider
+                .borrow_mut()
+                .publish(&HostData, &provider, &mut notes);
         }
+        log_notes(notes);
     }
-}
-
-fn refresh_failed(state: &mut Configured, now: u64, reason: &str) {
-    state.next_refresh_attempt = now + RETRY_AFTER_FAILURE;
-    host::log(
-        LogLevel::Warn,
-        &format!("openid-connect: provider refresh failed, keeping the last documents: {reason}"),
-    );
 }
 
 impl RootContext for OidcRoot {
@@ -151,14 +147,14 @@ impl RootContext for OidcRoot {
 
     fn on_tick(&mut self) {
         let now = host::now();
-        shared::clear_expired(&self.expiries, now);
+        self.expiries.clear_expired(&HostData, now);
         let Some(state) = self.state.as_mut() else {
             return;
         };
         if let Some(generated) = state.generated_secret.as_ref() {
-            // Converge on the secret the other workers use (see shared::generated_session_secret).
+            // Converge on the secret the other workers use (see shared::secret::generated).
             if let Some(current) =
-                shared::current_session_secret(&state.keys).filter(|c| c != generated)
+                secret::current(&HostData, &state.keys).filter(|c| c != generated)
             {
                 if let Ok(config) = Config::parse(&state.config_json) {
                     if let Ok(settings) = Settings::new(config, &current) {
@@ -168,30 +164,23 @@ impl RootContext for OidcRoot {
                 }
             }
         }
-        if let Some((fetch, request)) = state.next_call.take() {
+        let mut notes = Vec::new();
+        let current = state.provider.borrow_mut().current(&HostData, &mut notes);
+        let call = state.refresh.on_tick(
+            &state.settings,
+            &HostData,
+            &state.keys,
+            current.as_deref(),
+            now,
+            &mut notes,
+        );
+        if let Some(request) = call {
             match dispatch::send(&state.settings, &request) {
-                Ok(token) => state.refresh = Some((token, fetch)),
-                Err(e) => refresh_failed(state, now, &e),
+                Ok(token) => state.refresh_call = Some(token),
+                Err(reason) => state.refresh.send_failed(now, &reason, &mut notes),
             }
-            return;
         }
-        if state.refresh.is_some() || now < state.next_refresh_attempt {
-            return;
-        }
-        let stale = match state.provider.borrow_mut().current() {
-            Some(provider) => provider.is_stale(&state.settings, now),
-            None => true,
-        };
-        let lease = (state.settings.config.timeout / 1000).max(1) * 2;
-        if !stale || !shared::claim_fetch_lease(&state.keys, now, lease) {
-            return;
-        }
-        match ProviderFetch::start(&state.settings).and_then(|(fetch, request)| {
-            dispatch::send(&state.settings, &request).map(|token| (token, fetch))
-        }) {
-            Ok(in_flight) => state.refresh = Some(in_flight),
-            Err(e) => refresh_failed(state, now, &e),
-        }
+        log_notes(notes);
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
@@ -201,7 +190,6 @@ impl RootContext for OidcRoot {
                 state.settings.clone(),
                 state.provider.clone(),
                 state.keys.clone(),
-                self.expiries.clone(),
                 self.metrics.clone(),
             ))),
             None => {
