@@ -2,6 +2,7 @@
 // fault switch, the login pages, then the provider itself.
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { AccountIndex } from './end-user.js';
 import { endpointOf } from './endpoints.js';
 import { handleInteraction } from './interactions.js';
 import { loadOrCreateJwks } from './keys.js';
@@ -89,6 +90,7 @@ export async function startIdp(options) {
     issuer, options, jwks, events,
   });
   const providerCallback = provider.callback();
+  const accounts = new AccountIndex(provider);
   const interactionContext = {
     provider,
     resourceIdentifier: options.jwtAccessTokens ? JWT_RESOURCE : undefined,
@@ -98,7 +100,9 @@ export async function startIdp(options) {
     logRequests(req, res, options.quiet);
     try {
       const requestUrl = new URL(req.url, url);
-      if (await handleTestApi(req, res, requestUrl, { events, faults, issuer })) return;
+      if (await handleTestApi(req, res, requestUrl, {
+        events, faults, issuer, provider, accounts,
+      })) return;
       const endpoint = endpointOf(requestUrl.pathname);
       const rule = endpoint ? faults.take(endpoint) : undefined;
       if (rule && await applyFault(req, res, requestUrl, endpoint, rule, events)) return;

@@ -101,7 +101,9 @@ export class FaultSwitch {
 }
 
 // Answers requests under /__test/. Returns false if the path is not ours.
-export async function handleTestApi(req, res, url, { events, faults, issuer }) {
+export async function handleTestApi(req, res, url, {
+  events, faults, issuer, provider, accounts,
+}) {
   const route = `${req.method} ${url.pathname}`;
   switch (route) {
     case 'GET /__test/health':
@@ -131,6 +133,22 @@ export async function handleTestApi(req, res, url, { events, faults, issuer }) {
       }
       faults.add(rule);
       sendJson(res, 201, rule);
+      return true;
+    }
+    case 'POST /__test/end-user': {
+      let sub;
+      try {
+        ({ sub } = JSON.parse(await readBody(req)));
+      } catch {
+        sub = undefined;
+      }
+      if (typeof sub !== 'string' || !sub) {
+        sendJson(res, 400, { error: 'invalid_request', error_description: 'expected a JSON object like {"sub":"user-john"}' });
+        return true;
+      }
+      const ended = await accounts.end(provider, sub);
+      events.record({ type: 'end_user', method: 'POST', status: 200, ...ended });
+      sendJson(res, 200, ended);
       return true;
     }
     default:
