@@ -86,4 +86,11 @@ impl CallResponse {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    /// The reason a host gave for a failed call (Kong's `:dispatch_status`), for the log.
+    pub fn failure_reason(&self) -> String {
+        self.header(":dispatch_status")
+            .unwrap_or("no response")
+            .to_string()
+    }
 }

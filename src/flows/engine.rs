@@ -17,7 +17,9 @@ use crate::flows::token_cache;
 use crate::flows::token_lookup::LookupKind;
 use crate::flows::tokens::{self, failure_reason, TokenSet};
 use crate::flows::verify::{self, VerifiedLogin};
-use crate::flows::{backchannel, bearer, client_credentials, outbound, password, refresh_param};
+use crate::flows::{
+    backchannel, bearer, client_credentials, outbound, password, refresh_param, revocation,
+};
 use crate::logout::{self, Revocation, RevocationOutcome};
 use crate::session::{ended, Session};
 use crate::shared::SharedState;
@@ -151,7 +153,7 @@ impl RequestFlow {
             || (config.enabled(AuthMethod::RefreshToken)
                 && refresh_param::may_need_body(settings, request))
             || authorization_code::may_need_body(settings, request)
-            || logout::may_need_body(settings, request)
+            || logout::may_need_body(&settings.config, request)
             || backchannel::may_need_body(settings, request)
     }
 
@@ -382,7 +384,7 @@ impl RequestFlow {
             None
         };
 
-        if logout::is_logout_request(settings, &self.request) {
+        if logout::is_logout_request(&settings.config, &self.request) {
             return self.begin_logout(settings, env, session);
         }
 
@@ -621,7 +623,7 @@ impl RequestFlow {
             {
                 logout.id_token = tokens.id_token().map(str::to_string);
                 logout.pending = logout::revocations(
-                    settings,
+                    &settings.config,
                     Some(tokens.access_token()),
                     tokens.refresh_token(),
                 )
@@ -680,7 +682,7 @@ impl RequestFlow {
         };
         let mut requests = Vec::new();
         while let Some(revocation) = logout.pending.pop_front() {
-            match logout::revocation_request(settings, provider, &revocation) {
+            match revocation::revocation_request(settings, provider, &revocation) {
                 Ok(request) => {
                     requests.push(request);
                     logout.current.push(revocation);
@@ -708,8 +710,8 @@ impl RequestFlow {
         };
         let http10 = self.request.http10;
         let response = logout::final_response(
-            settings,
-            provider,
+            &settings.config,
+            provider.end_session_endpoint(settings),
             logout.id_token.as_deref(),
             logout.clear_cookies,
             http10,

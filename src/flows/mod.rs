@@ -25,6 +25,7 @@ pub mod refresh_param;
 pub mod request;
 pub mod required_claims;
 pub mod responses;
+pub mod revocation;
 pub mod settings;
 pub mod shared_cache;
 pub mod token_cache;

@@ -884,7 +884,7 @@ fn logout_detection_follows_kongs_order() {
 
     let no_suffix = settings_without_suffix();
     assert!(
-        !crate::logout::may_need_body(&no_suffix, &post),
+        !crate::logout::may_need_body(&no_suffix.config, &post),
         "without a suffix the post argument is never read"
     );
     let run = Run::new(&no_suffix, post, Some(provider()), NOW);

@@ -3,12 +3,11 @@
 //! but did not match) the POST argument. With no suffix configured the POST argument is never
 //! looked at: a Kong quirk we keep, so configs behave the same.
 
-use crate::flows::request::IncomingRequest;
-use crate::flows::settings::Settings;
+use crate::config::Config;
+use crate::http::request::IncomingRequest;
 use crate::http::{form, url};
 
-pub fn is_logout_request(settings: &Settings, request: &IncomingRequest) -> bool {
-    let config = &settings.config;
+pub fn is_logout_request(config: &Config, request: &IncomingRequest) -> bool {
     if !config
         .logout_methods
         .iter()
@@ -52,8 +51,7 @@ pub(crate) fn suffix_matches(path: &str, suffix: &str) -> bool {
 }
 
 /// Whether detection may need the request body (the POST-argument branch).
-pub fn may_need_body(settings: &Settings, request: &IncomingRequest) -> bool {
-    let config = &settings.config;
+pub fn may_need_body(config: &Config, request: &IncomingRequest) -> bool {
     config.logout_post_arg.is_some()
         && config.logout_uri_suffix.is_some()
         && config

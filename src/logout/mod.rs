@@ -1,26 +1,27 @@
 //! Logout, exactly as Kong's plugin does it (reference section 2): detection, revocation of the
 //! refresh token then the access token (RFC 7009, best-effort), the session cookies expired,
 //! then a redirect to the end-session endpoint, to `logout_redirect_uri`, or 204.
+//!
+//! Only the decisions live here, on the configuration and plain values; the flow that carries
+//! a logout out (its calls and their answers) is `flows::engine::logout`.
 
 pub mod detect;
 pub mod logout_token;
 pub mod revocation;
 
 pub use detect::{is_logout_request, may_need_body};
-pub use revocation::{revocation_outcome, revocation_request, Revocation, RevocationOutcome};
+pub use revocation::{revocation_outcome, Revocation, RevocationOutcome};
 
-use crate::flows::provider::Provider;
-use crate::flows::settings::Settings;
+use crate::config::Config;
 use crate::http::url;
 use crate::step::LocalResponse;
 
 /// The tokens to revoke, in Kong's order: the refresh token first, then the access token.
 pub fn revocations(
-    settings: &Settings,
+    config: &Config,
     access_token: Option<&str>,
     refresh_token: Option<&str>,
 ) -> Vec<Revocation> {
-    let config = &settings.config;
     if !config.logout_revoke {
         return Vec::new();
     }
@@ -44,15 +45,14 @@ pub fn revocations(
 /// a 302 to the end-session endpoint (with `id_token_hint`, `post_logout_redirect_uri` and
 /// `client_id` when known), else a 302 to `logout_redirect_uri`, else 204.
 pub fn final_response(
-    settings: &Settings,
-    provider: &Provider,
+    config: &Config,
+    end_session_endpoint: Option<&str>,
     id_token: Option<&str>,
     clear_cookies: Vec<String>,
     http10: bool,
 ) -> LocalResponse {
-    let config = &settings.config;
     let redirect_uri = config.logout_redirect_uri.first().map(String::as_str);
-    let location = match provider.end_session_endpoint(settings) {
+    let location = match end_session_endpoint {
         Some(endpoint) => {
             let mut args: Vec<(&str, &str)> = Vec::new();
             if let Some(hint) = id_token {

@@ -1,12 +1,7 @@
-//! Token revocation (RFC 7009) at logout: one form POST per token, client authentication as
-//! for the token endpoint's sibling fields, and a verdict that never stops the logout.
+//! Token revocation (RFC 7009) at logout: which token, and what an answer means. A verdict
+//! never stops the logout. The request itself is built by `flows::revocation`.
 
-use crate::flows::client_auth::{self, Endpoint};
-use crate::flows::outbound;
-use crate::flows::provider::Provider;
-use crate::flows::settings::Settings;
-use crate::flows::tokens::failure_reason;
-use crate::step::{CallResponse, OutboundRequest};
+use crate::step::CallResponse;
 
 /// One token to revoke.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,33 +9,6 @@ pub struct Revocation {
     pub token: String,
     /// `refresh_token` or `access_token`.
     pub hint: &'static str,
-}
-
-/// `POST <revocation endpoint>` with `token=<t>&token_type_hint=<hint>` (the parameter name is
-/// `revocation_token_param_name`).
-pub fn revocation_request(
-    settings: &Settings,
-    provider: &Provider,
-    revocation: &Revocation,
-) -> Result<OutboundRequest, String> {
-    let endpoint = provider
-        .revocation_endpoint(settings)
-        .ok_or("revocation endpoint was not specified")?;
-    let mut body = vec![
-        (
-            settings.config.revocation_token_param_name.clone(),
-            revocation.token.clone(),
-        ),
-        ("token_type_hint".to_string(), revocation.hint.to_string()),
-    ];
-    let method = client_auth::choose(
-        settings,
-        Endpoint::Revocation,
-        &provider.metadata.revocation_endpoint_auth_methods_supported,
-    );
-    let mut headers = Vec::new();
-    client_auth::apply(settings, &method, &mut headers, &mut body);
-    outbound::form_post(settings, endpoint, headers, &body)
 }
 
 /// What a revocation call came to.
@@ -67,7 +35,7 @@ pub fn revocation_outcome(response: &CallResponse) -> RevocationOutcome {
         )),
         None => RevocationOutcome::Failed(format!(
             "the token revocation endpoint could not be reached ({})",
-            failure_reason(response)
+            response.failure_reason()
         )),
     }
 }
