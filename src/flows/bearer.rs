@@ -9,9 +9,14 @@ use crate::config::ParamType;
 use crate::flows::provider::Provider;
 use crate::flows::request::IncomingRequest;
 use crate::flows::settings::Settings;
+use crate::flows::token_cache;
 use crate::flows::used_credential::UsedCredential;
+use crate::flows::verified_tokens::TokenDigest;
+use crate::flows::SharedState;
 use crate::http::{cookies, form};
 use crate::token::{self, TokenError, VerifiedJwt, VerifyPolicy};
+use serde_json::Value;
+use std::rc::Rc;
 
 /// The argument name of a token in the query or the body.
 const ACCESS_TOKEN_ARG: &str = "access_token";
@@ -112,20 +117,67 @@ pub fn policy(settings: &Settings, provider: &Provider) -> VerifyPolicy {
     }
 }
 
-/// Verifies a bearer token that looks like a JWT.
+/// Why a bearer token was not accepted as a JWT.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BearerError {
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("the bearer token was revoked at logout")]
+    Revoked,
+}
+
+impl BearerError {
+    /// A key the JWKS does not have: worth one refetch of the JWKS.
+    pub fn is_key_miss(&self) -> bool {
+        matches!(self, BearerError::Token(e) if e.is_key_miss())
+    }
+}
+
+/// Verifies a bearer token that looks like a JWT, and refuses one a logout on this node revoked.
+///
+/// The signature is checked once per worker and token: a token whose signature verified with
+/// these keys is remembered until its `exp` ([`crate::flows::verified_tokens`]), and later
+/// requests with it only parse it and check its claims against `now` (a hash instead of an RSA
+/// or ECDSA verification).
 pub fn verify(
     settings: &Settings,
-    provider: &Provider,
+    provider: &Rc<Provider>,
+    shared: &dyn SharedState,
     token: &str,
     now: u64,
-) -> Result<VerifiedJwt, TokenError> {
-    token::verify_jwt(token, &provider.jwks, &policy(settings, provider), now)
+) -> Result<VerifiedJwt, BearerError> {
+    let policy = policy(settings, provider);
+    let memo = &settings.verified_tokens;
+    let digest = TokenDigest::of(token);
+    let jwt = if policy.verify_signature && memo.contains(provider, &digest, now) {
+        let claims_only = VerifyPolicy {
+            verify_signature: false,
+            ..policy
+        };
+        token::verify_jwt(token, &provider.jwks, &claims_only, now)?
+    } else {
+        let jwt = token::verify_jwt(token, &provider.jwks, &policy, now)?;
+        if policy.verify_signature {
+            if let Some(exp) = jwt.claims.get("exp").and_then(Value::as_u64) {
+                memo.remember(provider, digest, exp, now);
+            }
+        }
+        jwt
+    };
+    if token_cache::is_revoked(shared, token, now) {
+        return Err(BearerError::Revoked);
+    }
+    Ok(jwt)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::discovery::Algorithm;
+    use crate::flows::tokens::TokenSet;
+    use crate::shared::cache::CacheKind;
+    use crate::token::testkeys::{self, Signer, ISSUER, NOW};
     use serde_json::json;
 
     fn settings(extra: serde_json::Value) -> Settings {
@@ -250,5 +302,106 @@ mod tests {
             None
         );
         assert!(!may_need_body(&header_only, &req));
+    }
+    /// Shared data holding only what these tests write: the revocation marks.
+    #[derive(Default)]
+    struct Marks(std::cell::RefCell<std::collections::HashMap<String, u64>>);
+
+    impl SharedState for Marks {
+        fn claim_jwks_refetch(&self, _now: u64) -> bool {
+            false
+        }
+        fn cache_get(&self, _kind: CacheKind, key: &str, now: u64) -> Option<Vec<u8>> {
+            let until = *self.0.borrow().get(key)?;
+            (now < until).then(|| b"1".to_vec())
+        }
+        fn cache_put(&self, _kind: CacheKind, key: &str, _value: &[u8], expires_at: u64) {
+            self.0.borrow_mut().insert(key.to_string(), expires_at);
+        }
+    }
+
+    fn provider_with(key: &rsa::RsaPrivateKey) -> Rc<Provider> {
+        let metadata = json!({"issuer": ISSUER, "token_endpoint": format!("{ISSUER}/token"), "jwks_uri": format!("{ISSUER}/jwks")});
+        let jwks = testkeys::jwks_json(&[testkeys::rsa_jwk(key, "rsa1")]);
+        Rc::new(
+            Provider::from_documents(metadata.to_string().as_bytes(), Some(&jwks), NOW).unwrap(),
+        )
+    }
+
+    fn signed_token() -> String {
+        testkeys::token(
+            Algorithm::RS256,
+            Some("rsa1"),
+            &json!({"iss": ISSUER, "sub": "john", "iat": NOW - 5, "exp": NOW + 300}),
+            &Signer::Rsa(testkeys::rsa_key()),
+        )
+    }
+
+    fn bearer_settings() -> Settings {
+        settings(json!({"issuer": ISSUER}))
+    }
+
+    #[test]
+    fn a_token_seen_again_skips_only_the_signature() {
+        let settings = bearer_settings();
+        let provider = provider_with(testkeys::rsa_key());
+        let shared = Marks::default();
+        let token = signed_token();
+        let first = verify(&settings, &provider, &shared, &token, NOW).unwrap();
+        assert_eq!(settings.verified_tokens.hits(), 0);
+        let again = verify(&settings, &provider, &shared, &token, NOW + 1).unwrap();
+        assert_eq!(settings.verified_tokens.hits(), 1);
+        assert_eq!(again.claims, first.claims);
+
+        // The claims are still checked with the current time: expired is expired.
+        let late = NOW + 300 + settings.config.leeway + 1;
+        assert!(matches!(
+            verify(&settings, &provider, &shared, &token, late),
+            Err(BearerError::Token(TokenError::Expired { .. }))
+        ));
+
+        // Another signature over the same header and claims is not the remembered token.
+        let (signed, _) = token.rsplit_once('.').unwrap();
+        let forged = format!("{signed}.{}", testkeys::b64(&[7u8; 256]));
+        assert_eq!(
+            verify(&settings, &provider, &shared, &forged, NOW + 2).unwrap_err(),
+            BearerError::Token(TokenError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn a_remembered_token_is_refused_once_a_logout_revoked_it() {
+        let settings = bearer_settings();
+        let provider = provider_with(testkeys::rsa_key());
+        let shared = Marks::default();
+        let token = signed_token();
+        verify(&settings, &provider, &shared, &token, NOW).unwrap();
+        let tokens = TokenSet::from_session_value(&json!({ "access_token": token })).unwrap();
+        token_cache::mark_revoked(&shared, &tokens, NOW + 300);
+        assert_eq!(
+            verify(&settings, &provider, &shared, &token, NOW + 1).unwrap_err(),
+            BearerError::Revoked
+        );
+    }
+
+    #[test]
+    fn a_remembered_token_does_not_outlive_its_key() {
+        let settings = bearer_settings();
+        let shared = Marks::default();
+        let token = signed_token();
+        verify(
+            &settings,
+            &provider_with(testkeys::rsa_key()),
+            &shared,
+            &token,
+            NOW,
+        )
+        .unwrap();
+        // The provider replaced the key behind `rsa1`: the token no longer verifies.
+        let rotated = provider_with(testkeys::other_rsa_key());
+        assert_eq!(
+            verify(&settings, &rotated, &shared, &token, NOW + 1).unwrap_err(),
+            BearerError::Token(TokenError::BadSignature)
+        );
     }
 }

@@ -79,7 +79,7 @@ impl RequestFlow {
             return self.discover(settings);
         };
         if settings.config.enabled(AuthMethod::Bearer) {
-            match bearer::verify(settings, &provider, &check.token, env.now) {
+            match bearer::verify(settings, &provider, env.shared, &check.token, env.now) {
                 Ok(jwt) => {
                     check.jwt_claims = Some(jwt.claims);
                     return self.bearer_verified(settings, env, check);
