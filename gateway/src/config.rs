@@ -3,55 +3,54 @@
 
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::log::Level;
 
-pub mod host;
-pub mod limits;
+pub(crate) mod host;
+pub(crate) mod limits;
 
-pub use host::{HostBehaviour, HostProfile};
-pub use limits::{AdminAccess, ClientLimits, TrustedIps, VmLimits};
+pub(crate) use host::{HostBehaviour, HostProfile};
+pub(crate) use limits::{AdminAccess, ClientLimits, TrustedIps, VmLimits};
 
 /// A config file that cannot be used, with where and why.
-#[derive(Debug)]
-pub struct ConfigError {
-    pub file: String,
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.describe())]
+pub(crate) struct ConfigError {
+    pub(crate) file: String,
     /// The field path (`plugins[0].service`), empty for file-level problems.
-    pub path: String,
-    pub message: String,
+    pub(crate) path: String,
+    pub(crate) message: String,
 }
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ConfigError {
+    /// `file: message`, or `file: field.path: message`.
+    fn describe(&self) -> String {
         if self.path.is_empty() {
-            write!(f, "{}: {}", self.file, self.message)
+            format!("{}: {}", self.file, self.message)
         } else {
-            write!(f, "{}: {}: {}", self.file, self.path, self.message)
+            format!("{}: {}: {}", self.file, self.path, self.message)
         }
     }
 }
 
-impl std::error::Error for ConfigError {}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scheme {
+pub(crate) enum Scheme {
     Http,
     Https,
 }
 
 impl Scheme {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Scheme::Http => "http",
             Scheme::Https => "https",
         }
     }
 
-    pub fn default_port(self) -> u16 {
+    pub(crate) fn default_port(self) -> u16 {
         match self {
             Scheme::Http => 80,
             Scheme::Https => 443,
@@ -61,33 +60,33 @@ impl Scheme {
 
 /// An upstream service (Kong's Service entity, the part we use).
 #[derive(Debug, Clone)]
-pub struct Service {
-    pub id: String,
-    pub name: String,
-    pub scheme: Scheme,
-    pub host: String,
-    pub port: u16,
+pub(crate) struct Service {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) scheme: Scheme,
+    pub(crate) host: String,
+    pub(crate) port: u16,
     /// Path prefix prepended to forwarded paths (`/` when the URL has none).
-    pub path: String,
+    pub(crate) path: String,
 }
 
 /// A route: path prefixes leading to a service.
 #[derive(Debug, Clone)]
-pub struct Route {
-    pub id: String,
-    pub name: String,
+pub(crate) struct Route {
+    pub(crate) id: String,
+    pub(crate) name: String,
     /// Index into [`GatewayConfig::services`].
-    pub service: usize,
-    pub paths: Vec<String>,
+    pub(crate) service: usize,
+    pub(crate) paths: Vec<String>,
     /// Kong's `strip_path` (default true): the matched prefix is removed before forwarding.
-    pub strip_path: bool,
+    pub(crate) strip_path: bool,
     /// Kong's `preserve_host` (default false): send the client's Host upstream.
-    pub preserve_host: bool,
+    pub(crate) preserve_host: bool,
 }
 
 /// Where a plugin applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PluginScope {
+pub(crate) enum PluginScope {
     Global,
     Service(usize),
     Route(usize),
@@ -95,58 +94,58 @@ pub enum PluginScope {
 
 /// A filter instance: a wasm module plus its config.
 #[derive(Debug, Clone)]
-pub struct PluginSpec {
-    pub id: String,
-    pub name: String,
-    pub wasm_path: PathBuf,
+pub(crate) struct PluginSpec {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) wasm_path: PathBuf,
     /// Kong's `<name>.meta.json` (config schema), when there is one.
-    pub meta_path: Option<PathBuf>,
-    pub scope: PluginScope,
-    pub enabled: bool,
+    pub(crate) meta_path: Option<PathBuf>,
+    pub(crate) scope: PluginScope,
+    pub(crate) enabled: bool,
     /// A JSON object (sent to on_configure as JSON text), a string (sent verbatim) or null.
-    pub config: serde_json::Value,
-    pub vm_config: String,
-    pub root_id: String,
-    pub vm_id: String,
-    pub tags: Option<Vec<String>>,
+    pub(crate) config: serde_json::Value,
+    pub(crate) vm_config: String,
+    pub(crate) root_id: String,
+    pub(crate) vm_id: String,
+    pub(crate) tags: Option<Vec<String>>,
 }
 
 impl PluginSpec {
-    pub fn scope_label(&self) -> String {
+    pub(crate) fn scope_label(&self) -> String {
         format!("{} ({})", self.name, short_id(&self.id))
     }
 }
 
 /// The first block of a UUID, enough to tell plugins apart in logs.
-pub fn short_id(id: &str) -> &str {
+pub(crate) fn short_id(id: &str) -> &str {
     id.split('-').next().unwrap_or(id)
 }
 
 #[derive(Debug, Clone)]
-pub struct GatewayConfig {
-    pub file: String,
-    pub proxy_listen: SocketAddr,
-    pub admin_listen: SocketAddr,
-    pub workers: usize,
-    pub node_id: String,
-    pub log_level: Option<Level>,
-    pub pause_timeout: Duration,
-    pub upstream_timeout: Duration,
-    pub max_body_bytes: usize,
-    pub ca_file: Option<PathBuf>,
-    pub clusters: HashMap<String, String>,
-    pub services: Vec<Service>,
-    pub routes: Vec<Route>,
-    pub plugins: Vec<PluginSpec>,
+pub(crate) struct GatewayConfig {
+    pub(crate) file: String,
+    pub(crate) proxy_listen: SocketAddr,
+    pub(crate) admin_listen: SocketAddr,
+    pub(crate) workers: usize,
+    pub(crate) node_id: String,
+    pub(crate) log_level: Option<Level>,
+    pub(crate) pause_timeout: Duration,
+    pub(crate) upstream_timeout: Duration,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) clusters: HashMap<String, String>,
+    pub(crate) services: Vec<Service>,
+    pub(crate) routes: Vec<Route>,
+    pub(crate) plugins: Vec<PluginSpec>,
     /// Which real host the gateway plays where hosts differ (see config/host.rs).
-    pub host: HostBehaviour,
+    pub(crate) host: HostBehaviour,
     /// Client connection timeouts and the connection cap.
-    pub client: ClientLimits,
+    pub(crate) client: ClientLimits,
     /// Peers whose X-Forwarded-* and Forwarded headers are kept (Kong's trusted_ips).
-    pub trusted_ips: TrustedIps,
-    pub admin: AdminAccess,
+    pub(crate) trusted_ips: TrustedIps,
+    pub(crate) admin: AdminAccess,
     /// Per-callback deadline and memory cap of every VM instance.
-    pub vm: VmLimits,
+    pub(crate) vm: VmLimits,
 }
 
 #[derive(Deserialize)]
@@ -221,12 +220,12 @@ struct RawPlugin {
     tags: Option<Vec<String>>,
 }
 
-pub const DEFAULT_PROXY_LISTEN: &str = "127.0.0.1:8000";
-pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8001";
+pub(crate) const DEFAULT_PROXY_LISTEN: &str = "127.0.0.1:8000";
+pub(crate) const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8001";
 
 /// Reads and validates a config file. Relative paths inside it (wasm, meta, ca_file) are
 /// resolved against the config file's directory.
-pub fn load(path: &Path) -> Result<GatewayConfig, ConfigError> {
+pub(crate) fn load(path: &Path) -> Result<GatewayConfig, ConfigError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         file: file.clone(),
@@ -238,7 +237,7 @@ pub fn load(path: &Path) -> Result<GatewayConfig, ConfigError> {
 }
 
 /// Parses config text; `env` looks up variables for `${NAME}` substitution.
-pub fn parse(
+pub(crate) fn parse(
     file: &str,
     text: &str,
     base_dir: &Path,
@@ -255,7 +254,10 @@ pub fn parse(
 }
 
 /// Replaces `${NAME}` (and `${NAME:-default}`) with environment values; `$${` keeps a literal `${`.
-pub fn substitute_env(text: &str, env: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+pub(crate) fn substitute_env(
+    text: &str,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find('$') {
@@ -337,70 +339,15 @@ impl Validator<'_> {
             None => None,
             Some(text) => Some(text.parse().map_err(|e: String| self.err("log_level", e))?),
         };
-        let pause_timeout = Duration::from_millis(raw.pause_timeout_ms.unwrap_or(60_000));
-        if pause_timeout.is_zero() {
-            return Err(self.err("pause_timeout_ms", "must be greater than 0"));
-        }
-        let upstream_timeout = Duration::from_millis(raw.upstream_timeout_ms.unwrap_or(60_000));
-        if upstream_timeout.is_zero() {
-            return Err(self.err("upstream_timeout_ms", "must be greater than 0"));
-        }
+        let pause_timeout = self.timeout("pause_timeout_ms", raw.pause_timeout_ms)?;
+        let upstream_timeout = self.timeout("upstream_timeout_ms", raw.upstream_timeout_ms)?;
         let ca_file = match raw.ca_file {
             None => None,
             Some(path) => Some(self.existing_file("ca_file", &path)?),
         };
-        let mut clusters = HashMap::new();
-        for (name, address) in raw.clusters {
-            let path = format!("clusters.{name}");
-            parse_host_port(&address, 80).map_err(|e| self.err(&path, e))?;
-            clusters.insert(name, address);
-        }
-
+        let clusters = self.clusters(raw.clusters)?;
         let mut ids = HashSet::new();
-        let mut services = Vec::new();
-        let mut routes = Vec::new();
-        for (s, raw_service) in raw.services.into_iter().enumerate() {
-            let path = format!("services[{s}]");
-            self.uuid(&format!("{path}.id"), &raw_service.id, &mut ids)?;
-            let service = self.service(&path, &raw_service)?;
-            for (r, raw_route) in raw_service.routes.into_iter().enumerate() {
-                let route_path = format!("{path}.routes[{r}]");
-                self.uuid(&format!("{route_path}.id"), &raw_route.id, &mut ids)?;
-                if raw_route.paths.is_empty() {
-                    return Err(self.err(
-                        format!("{route_path}.paths"),
-                        "needs at least one path prefix",
-                    ));
-                }
-                let mut paths = Vec::new();
-                for (p, prefix) in raw_route.paths.iter().enumerate() {
-                    if !prefix.starts_with('/') {
-                        return Err(self.err(
-                            format!("{route_path}.paths[{p}]"),
-                            format!("`{prefix}` must start with /"),
-                        ));
-                    }
-                    // Requests are routed on their normalised path: compare like with like.
-                    let normalized = crate::uri::normalize(prefix).map_err(|why| {
-                        self.err(
-                            format!("{route_path}.paths[{p}]"),
-                            format!("`{prefix}` cannot be normalised: {why}"),
-                        )
-                    })?;
-                    paths.push(normalized);
-                }
-                routes.push(Route {
-                    name: raw_route.name.unwrap_or_else(|| raw_route.id.clone()),
-                    id: raw_route.id,
-                    service: s,
-                    paths,
-                    strip_path: raw_route.strip_path.unwrap_or(true),
-                    preserve_host: raw_route.preserve_host.unwrap_or(false),
-                });
-            }
-            services.push(service);
-        }
-
+        let (services, routes) = self.services(raw.services, &mut ids)?;
         let client = ClientLimits::from_raw(
             raw.client_header_timeout_ms,
             raw.client_body_timeout_ms,
@@ -415,14 +362,12 @@ impl Validator<'_> {
         let vm = VmLimits::from_raw(raw.vm_callback_timeout_ms, raw.vm_memory_limit_bytes)
             .map_err(|(field, why)| self.err(field, why))?;
         let host = HostBehaviour::resolve(raw.host_profile, raw.host_behaviour);
-
         let mut plugins = Vec::new();
         for (p, raw_plugin) in raw.plugins.into_iter().enumerate() {
             let path = format!("plugins[{p}]");
             self.uuid(&format!("{path}.id"), &raw_plugin.id, &mut ids)?;
             plugins.push(self.plugin(&path, raw_plugin, &services, &routes)?);
         }
-
         Ok(GatewayConfig {
             file: self.file.to_string(),
             proxy_listen,
@@ -443,6 +388,82 @@ impl Validator<'_> {
             trusted_ips,
             admin,
             vm,
+        })
+    }
+
+    /// A timeout in milliseconds (default 60 s); 0 is refused.
+    fn timeout(&self, field: &str, ms: Option<u64>) -> Result<Duration, ConfigError> {
+        let timeout = Duration::from_millis(ms.unwrap_or(60_000));
+        if timeout.is_zero() {
+            return Err(self.err(field, "must be greater than 0"));
+        }
+        Ok(timeout)
+    }
+
+    /// Cluster names for proxy_http_call, each a `host:port`.
+    fn clusters(
+        &self,
+        raw: BTreeMap<String, String>,
+    ) -> Result<HashMap<String, String>, ConfigError> {
+        let mut clusters = HashMap::new();
+        for (name, address) in raw {
+            let path = format!("clusters.{name}");
+            parse_host_port(&address, 80).map_err(|e| self.err(&path, e))?;
+            clusters.insert(name, address);
+        }
+        Ok(clusters)
+    }
+
+    /// The services and, flattened, their routes (each knowing its service's index).
+    fn services(
+        &self,
+        raw: Vec<RawService>,
+        ids: &mut HashSet<String>,
+    ) -> Result<(Vec<Service>, Vec<Route>), ConfigError> {
+        let mut services = Vec::new();
+        let mut routes = Vec::new();
+        for (s, raw_service) in raw.into_iter().enumerate() {
+            let path = format!("services[{s}]");
+            self.uuid(&format!("{path}.id"), &raw_service.id, ids)?;
+            let service = self.service(&path, &raw_service)?;
+            for (r, raw_route) in raw_service.routes.into_iter().enumerate() {
+                let route_path = format!("{path}.routes[{r}]");
+                self.uuid(&format!("{route_path}.id"), &raw_route.id, ids)?;
+                routes.push(self.route(&route_path, raw_route, s)?);
+            }
+            services.push(service);
+        }
+        Ok((services, routes))
+    }
+
+    fn route(&self, path: &str, raw: RawRoute, service: usize) -> Result<Route, ConfigError> {
+        if raw.paths.is_empty() {
+            return Err(self.err(format!("{path}.paths"), "needs at least one path prefix"));
+        }
+        let mut paths = Vec::new();
+        for (p, prefix) in raw.paths.iter().enumerate() {
+            if !prefix.starts_with('/') {
+                return Err(self.err(
+                    format!("{path}.paths[{p}]"),
+                    format!("`{prefix}` must start with /"),
+                ));
+            }
+            // Requests are routed on their normalised path: compare like with like.
+            let normalized = crate::uri::normalize(prefix).map_err(|why| {
+                self.err(
+                    format!("{path}.paths[{p}]"),
+                    format!("`{prefix}` cannot be normalised: {why}"),
+                )
+            })?;
+            paths.push(normalized);
+        }
+        Ok(Route {
+            name: raw.name.unwrap_or_else(|| raw.id.clone()),
+            id: raw.id,
+            service,
+            paths,
+            strip_path: raw.strip_path.unwrap_or(true),
+            preserve_host: raw.preserve_host.unwrap_or(false),
         })
     }
 
@@ -601,7 +622,7 @@ impl Validator<'_> {
     }
 }
 
-pub fn json_kind(value: &serde_json::Value) -> &'static str {
+pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
     match value {
         serde_json::Value::Null => "null",
         serde_json::Value::Bool(_) => "a boolean",
@@ -613,7 +634,7 @@ pub fn json_kind(value: &serde_json::Value) -> &'static str {
 }
 
 /// True for the canonical 8-4-4-4-12 hex form Kong uses for entity ids.
-pub fn is_uuid(text: &str) -> bool {
+pub(crate) fn is_uuid(text: &str) -> bool {
     let groups: Vec<&str> = text.split('-').collect();
     let lengths = [8, 4, 4, 4, 12];
     groups.len() == lengths.len()
@@ -624,7 +645,7 @@ pub fn is_uuid(text: &str) -> bool {
 }
 
 /// Splits `host[:port]` (IPv6 in brackets) into its parts; `default_port` when none is given.
-pub fn parse_host_port(text: &str, default_port: u16) -> Result<(String, u16), String> {
+pub(crate) fn parse_host_port(text: &str, default_port: u16) -> Result<(String, u16), String> {
     let bad = || format!("`{text}` is not a host:port address");
     if text.is_empty() || text.contains(|c: char| c.is_whitespace() || c == '/' || c == '@') {
         return Err(bad());

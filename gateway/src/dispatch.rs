@@ -2,7 +2,6 @@
 //! the target, and carrying the call out with its timeout.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -17,41 +16,36 @@ use crate::http::client::{HttpClient, Target};
 
 /// An HTTP call's answer, visible during proxy_on_http_call_response.
 #[derive(Debug, Default)]
-pub struct CallResult {
+pub(crate) struct CallResult {
     /// Empty when the call failed (Envoy's convention: num_headers 0).
-    pub headers: HeaderList,
-    pub body: Vec<u8>,
-    pub trailers: HeaderList,
+    pub(crate) headers: HeaderList,
+    pub(crate) body: Vec<u8>,
+    pub(crate) trailers: HeaderList,
     /// What proxy_get_status reports: 0 and "" on success, BrokenConnection and the reason on
     /// failure.
-    pub status_code: u32,
-    pub status_message: String,
+    pub(crate) status_code: u32,
+    pub(crate) status_message: String,
 }
 
 /// A checked call, ready to send.
 #[derive(Debug)]
-pub struct CallRequest {
-    pub upstream: String,
-    pub target: Target,
-    pub method: http::Method,
-    pub path: String,
-    pub authority: String,
+pub(crate) struct CallRequest {
+    pub(crate) upstream: String,
+    pub(crate) target: Target,
+    pub(crate) method: http::Method,
+    pub(crate) path: String,
+    pub(crate) authority: String,
     /// Regular headers (no pseudo-headers, no Host or hop-by-hop headers).
-    pub headers: HeaderList,
-    pub body: Bytes,
-    pub trailers: HeaderList,
-    pub timeout: Duration,
+    pub(crate) headers: HeaderList,
+    pub(crate) body: Bytes,
+    pub(crate) trailers: HeaderList,
+    pub(crate) timeout: Duration,
 }
 
 /// Why a call was refused with BAD_ARGUMENT.
-#[derive(Debug, PartialEq, Eq)]
-pub struct CallRejected(pub String);
-
-impl fmt::Display for CallRejected {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct CallRejected(pub(crate) String);
 
 /// Headers the host sets or that only make sense hop by hop; a filter's values are dropped.
 const DROPPED_HEADERS: [&str; 9] = [
@@ -68,7 +62,7 @@ const DROPPED_HEADERS: [&str; 9] = [
 
 /// Checks a call the way Envoy does: `:method`, `:path` and `:authority` are required, the
 /// upstream is a `clusters:` name or a `host[:port]`; `:scheme: https` selects TLS.
-pub fn build_call(
+pub(crate) fn build_call(
     clusters: &HashMap<String, String>,
     upstream: &str,
     headers: Pairs,
@@ -160,7 +154,11 @@ fn authority_host(authority: &str) -> String {
 
 /// Performs the call within its timeout. Failures (refused, TLS, timeout, too large) become a
 /// result with no headers, which is how the filter learns of them.
-pub async fn perform(client: &Rc<HttpClient>, call: &CallRequest, max_body: usize) -> CallResult {
+pub(crate) async fn perform(
+    client: &Rc<HttpClient>,
+    call: &CallRequest,
+    max_body: usize,
+) -> CallResult {
     match tokio::time::timeout(call.timeout, exchange(client, call, max_body)).await {
         Ok(Ok(result)) => result,
         Ok(Err(reason)) => failed(reason),
@@ -235,7 +233,7 @@ async fn exchange(
 }
 
 /// Converts header pairs to an http::HeaderMap, skipping pairs http cannot represent.
-pub fn to_header_map(list: &HeaderList) -> http::HeaderMap {
+pub(crate) fn to_header_map(list: &HeaderList) -> http::HeaderMap {
     crate::abi::headers::http_header_map(list.iter())
 }
 

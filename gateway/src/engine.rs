@@ -7,12 +7,12 @@ use std::path::Path;
 use wasmtime::{Engine, Module};
 
 /// How often the engine's epoch advances: the granularity of the per-callback deadline.
-pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
+pub(crate) const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// The engine. With `interruptible`, compiled code checks the engine's epoch, which a
 /// background thread advances every [`EPOCH_TICK`], so a callback that runs past its deadline
 /// traps (see `PluginVm::enter`) instead of blocking its worker for ever.
-pub fn engine(interruptible: bool) -> Result<Engine, String> {
+pub(crate) fn engine(interruptible: bool) -> Result<Engine, String> {
     let mut config = wasmtime::Config::new();
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
     config.epoch_interruption(interruptible);
@@ -34,13 +34,13 @@ pub fn engine(interruptible: bool) -> Result<Engine, String> {
 }
 
 /// The epoch deadline, in ticks, for one callback of at most `timeout`.
-pub fn deadline_ticks(timeout: std::time::Duration) -> u64 {
+pub(crate) fn deadline_ticks(timeout: std::time::Duration) -> u64 {
     let ticks = timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1);
     u64::try_from(ticks).unwrap_or(u64::MAX)
 }
 
 /// Compiles a module and checks it speaks ABI 0.2.x and exports an allocator.
-pub fn compile(engine: &Engine, path: &Path) -> Result<Module, String> {
+pub(crate) fn compile(engine: &Engine, path: &Path) -> Result<Module, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let module = Module::new(engine, &bytes)
         .map_err(|e| format!("{} is not a valid wasm module: {e:#}", path.display()))?;

@@ -20,18 +20,18 @@ use crate::shared::{QueueOwner, SharedData, SharedQueues};
 
 /// The static facts about the plugin a VM runs.
 #[derive(Debug)]
-pub struct PluginInfo {
+pub(crate) struct PluginInfo {
     /// Index in the gateway's plugin list.
-    pub index: usize,
-    pub id: String,
-    pub name: String,
-    pub root_id: String,
-    pub vm_id: String,
-    pub vm_config: Vec<u8>,
+    pub(crate) index: usize,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) root_id: String,
+    pub(crate) vm_id: String,
+    pub(crate) vm_config: Vec<u8>,
 }
 
 /// What the acceptor, the admin API and shared queues ask of a worker.
-pub enum WorkerMessage {
+pub(crate) enum WorkerMessage {
     Connection {
         stream: std::net::TcpStream,
         peer: SocketAddr,
@@ -58,41 +58,41 @@ pub enum WorkerMessage {
 }
 
 /// A plugin as configured now.
-pub struct PluginRuntime {
-    pub spec: PluginSpec,
-    pub info: Arc<PluginInfo>,
-    pub module: Module,
+pub(crate) struct PluginRuntime {
+    pub(crate) spec: PluginSpec,
+    pub(crate) info: Arc<PluginInfo>,
+    pub(crate) module: Module,
     /// `config_schema` from the filter's meta.json, used to coerce admin form values.
-    pub schema: Option<serde_json::Value>,
-    pub enabled: AtomicBool,
-    pub state: Mutex<PluginState>,
-    pub created_at: u64,
+    pub(crate) schema: Option<serde_json::Value>,
+    pub(crate) enabled: AtomicBool,
+    pub(crate) state: Mutex<PluginState>,
+    pub(crate) created_at: u64,
 }
 
 #[derive(Debug, Clone)]
-pub struct PluginState {
-    pub config: serde_json::Value,
-    pub tags: Option<Vec<String>>,
-    pub updated_at: u64,
+pub(crate) struct PluginState {
+    pub(crate) config: serde_json::Value,
+    pub(crate) tags: Option<Vec<String>>,
+    pub(crate) updated_at: u64,
 }
 
 impl PluginRuntime {
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)
     }
 
-    pub fn snapshot(&self) -> PluginState {
+    pub(crate) fn snapshot(&self) -> PluginState {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The bytes proxy_on_configure sees for the current config.
-    pub fn config_bytes(&self) -> Vec<u8> {
+    pub(crate) fn config_bytes(&self) -> Vec<u8> {
         config_text(&self.snapshot().config)
     }
 }
 
 /// A JSON object is sent as its JSON text (as Kong does), a string verbatim, null as nothing.
-pub fn config_text(config: &serde_json::Value) -> Vec<u8> {
+pub(crate) fn config_text(config: &serde_json::Value) -> Vec<u8> {
     match config {
         serde_json::Value::Null => Vec::new(),
         serde_json::Value::String(text) => text.clone().into_bytes(),
@@ -100,31 +100,31 @@ pub fn config_text(config: &serde_json::Value) -> Vec<u8> {
     }
 }
 
-pub fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
 
-pub struct Gateway {
-    pub config: GatewayConfig,
-    pub router: Router,
-    pub engine: Engine,
-    pub plugins: Vec<PluginRuntime>,
-    pub shared_data: SharedData,
-    pub queues: SharedQueues,
-    pub metrics: Metrics,
-    pub own_metrics: GatewayMetrics,
-    pub tls: Arc<rustls::ClientConfig>,
-    pub workers: OnceLock<Vec<UnboundedSender<WorkerMessage>>>,
+pub(crate) struct Gateway {
+    pub(crate) config: GatewayConfig,
+    pub(crate) router: Router,
+    pub(crate) engine: Engine,
+    pub(crate) plugins: Vec<PluginRuntime>,
+    pub(crate) shared_data: SharedData,
+    pub(crate) queues: SharedQueues,
+    pub(crate) metrics: Metrics,
+    pub(crate) own_metrics: GatewayMetrics,
+    pub(crate) tls: Arc<rustls::ClientConfig>,
+    pub(crate) workers: OnceLock<Vec<UnboundedSender<WorkerMessage>>>,
     /// Serializes admin changes to plugin configs.
-    pub admin_lock: tokio::sync::Mutex<()>,
+    pub(crate) admin_lock: tokio::sync::Mutex<()>,
 }
 
 impl Gateway {
     /// Compiles every module (once per file) and reads meta.json schemas.
-    pub fn new(config: GatewayConfig) -> Result<Gateway, String> {
+    pub(crate) fn new(config: GatewayConfig) -> Result<Gateway, String> {
         // The hostcall fuzz harness (cfg(fuzzing), replayed in unit tests) runs guest code in
         // stores of its own that set no epoch deadline; the gateway binary always interrupts.
         #[allow(unexpected_cfgs)]
@@ -196,7 +196,7 @@ impl Gateway {
         })
     }
 
-    pub fn plugin_by_id(&self, id: &str) -> Option<(usize, &PluginRuntime)> {
+    pub(crate) fn plugin_by_id(&self, id: &str) -> Option<(usize, &PluginRuntime)> {
         self.plugins
             .iter()
             .enumerate()
@@ -204,7 +204,7 @@ impl Gateway {
     }
 
     /// Tells the worker that owns a queue that an item arrived.
-    pub fn notify_queue_ready(&self, owner: QueueOwner, queue: u32) {
+    pub(crate) fn notify_queue_ready(&self, owner: QueueOwner, queue: u32) {
         if let Some(sender) = self.workers.get().and_then(|w| w.get(owner.worker)) {
             let _ = sender.send(WorkerMessage::QueueReady { owner, queue });
         }

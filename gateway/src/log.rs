@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
+pub(crate) enum Level {
     Trace = 0,
     Debug = 1,
     Info = 2,
@@ -19,7 +19,7 @@ pub enum Level {
 }
 
 impl Level {
-    pub fn from_abi(value: u32) -> Option<Level> {
+    pub(crate) fn from_abi(value: u32) -> Option<Level> {
         Some(match value {
             0 => Level::Trace,
             1 => Level::Debug,
@@ -31,7 +31,7 @@ impl Level {
         })
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Level::Trace => "trace",
             Level::Debug => "debug",
@@ -71,20 +71,20 @@ impl fmt::Display for Level {
 
 static LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
 
-pub fn set_level(level: Level) {
+pub(crate) fn set_level(level: Level) {
     LEVEL.store(level as u8, Ordering::Relaxed);
 }
 
-pub fn level() -> Level {
+pub(crate) fn level() -> Level {
     Level::from_abi(u32::from(LEVEL.load(Ordering::Relaxed))).unwrap_or(Level::Info)
 }
 
-pub fn enabled(level: Level) -> bool {
+pub(crate) fn enabled(level: Level) -> bool {
     level >= self::level()
 }
 
 /// Writes one line to stderr: `<time> [<level>] <origin>: <message>`.
-pub fn emit(level: Level, origin: &str, message: &str) {
+pub(crate) fn emit(level: Level, origin: &str, message: &str) {
     if !enabled(level) {
         return;
     }
@@ -99,12 +99,12 @@ pub fn emit(level: Level, origin: &str, message: &str) {
 }
 
 /// Gateway messages (not from a filter).
-pub fn gateway(level: Level, message: &str) {
+pub(crate) fn gateway(level: Level, message: &str) {
     emit(level, "gateway", message);
 }
 
 /// One access log line on stdout; credential query arguments are redacted (redact.rs).
-pub fn access(
+pub(crate) fn access(
     client: &str,
     method: &str,
     path: &str,
@@ -126,7 +126,7 @@ pub fn access(
 }
 
 /// RFC 3339 UTC time with milliseconds.
-pub fn timestamp(time: SystemTime) -> String {
+pub(crate) fn timestamp(time: SystemTime) -> String {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     let (year, month, day) = civil_from_days((secs / 86_400) as i64);

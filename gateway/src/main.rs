@@ -1,5 +1,17 @@
 //! `gateway`: a reverse proxy that runs proxy-wasm (ABI v0.2.1) filters on wasmtime, with the
 //! part of Kong's Admin API needed to inspect and reconfigure them. See README.md.
+//!
+//! Modules are layered; each uses only the layers below it (`scripts/check-cycles.py`):
+//! 1. leaves: `abi` (the ABI's codes, enums and map serialization), `log`, `redact`, `uri`
+//!    (request path normalisation);
+//! 2. `config` (the validated YAML), then what builds on it alone: `routing`, `http` (bodies,
+//!    the upstream client), `shared` (shared data and queues), `metrics`, `engine` (wasmtime
+//!    and module compilation), `dispatch` (filters' HTTP calls);
+//! 3. `gateway`: the process-wide state those make up, and the messages to workers;
+//! 4. `vm`: one instance per plugin per worker and the host functions it imports;
+//! 5. `proxy` (workers, the filter-chain pipeline and its async driver) and `admin`;
+//! 6. this file: arguments, startup, listeners.
+#![warn(unreachable_pub)]
 
 mod abi;
 mod admin;

@@ -18,7 +18,7 @@ const BUCKETS: [f64; 19] = [
     60000.0, 300000.0, 600000.0, 1800000.0, 3600000.0,
 ];
 
-pub struct Metric {
+pub(crate) struct Metric {
     name: String,
     kind: MetricType,
     value: AtomicU64,
@@ -41,7 +41,7 @@ impl Metric {
         }
     }
 
-    pub fn increment(&self, delta: i64) -> Result<(), Status> {
+    pub(crate) fn increment(&self, delta: i64) -> Result<(), Status> {
         match self.kind {
             MetricType::Counter if delta > 0 => {
                 self.value.fetch_add(delta as u64, Ordering::Relaxed);
@@ -63,7 +63,7 @@ impl Metric {
         }
     }
 
-    pub fn record(&self, value: u64) {
+    pub(crate) fn record(&self, value: u64) {
         match self.kind {
             MetricType::Counter => {
                 self.value.fetch_add(value, Ordering::Relaxed);
@@ -81,7 +81,7 @@ impl Metric {
         }
     }
 
-    pub fn get(&self) -> Result<u64, Status> {
+    pub(crate) fn get(&self) -> Result<u64, Status> {
         match self.kind {
             MetricType::Histogram => Err(Status::BadArgument),
             _ => Ok(self.value.load(Ordering::Relaxed)),
@@ -90,7 +90,7 @@ impl Metric {
 }
 
 #[derive(Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     inner: RwLock<Registry>,
 }
 
@@ -111,7 +111,7 @@ fn type_tag(kind: MetricType) -> u8 {
 impl Metrics {
     /// Defines (or finds) the metric `name` of `kind` and returns its id. Ids carry the type in
     /// their low bits, as Envoy's do, and are never 0.
-    pub fn define(&self, kind: MetricType, name: &str) -> u32 {
+    pub(crate) fn define(&self, kind: MetricType, name: &str) -> u32 {
         let key = (name.to_string(), type_tag(kind));
         if let Some(id) = self
             .inner
@@ -132,7 +132,7 @@ impl Metrics {
         id
     }
 
-    pub fn find(&self, id: u32) -> Option<Arc<Metric>> {
+    pub(crate) fn find(&self, id: u32) -> Option<Arc<Metric>> {
         let index = (id >> 2).checked_sub(1)? as usize;
         let registry = self.inner.read().unwrap_or_else(|p| p.into_inner());
         let metric = registry.metrics.get(index)?;
@@ -140,7 +140,7 @@ impl Metrics {
     }
 
     /// Prometheus text exposition (format 0.0.4), metrics sorted by name.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let registry = self.inner.read().unwrap_or_else(|p| p.into_inner());
         let mut metrics: Vec<&Arc<Metric>> = registry.metrics.iter().collect();
         metrics.sort_by(|a, b| a.name.cmp(&b.name));
@@ -179,7 +179,7 @@ impl Metrics {
 
 /// Maps a metric name onto Prometheus' `[a-zA-Z_:][a-zA-Z0-9_:]*` (Envoy-style dotted names
 /// such as `wasm.requests` become `wasm_requests`).
-pub fn prometheus_name(name: &str) -> String {
+pub(crate) fn prometheus_name(name: &str) -> String {
     let mut out: String = name
         .chars()
         .map(|c| {
@@ -197,15 +197,15 @@ pub fn prometheus_name(name: &str) -> String {
 }
 
 /// The gateway's own metrics, defined once at start.
-pub struct GatewayMetrics {
-    pub requests: Arc<Metric>,
-    pub filter_traps: Arc<Metric>,
-    pub http_calls: Arc<Metric>,
-    pub http_call_failures: Arc<Metric>,
+pub(crate) struct GatewayMetrics {
+    pub(crate) requests: Arc<Metric>,
+    pub(crate) filter_traps: Arc<Metric>,
+    pub(crate) http_calls: Arc<Metric>,
+    pub(crate) http_call_failures: Arc<Metric>,
 }
 
 impl GatewayMetrics {
-    pub fn define(metrics: &Metrics) -> GatewayMetrics {
+    pub(crate) fn define(metrics: &Metrics) -> GatewayMetrics {
         let counter = |name: &str| {
             let id = metrics.define(MetricType::Counter, name);
             metrics

@@ -21,7 +21,7 @@ const SECRET_ARGS: &[&str] = &[
     "jwt",
 ];
 
-pub const MARKER: &str = "REDACTED";
+pub(crate) const MARKER: &str = "REDACTED";
 
 fn is_secret(name: &str) -> bool {
     let decoded: String = form_urlencoded::parse(name.as_bytes())
@@ -34,7 +34,7 @@ fn is_secret(name: &str) -> bool {
 }
 
 /// `path?query` with every secret argument's value replaced; the rest is kept byte for byte.
-pub fn request_target(target: &str) -> String {
+pub(crate) fn request_target(target: &str) -> String {
     let Some((path, query)) = target.split_once('?') else {
         return target.to_string();
     };

@@ -3,7 +3,7 @@
 
 use crate::config::{GatewayConfig, PluginScope};
 
-pub struct Router {
+pub(crate) struct Router {
     /// (prefix, route index), longest prefix first.
     prefixes: Vec<(String, usize)>,
     /// Per route: plugin indexes in chain order.
@@ -11,13 +11,13 @@ pub struct Router {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteMatch {
-    pub route: usize,
-    pub prefix: String,
+pub(crate) struct RouteMatch {
+    pub(crate) route: usize,
+    pub(crate) prefix: String,
 }
 
 impl Router {
-    pub fn new(config: &GatewayConfig) -> Router {
+    pub(crate) fn new(config: &GatewayConfig) -> Router {
         let mut prefixes: Vec<(String, usize)> = config
             .routes
             .iter()
@@ -51,7 +51,7 @@ impl Router {
         Router { prefixes, chains }
     }
 
-    pub fn find(&self, path: &str) -> Option<RouteMatch> {
+    pub(crate) fn find(&self, path: &str) -> Option<RouteMatch> {
         self.prefixes
             .iter()
             .find(|(prefix, _)| path.starts_with(prefix.as_str()))
@@ -61,14 +61,14 @@ impl Router {
             })
     }
 
-    pub fn chain(&self, route: usize) -> &[usize] {
+    pub(crate) fn chain(&self, route: usize) -> &[usize] {
         self.chains.get(route).map(Vec::as_slice).unwrap_or(&[])
     }
 }
 
 /// Kong's path handling: with `strip_path` the matched prefix is removed, then the rest is
 /// appended to the service's path with exactly one slash between them.
-pub fn upstream_path(
+pub(crate) fn upstream_path(
     service_path: &str,
     request_path: &str,
     prefix: &str,

@@ -9,7 +9,7 @@ use crate::config::host::CasZero;
 
 /// Shared key-value data. Every successful write gets a fresh, non-zero CAS value.
 #[derive(Default)]
-pub struct SharedData {
+pub(crate) struct SharedData {
     inner: Mutex<SharedDataInner>,
 }
 
@@ -30,7 +30,7 @@ impl SharedDataInner {
 }
 
 impl SharedData {
-    pub fn get(&self, vm_id: &str, key: &str) -> Option<(Vec<u8>, u32)> {
+    pub(crate) fn get(&self, vm_id: &str, key: &str) -> Option<(Vec<u8>, u32)> {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.by_vm.get(vm_id)?.get(key).cloned()
     }
@@ -38,7 +38,7 @@ impl SharedData {
     /// Stores `value`; a non-zero `cas` must match the current entry's CAS (as in Envoy, a
     /// missing key accepts any CAS). A zero `cas` means "no check" (Envoy) or, with
     /// `cas_zero: if_absent` (Kong's engine), "only if the key does not exist yet".
-    pub fn set(
+    pub(crate) fn set(
         &self,
         vm_id: &str,
         key: &str,
@@ -70,14 +70,14 @@ impl SharedData {
 
 /// Who hears `proxy_on_queue_ready` for a queue: the root context that registered it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueOwner {
-    pub worker: usize,
-    pub plugin: usize,
-    pub root_context: u32,
+pub(crate) struct QueueOwner {
+    pub(crate) worker: usize,
+    pub(crate) plugin: usize,
+    pub(crate) root_context: u32,
 }
 
 #[derive(Default)]
-pub struct SharedQueues {
+pub(crate) struct SharedQueues {
     inner: Mutex<QueuesInner>,
 }
 
@@ -95,7 +95,7 @@ struct Queue {
 
 impl SharedQueues {
     /// Opens the queue `(vm_id, name)`, creating it (owned by `owner`) when new.
-    pub fn register(&self, vm_id: &str, name: &str, owner: QueueOwner) -> u32 {
+    pub(crate) fn register(&self, vm_id: &str, name: &str, owner: QueueOwner) -> u32 {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let key = (vm_id.to_string(), name.to_string());
         if let Some(id) = inner.by_name.get(&key) {
@@ -114,7 +114,7 @@ impl SharedQueues {
         id
     }
 
-    pub fn resolve(&self, vm_id: &str, name: &str) -> Option<u32> {
+    pub(crate) fn resolve(&self, vm_id: &str, name: &str) -> Option<u32> {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner
             .by_name
@@ -123,14 +123,14 @@ impl SharedQueues {
     }
 
     /// Appends an item and returns who to notify.
-    pub fn enqueue(&self, id: u32, value: Vec<u8>) -> Result<QueueOwner, Status> {
+    pub(crate) fn enqueue(&self, id: u32, value: Vec<u8>) -> Result<QueueOwner, Status> {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let queue = inner.queues.get_mut(&id).ok_or(Status::NotFound)?;
         queue.items.push_back(value);
         Ok(queue.owner)
     }
 
-    pub fn dequeue(&self, id: u32) -> Result<Vec<u8>, Status> {
+    pub(crate) fn dequeue(&self, id: u32) -> Result<Vec<u8>, Status> {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let queue = inner.queues.get_mut(&id).ok_or(Status::NotFound)?;
         queue.items.pop_front().ok_or(Status::Empty)

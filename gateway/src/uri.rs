@@ -14,23 +14,16 @@
 //! runs: a malformed `%` escape, an encoded NUL or control character, or `..` above the root.
 
 /// Why a path was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PathError {
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PathError {
+    #[error("a malformed percent-escape")]
     BadEscape,
+    #[error("an encoded control character")]
     ControlCharacter,
+    #[error("a `..` segment above the root")]
     AboveRoot,
+    #[error("a path that does not start with /")]
     NotAbsolute,
-}
-
-impl std::fmt::Display for PathError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            PathError::BadEscape => "a malformed percent-escape",
-            PathError::ControlCharacter => "an encoded control character",
-            PathError::AboveRoot => "a `..` segment above the root",
-            PathError::NotAbsolute => "a path that does not start with /",
-        })
-    }
 }
 
 /// RFC 3986 reserved characters plus `%`, as Kong's `RESERVED_CHARS`: kept encoded.
@@ -90,7 +83,7 @@ fn decode(path: &str) -> Result<String, PathError> {
 }
 
 /// Normalises the path part of a request target (no query).
-pub fn normalize(path: &str) -> Result<String, PathError> {
+pub(crate) fn normalize(path: &str) -> Result<String, PathError> {
     if !path.starts_with('/') {
         return Err(PathError::NotAbsolute);
     }
@@ -122,7 +115,7 @@ pub fn normalize(path: &str) -> Result<String, PathError> {
 }
 
 /// Normalises a request target `path[?query]`; the query is kept as it is.
-pub fn normalize_target(target: &str) -> Result<String, PathError> {
+pub(crate) fn normalize_target(target: &str) -> Result<String, PathError> {
     match target.split_once('?') {
         Some((path, query)) => Ok(format!("{}?{query}", normalize(path)?)),
         None => normalize(target),

@@ -67,7 +67,8 @@ fn pauses_dispatches_and_resumes_with_a_header_from_the_response() {
 fn concurrent_requests_each_get_their_own_call_result() {
     let upstream = echo_server();
     let idp = TestServer::start(|request| {
-        // Answer out of order so responses interleave across contexts.
+        // Answer out of order so responses interleave across contexts (jitter, not a wait:
+        // the test holds in any order).
         let value = request.query("value").unwrap_or_default();
         let delay = value.bytes().map(u64::from).sum::<u64>() % 20;
         std::thread::sleep(Duration::from_millis(delay));
@@ -130,10 +131,16 @@ fn a_call_to_a_dead_port_calls_back_with_no_headers() {
 #[test]
 fn a_call_past_its_timeout_calls_back_with_no_headers() {
     let upstream = echo_server();
-    let slow = TestServer::start(|_| {
-        std::thread::sleep(Duration::from_secs(3));
-        TestResponse::new(200).header("x-echo-value", "too late")
-    });
+    // The service answers only after the gateway answered the client: a 502 can only come
+    // from the call's own timeout (without it the request would wait for the gate).
+    let answer = Gate::new();
+    let slow = {
+        let answer = answer.clone();
+        TestServer::start(move |_| {
+            answer.pass();
+            TestResponse::new(200).header("x-echo-value", "too late")
+        })
+    };
     let config = format!(
         r#"{{"mode": "dispatch", "upstream": "{}", "authority": "slow", "timeout_ms": 300}}"#,
         slow.address()
@@ -152,14 +159,11 @@ fn a_call_past_its_timeout_calls_back_with_no_headers() {
         "answered before the timeout: {elapsed:?}"
     );
     assert!(
-        elapsed < Duration::from_millis(2500),
-        "the timeout was not honoured: {elapsed:?}"
-    );
-    assert!(
         gateway.stderr().contains("timeout after 300 ms"),
         "{}",
         gateway.stderr()
     );
+    answer.release();
 }
 
 #[test]

@@ -6,15 +6,15 @@ mod support;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use support::*;
 
 /// `httpbin` for http_auth_random: `/bytes/1` answers one byte (an even byte grants access)
-/// after `delay`, so the request's body arrives while the filter waits on its call.
-fn httpbin(byte: Arc<AtomicU8>, delay: Duration) -> TestServer {
+/// once the test releases `answer`, so the request's body arrives while the filter waits on
+/// its call.
+fn httpbin(byte: Arc<AtomicU8>, answer: Gate) -> TestServer {
     TestServer::start(move |request| {
-        std::thread::sleep(delay);
+        answer.pass();
         if request.path == "/bytes/1" {
             TestResponse::new(200)
                 .header("content-type", "application/octet-stream")
@@ -61,21 +61,27 @@ plugins:
 fn a_paused_headers_callback_holds_the_body_until_the_filter_decides() {
     let upstream = echo_server();
     let byte = Arc::new(AtomicU8::new(1));
-    let check = httpbin(byte.clone(), Duration::from_millis(300));
+    let answer = Gate::new();
+    let check = httpbin(byte.clone(), answer.clone());
     let gateway = auth_random_gateway(&upstream, &check, "");
+    let port = gateway.proxy_port;
+    // Each call is answered once the whole request was sent.
+    let release = || answer.release();
 
     // Access denied (odd byte): the body and the trailers arrive while the call is pending;
     // the SDK's default body and trailers callbacks answer Continue, which must not release
     // the request (Envoy does not even call them while the headers are paused).
-    let denied = gateway.request(
+    let denied = request_then(
+        port,
         "POST",
         "/orders",
         &[("content-type", "text/plain")],
         b"hello",
+        release,
     );
     assert_eq!(denied.status, 403, "{}", denied.text());
     assert_eq!(denied.text(), "Access forbidden.\n");
-    let chunked = request_chunked(gateway.proxy_port, "/orders", &[], &[b"he", b"llo"]);
+    let chunked = request_chunked_then(port, "/orders", &[], &[b"he", b"llo"], release);
     assert_eq!(chunked.status, 403, "{}", chunked.text());
     assert_eq!(
         upstream.request_count(),
@@ -85,16 +91,18 @@ fn a_paused_headers_callback_holds_the_body_until_the_filter_decides() {
 
     // Access granted (even byte): the held body goes upstream intact, once.
     byte.store(2, Ordering::Relaxed);
-    let granted = gateway.request(
+    let granted = request_then(
+        port,
         "POST",
         "/orders",
         &[("content-type", "text/plain")],
         b"hello",
+        release,
     );
     assert_eq!(granted.status, 200, "{}", granted.text());
     assert_eq!(granted.json()["body"], "hello");
     assert_eq!(granted.get("powered-by"), Some("proxy-wasm"));
-    let chunked = request_chunked(gateway.proxy_port, "/orders", &[], &[b"he", b"llo"]);
+    let chunked = request_chunked_then(port, "/orders", &[], &[b"he", b"llo"], release);
     assert_eq!(chunked.status, 200, "{}", chunked.text());
     assert_eq!(chunked.json()["body"], "hello");
     assert_eq!(upstream.request_count(), 2);
@@ -107,13 +115,17 @@ fn with_allow_on_headers_stop_iteration_the_body_callback_can_release_the_reques
     // written for it, so its request reaches the upstream before the call answers: this is
     // what the switch does, and why it is off by default.
     let upstream = echo_server();
-    let check = httpbin(Arc::new(AtomicU8::new(1)), Duration::from_millis(300));
+    // The call is answered only after the response came back: the request went upstream
+    // before the filter's check could deny it (the byte is odd).
+    let answer = Gate::new();
+    let check = httpbin(Arc::new(AtomicU8::new(1)), answer.clone());
     let gateway = auth_random_gateway(
         &upstream,
         &check,
         "host_behaviour:\n  allow_on_headers_stop_iteration: true",
     );
     let response = gateway.request("POST", "/orders", &[], b"hello");
+    answer.release();
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(upstream.request_count(), 1);
 }

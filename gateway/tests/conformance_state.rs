@@ -151,10 +151,16 @@ fn every_stream_gets_done_log_and_delete() {
 #[test]
 fn a_context_may_finish_later_with_proxy_done() {
     let upstream = echo_server();
-    let slow = TestServer::start(|_| {
-        std::thread::sleep(Duration::from_millis(1000));
-        TestResponse::new(200)
-    });
+    // The deferred call's service answers only when the test says so: until then the
+    // context cannot have finished, however slowly the machine runs this test.
+    let answer = Gate::new();
+    let slow = {
+        let answer = answer.clone();
+        TestServer::start(move |_| {
+            answer.pass();
+            TestResponse::new(200)
+        })
+    };
     let config = format!(
         r#"{{"mode": "lifecycle", "defer_done": true, "upstream": "{}", "authority": "slow"}}"#,
         slow.address()
@@ -167,6 +173,7 @@ fn a_context_may_finish_later_with_proxy_done() {
     assert_eq!(gateway.get("/").status, 200);
     let early = counts(&gateway);
     assert_eq!(early.1, 0, "proxy_on_log waits for proxy_done: {early:?}");
+    answer.release();
     let mut seen = (0, 0, 0);
     let finished = eventually(Duration::from_secs(10), || {
         seen = counts(&gateway);

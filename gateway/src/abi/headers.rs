@@ -4,7 +4,7 @@
 
 /// Header pairs as an `http::HeaderMap`, skipping pairs `http` cannot represent (the filter
 /// may have written any bytes).
-pub fn http_header_map<'a>(
+pub(crate) fn http_header_map<'a>(
     pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
 ) -> http::HeaderMap {
     let mut map = http::HeaderMap::new();
@@ -21,16 +21,16 @@ pub fn http_header_map<'a>(
 
 /// An ordered list of header pairs; names are stored lower-case, as Envoy does.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HeaderList {
+pub(crate) struct HeaderList {
     pairs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl HeaderList {
-    pub fn new() -> HeaderList {
+    pub(crate) fn new() -> HeaderList {
         HeaderList::default()
     }
 
-    pub fn from_pairs(pairs: Pairs) -> HeaderList {
+    pub(crate) fn from_pairs(pairs: Pairs) -> HeaderList {
         let mut list = HeaderList::new();
         for (name, value) in pairs {
             list.add(&name, &value);
@@ -38,38 +38,38 @@ impl HeaderList {
         list
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.pairs.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.pairs.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.pairs.iter().map(|(n, v)| (n.as_slice(), v.as_slice()))
     }
 
     /// The first value of `name` (case-insensitive).
-    pub fn get(&self, name: &[u8]) -> Option<&[u8]> {
+    pub(crate) fn get(&self, name: &[u8]) -> Option<&[u8]> {
         self.pairs
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_slice())
     }
 
-    pub fn get_str(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get_str(&self, name: &str) -> Option<&str> {
         self.get(name.as_bytes())
             .and_then(|v| std::str::from_utf8(v).ok())
     }
 
-    pub fn add(&mut self, name: &[u8], value: &[u8]) {
+    pub(crate) fn add(&mut self, name: &[u8], value: &[u8]) {
         self.pairs.push((name.to_ascii_lowercase(), value.to_vec()));
     }
 
     /// Sets `name` to one value: the first occurrence is replaced in place, later ones removed,
     /// or the pair is appended when absent.
-    pub fn replace(&mut self, name: &[u8], value: &[u8]) {
+    pub(crate) fn replace(&mut self, name: &[u8], value: &[u8]) {
         let lower = name.to_ascii_lowercase();
         match self.pairs.iter().position(|(n, _)| *n == lower) {
             Some(first) => {
@@ -87,7 +87,7 @@ impl HeaderList {
 
     /// Replaces only the first occurrence of `name` (appends when absent), leaving later ones:
     /// what Kong's engine does to a repeated `Cookie` request header.
-    pub fn replace_first(&mut self, name: &[u8], value: &[u8]) {
+    pub(crate) fn replace_first(&mut self, name: &[u8], value: &[u8]) {
         let lower = name.to_ascii_lowercase();
         match self.pairs.iter_mut().find(|(n, _)| *n == lower) {
             Some(pair) => pair.1 = value.to_vec(),
@@ -95,12 +95,12 @@ impl HeaderList {
         }
     }
 
-    pub fn remove(&mut self, name: &[u8]) {
+    pub(crate) fn remove(&mut self, name: &[u8]) {
         self.pairs.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }
 
     /// The size of the serialized form, as `proxy_get_header_map_size` reports it.
-    pub fn serialized_size(&self) -> usize {
+    pub(crate) fn serialized_size(&self) -> usize {
         4 + self
             .pairs
             .iter()
@@ -110,12 +110,12 @@ impl HeaderList {
 
     /// The ABI's map serialization: count, (name length, value length) pairs, then the
     /// NUL-terminated names and values.
-    pub fn serialize(&self) -> Vec<u8> {
+    pub(crate) fn serialize(&self) -> Vec<u8> {
         serialize_pairs(self.iter())
     }
 }
 
-pub fn serialize_pairs<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Vec<u8> {
+pub(crate) fn serialize_pairs<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Vec<u8> {
     let pairs: Vec<(&[u8], &[u8])> = pairs.collect();
     let size = 4 + pairs
         .iter()
@@ -138,13 +138,13 @@ pub fn serialize_pairs<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) ->
 
 /// Why a serialized map could not be read.
 #[derive(Debug, PartialEq, Eq)]
-pub struct MalformedMap;
+pub(crate) struct MalformedMap;
 
 /// Parses the ABI's map serialization. Empty input and a single NUL byte are the empty map.
 /// Header pairs as raw bytes.
-pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+pub(crate) type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
-pub fn deserialize_pairs(bytes: &[u8]) -> Result<Pairs, MalformedMap> {
+pub(crate) fn deserialize_pairs(bytes: &[u8]) -> Result<Pairs, MalformedMap> {
     if bytes.is_empty() || bytes == [0] {
         return Ok(Vec::new());
     }

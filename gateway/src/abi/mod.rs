@@ -2,13 +2,13 @@
 //! map serialization. A leaf: it imports nothing of the gateway's, so every layer can use it
 //! (the host functions that implement the ABI are in `vm`).
 
-pub mod headers;
+pub(crate) mod headers;
 
 /// `proxy_status_t` (the spec's full list; not every code has a use in this host).
 #[allow(dead_code)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(i32)]
-pub enum Status {
+pub(crate) enum Status {
     Ok = 0,
     NotFound = 1,
     BadArgument = 2,
@@ -25,14 +25,14 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn code(self) -> i32 {
+    pub(crate) fn code(self) -> i32 {
         self as i32
     }
 }
 
 /// `proxy_buffer_type_t`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BufferType {
+pub(crate) enum BufferType {
     HttpRequestBody,
     HttpResponseBody,
     DownstreamData,
@@ -45,7 +45,7 @@ pub enum BufferType {
 }
 
 impl BufferType {
-    pub fn from_abi(value: u32) -> Option<BufferType> {
+    pub(crate) fn from_abi(value: u32) -> Option<BufferType> {
         Some(match value {
             0 => BufferType::HttpRequestBody,
             1 => BufferType::HttpResponseBody,
@@ -63,7 +63,7 @@ impl BufferType {
 
 /// `proxy_map_type_t`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MapType {
+pub(crate) enum MapType {
     HttpRequestHeaders,
     HttpRequestTrailers,
     HttpResponseHeaders,
@@ -75,7 +75,7 @@ pub enum MapType {
 }
 
 impl MapType {
-    pub fn from_abi(value: u32) -> Option<MapType> {
+    pub(crate) fn from_abi(value: u32) -> Option<MapType> {
         Some(match value {
             0 => MapType::HttpRequestHeaders,
             1 => MapType::HttpRequestTrailers,
@@ -92,7 +92,7 @@ impl MapType {
 
 /// `proxy_stream_type_t`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamType {
+pub(crate) enum StreamType {
     HttpRequest,
     HttpResponse,
     Downstream,
@@ -100,7 +100,7 @@ pub enum StreamType {
 }
 
 impl StreamType {
-    pub fn from_abi(value: u32) -> Option<StreamType> {
+    pub(crate) fn from_abi(value: u32) -> Option<StreamType> {
         Some(match value {
             0 => StreamType::HttpRequest,
             1 => StreamType::HttpResponse,
@@ -113,14 +113,14 @@ impl StreamType {
 
 /// `proxy_metric_type_t`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MetricType {
+pub(crate) enum MetricType {
     Counter,
     Gauge,
     Histogram,
 }
 
 impl MetricType {
-    pub fn from_abi(value: u32) -> Option<MetricType> {
+    pub(crate) fn from_abi(value: u32) -> Option<MetricType> {
         Some(match value {
             0 => MetricType::Counter,
             1 => MetricType::Gauge,
@@ -132,14 +132,14 @@ impl MetricType {
 
 /// `proxy_action_t` as returned by the request/response callbacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Continue,
     Pause,
 }
 
 impl Action {
     /// Any value other than PAUSE continues, as Envoy treats unknown actions.
-    pub fn from_abi(value: i32) -> Action {
+    pub(crate) fn from_abi(value: i32) -> Action {
         if value == 1 {
             Action::Pause
         } else {

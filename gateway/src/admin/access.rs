@@ -12,7 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use crate::config::limits::{AdminAccess, ADMIN_TOKEN_HEADER};
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// 421 Misdirected Request: the Host is not this listener.
     Host(String),
     /// 401: the token is missing or wrong.
@@ -21,7 +21,7 @@ pub enum Refusal {
 
 /// Checks one request's Host and token against the admin access settings; `local` is the
 /// address the client connected to.
-pub fn check(
+pub(crate) fn check(
     access: &AdminAccess,
     local: SocketAddr,
     host: Option<&str>,
@@ -44,7 +44,7 @@ pub fn check(
     Ok(())
 }
 
-pub fn token_header() -> &'static str {
+pub(crate) fn token_header() -> &'static str {
     ADMIN_TOKEN_HEADER
 }
 

@@ -16,21 +16,21 @@ use crate::log::{self, Level};
 
 /// Where the config goes and what applies it.
 #[derive(Debug, Clone)]
-pub struct Export {
-    pub file: PathBuf,
+pub(crate) struct Export {
+    pub(crate) file: PathBuf,
     /// A shell command line (`sh -c`), run after each write; empty means none.
-    pub on_change: String,
+    pub(crate) on_change: String,
 }
 
 static EXPORT: OnceLock<Export> = OnceLock::new();
 
 /// Turns admin-only mode on (once, from main, before the admin listener starts).
-pub fn enable(export: Export) {
+pub(crate) fn enable(export: Export) {
     let _ = EXPORT.set(export);
 }
 
 /// The export settings when the gateway runs in admin-only mode.
-pub fn active() -> Option<&'static Export> {
+pub(crate) fn active() -> Option<&'static Export> {
     EXPORT.get()
 }
 
@@ -48,7 +48,7 @@ fn write_file(export: &Export, config: &Value) -> Result<(), String> {
 }
 
 /// Writes the first plugin's current config at start, so the other host can start from it.
-pub fn write_initial(gateway: &Gateway) -> Result<(), String> {
+pub(crate) fn write_initial(gateway: &Gateway) -> Result<(), String> {
     let (Some(export), Some(plugin)) = (active(), gateway.plugins.first()) else {
         return Ok(());
     };
@@ -86,7 +86,7 @@ async fn run_command(command: &str) -> Result<(), String> {
 }
 
 /// Applies `config` through the file and the command; on failure restores `previous`.
-pub async fn apply(export: &Export, previous: &Value, config: &Value) -> Result<(), String> {
+pub(crate) async fn apply(export: &Export, previous: &Value, config: &Value) -> Result<(), String> {
     write_file(export, config)?;
     match run_command(&export.on_change).await {
         Ok(()) => Ok(()),

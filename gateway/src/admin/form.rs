@@ -6,21 +6,21 @@ use serde_json::{Map, Value};
 
 /// Schema violations collected while reading a request, rendered in Kong's error shape.
 #[derive(Debug, Default, PartialEq)]
-pub struct Violations {
-    pub items: Vec<(Vec<String>, String)>,
+pub(crate) struct Violations {
+    pub(crate) items: Vec<(Vec<String>, String)>,
 }
 
 impl Violations {
-    pub fn add(&mut self, path: &[String], message: impl Into<String>) {
+    pub(crate) fn add(&mut self, path: &[String], message: impl Into<String>) {
         self.items.push((path.to_vec(), message.into()));
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
     /// `{"code":2,"name":"schema violation","message":"...","fields":{...}}`.
-    pub fn to_kong_json(&self) -> Value {
+    pub(crate) fn to_kong_json(&self) -> Value {
         let mut fields = Map::new();
         for (path, message) in &self.items {
             insert_nested(&mut fields, path, Value::String(message.clone()));
@@ -80,7 +80,7 @@ fn parse_key(key: &str) -> (Vec<String>, bool) {
 
 /// Decodes a urlencoded body into nested JSON of strings (arrays for repeated keys, null for
 /// an empty value), before any schema coercion.
-pub fn decode(body: &[u8]) -> Result<Map<String, Value>, Violations> {
+pub(crate) fn decode(body: &[u8]) -> Result<Map<String, Value>, Violations> {
     let mut root = Map::new();
     let mut violations = Violations::default();
     for (key, value) in form_urlencoded::parse(body) {
@@ -167,7 +167,7 @@ fn schema_type(schema: &Value) -> Option<&str> {
 }
 
 /// Coerces form strings to the types the schema gives; values of other kinds pass through.
-pub fn coerce(
+pub(crate) fn coerce(
     value: Value,
     schema: Option<&Value>,
     path: &mut Vec<String>,
@@ -240,7 +240,7 @@ pub fn coerce(
 
 /// Kong's PATCH semantics for records: nested objects merge field by field; anything else
 /// (scalars, arrays, null) replaces.
-pub fn merge(current: Value, patch: Value) -> Value {
+pub(crate) fn merge(current: Value, patch: Value) -> Value {
     match (current, patch) {
         (Value::Object(mut base), Value::Object(changes)) => {
             for (key, change) in changes {

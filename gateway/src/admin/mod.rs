@@ -1,11 +1,11 @@
 //! The admin listener: the part of Kong's Admin API the project uses (`/plugins`), the node
 //! status (`/`, `/status`) and Prometheus metrics (`/metrics`).
 
-pub mod access;
-pub mod export;
-pub mod form;
-pub mod plugins;
-pub mod secrets;
+pub(crate) mod access;
+pub(crate) mod export;
+pub(crate) mod form;
+pub(crate) mod plugins;
+pub(crate) mod secrets;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -24,7 +24,7 @@ use crate::log::{self, Level};
 /// Admin request bodies larger than this are refused.
 const MAX_ADMIN_BODY: usize = 1024 * 1024;
 
-pub async fn serve(listener: tokio::net::TcpListener, gateway: Arc<Gateway>) {
+pub(crate) async fn serve(listener: tokio::net::TcpListener, gateway: Arc<Gateway>) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,

@@ -12,7 +12,7 @@ use crate::gateway::WorkerMessage;
 use crate::gateway::{config_text, unix_now, Gateway, PluginRuntime};
 
 /// Kong's plugin entity.
-pub fn plugin_json(gateway: &Gateway, plugin: &PluginRuntime) -> Value {
+pub(crate) fn plugin_json(gateway: &Gateway, plugin: &PluginRuntime) -> Value {
     let state = plugin.snapshot();
     let (service, route) = match plugin.spec.scope {
         PluginScope::Global => (Value::Null, Value::Null),
@@ -42,7 +42,7 @@ pub fn plugin_json(gateway: &Gateway, plugin: &PluginRuntime) -> Value {
     })
 }
 
-pub fn list_json(gateway: &Gateway) -> Value {
+pub(crate) fn list_json(gateway: &Gateway) -> Value {
     let data: Vec<Value> = gateway
         .plugins
         .iter()
@@ -52,7 +52,7 @@ pub fn list_json(gateway: &Gateway) -> Value {
 }
 
 /// What an admin answer is: a status and a JSON body.
-pub type Answer = (http::StatusCode, Value);
+pub(crate) type Answer = (http::StatusCode, Value);
 
 fn not_found() -> Answer {
     (
@@ -187,7 +187,12 @@ fn changes_from(
     }
 }
 
-pub async fn patch(gateway: &Arc<Gateway>, id: &str, content_type: &str, body: &[u8]) -> Answer {
+pub(crate) async fn patch(
+    gateway: &Arc<Gateway>,
+    id: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Answer {
     let Some((index, plugin)) = gateway.plugin_by_id(id) else {
         return not_found();
     };

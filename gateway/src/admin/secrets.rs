@@ -9,9 +9,9 @@
 
 use serde_json::Value;
 
-pub const MARKER: &str = "<redacted>";
+pub(crate) const MARKER: &str = "<redacted>";
 
-pub fn is_secret_field(name: &str) -> bool {
+pub(crate) fn is_secret_field(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     name.ends_with("secret")
         || name.ends_with("password")
@@ -20,7 +20,7 @@ pub fn is_secret_field(name: &str) -> bool {
 }
 
 /// A copy of `config` with every non-null secret value (each element of an array) replaced.
-pub fn redact(config: &Value) -> Value {
+pub(crate) fn redact(config: &Value) -> Value {
     match config {
         Value::Object(map) => Value::Object(
             map.iter()
@@ -49,7 +49,7 @@ fn mask(value: &Value) -> Value {
 
 /// Puts the stored secret back wherever `merged` (the config a PATCH produced) still holds the
 /// marker. Returns the dotted path of a marker with no stored secret behind it.
-pub fn restore(merged: &mut Value, current: &Value) -> Result<(), String> {
+pub(crate) fn restore(merged: &mut Value, current: &Value) -> Result<(), String> {
     restore_at(merged, Some(current), false, &mut Vec::new())
 }
 

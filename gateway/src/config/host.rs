@@ -10,7 +10,7 @@ use serde::Deserialize;
 /// What `proxy_set_shared_data` does with a CAS of 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CasZero {
+pub(crate) enum CasZero {
     /// Envoy: write whatever is there.
     NoCheck,
     /// Kong: write only when the key does not exist yet (else CAS_MISMATCH).
@@ -20,7 +20,7 @@ pub enum CasZero {
 /// What the `:authority` pseudo-header of a request holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Authority {
+pub(crate) enum Authority {
     /// Envoy: the client's Host header.
     Host,
     /// Kong: the server name (here `server_name`) and the listener's port.
@@ -31,7 +31,7 @@ pub enum Authority {
 /// client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum LocalResponseHeaders {
+pub(crate) enum LocalResponseHeaders {
     /// Envoy: every one.
     All,
     /// Kong: only the last of each name (nginx sets each local-response header in replace
@@ -43,7 +43,7 @@ pub enum LocalResponseHeaders {
 /// just answered, or from the root context's `on_http_call_response`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ChainedDispatch {
+pub(crate) enum ChainedDispatch {
     /// Envoy: works.
     Allow,
     /// Kong: breaks (a worker spins or crashes). The gateway fails loudly instead: the call is
@@ -53,25 +53,25 @@ pub enum ChainedDispatch {
 
 /// The behaviours, resolved from the profile and the overrides.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostBehaviour {
+pub(crate) struct HostBehaviour {
     /// Envoy's `allow_on_headers_stop_iteration` (Envoy 1.35+, default false): a Pause from the
     /// headers callbacks stops only the headers, and the filter still gets the body callbacks.
     /// When false (Envoy's default, and Kong), a headers Pause holds the body and trailers too:
     /// they reach the filter only after it resumes (`StopAllIterationAndWatermark`).
-    pub allow_on_headers_stop_iteration: bool,
-    pub cas_zero: CasZero,
-    pub authority: Authority,
-    pub local_response_headers: LocalResponseHeaders,
+    pub(crate) allow_on_headers_stop_iteration: bool,
+    pub(crate) cas_zero: CasZero,
+    pub(crate) authority: Authority,
+    pub(crate) local_response_headers: LocalResponseHeaders,
     /// Kong ignores the removal of the `Cookie` request header (replacing it works).
-    pub cookie_removal_ignored: bool,
-    pub chained_dispatch: ChainedDispatch,
+    pub(crate) cookie_removal_ignored: bool,
+    pub(crate) chained_dispatch: ChainedDispatch,
     /// The server name Kong's `:authority` is built from (`authority: server_name`).
-    pub server_name: String,
+    pub(crate) server_name: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
-pub enum HostProfile {
+pub(crate) enum HostProfile {
     #[default]
     Envoy,
     Kong,
@@ -80,20 +80,20 @@ pub enum HostProfile {
 /// `host_behaviour:` in the config file: every field optional, overriding the profile.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawHostBehaviour {
-    pub allow_on_headers_stop_iteration: Option<bool>,
-    pub cas_zero: Option<CasZero>,
-    pub authority: Option<Authority>,
-    pub local_response_headers: Option<LocalResponseHeaders>,
-    pub remove_cookie_header: Option<RemoveCookie>,
-    pub chained_dispatch: Option<ChainedDispatch>,
-    pub server_name: Option<String>,
+pub(crate) struct RawHostBehaviour {
+    pub(crate) allow_on_headers_stop_iteration: Option<bool>,
+    pub(crate) cas_zero: Option<CasZero>,
+    pub(crate) authority: Option<Authority>,
+    pub(crate) local_response_headers: Option<LocalResponseHeaders>,
+    pub(crate) remove_cookie_header: Option<RemoveCookie>,
+    pub(crate) chained_dispatch: Option<ChainedDispatch>,
+    pub(crate) server_name: Option<String>,
 }
 
 /// What removing the `Cookie` request header does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RemoveCookie {
+pub(crate) enum RemoveCookie {
     /// Envoy: the header is removed.
     Removes,
     /// Kong: nothing happens (the hostcall answers OK).
@@ -101,7 +101,7 @@ pub enum RemoveCookie {
 }
 
 impl HostBehaviour {
-    pub fn of(profile: HostProfile) -> HostBehaviour {
+    pub(crate) fn of(profile: HostProfile) -> HostBehaviour {
         match profile {
             HostProfile::Envoy => HostBehaviour {
                 allow_on_headers_stop_iteration: false,
@@ -124,7 +124,7 @@ impl HostBehaviour {
         }
     }
 
-    pub fn resolve(profile: HostProfile, raw: RawHostBehaviour) -> HostBehaviour {
+    pub(crate) fn resolve(profile: HostProfile, raw: RawHostBehaviour) -> HostBehaviour {
         let mut behaviour = HostBehaviour::of(profile);
         if let Some(allow) = raw.allow_on_headers_stop_iteration {
             behaviour.allow_on_headers_stop_iteration = allow;

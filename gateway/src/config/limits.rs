@@ -10,21 +10,21 @@ type FieldError = (String, String);
 /// nginx's `client_header_timeout`, `client_body_timeout`, `keepalive_timeout` (all 60 s by
 /// default) and `worker_connections` (Kong's "auto" gives up to 16384 per worker).
 #[derive(Debug, Clone, Copy)]
-pub struct ClientLimits {
+pub(crate) struct ClientLimits {
     /// The whole request head must arrive within this time (408 / close, as nginx).
-    pub header_timeout: Duration,
+    pub(crate) header_timeout: Duration,
     /// Each read of the request body must make progress within this time (408, as nginx).
-    pub body_timeout: Duration,
+    pub(crate) body_timeout: Duration,
     /// An idle keep-alive connection is closed after this time; zero turns keep-alive off.
-    pub keepalive_timeout: Duration,
+    pub(crate) keepalive_timeout: Duration,
     /// Open client connections per worker; beyond it new connections are closed at once.
-    pub worker_connections: usize,
+    pub(crate) worker_connections: usize,
 }
 
-pub const DEFAULT_WORKER_CONNECTIONS: usize = 16_384;
+pub(crate) const DEFAULT_WORKER_CONNECTIONS: usize = 16_384;
 
 impl ClientLimits {
-    pub fn from_raw(
+    pub(crate) fn from_raw(
         header_ms: Option<u64>,
         body_ms: Option<u64>,
         keepalive_ms: Option<u64>,
@@ -67,13 +67,13 @@ impl Default for ClientLimits {
 
 /// Kong's `trusted_ips`: addresses or CIDR blocks of the proxies in front of the gateway.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedIps {
+pub(crate) struct TrustedIps {
     blocks: Vec<(IpAddr, u8)>,
 }
 
 impl TrustedIps {
     /// Parses `["10.0.0.0/8", "127.0.0.1", "::1/128"]`; errors name the entry's index.
-    pub fn parse(entries: &[String]) -> Result<TrustedIps, (usize, String)> {
+    pub(crate) fn parse(entries: &[String]) -> Result<TrustedIps, (usize, String)> {
         let mut blocks = Vec::new();
         for (index, entry) in entries.iter().enumerate() {
             let bad = || {
@@ -101,11 +101,11 @@ impl TrustedIps {
     }
 
     #[cfg(test)]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.blocks.is_empty()
     }
 
-    pub fn contains(&self, peer: IpAddr) -> bool {
+    pub(crate) fn contains(&self, peer: IpAddr) -> bool {
         let peer = match peer {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, IpAddr::V4),
             v4 => v4,
@@ -139,17 +139,17 @@ fn prefix_matches(network: &[u8], address: &[u8], bits: u8) -> bool {
 
 /// Who may use the admin API: a Host check against DNS rebinding and an optional token.
 #[derive(Debug, Clone, Default)]
-pub struct AdminAccess {
+pub(crate) struct AdminAccess {
     /// Required in the `Kong-Admin-Token` header when set.
-    pub token: Option<String>,
+    pub(crate) token: Option<String>,
     /// Host names (lower case, without port) accepted besides the listener's own address.
-    pub hosts: Vec<String>,
+    pub(crate) hosts: Vec<String>,
 }
 
-pub const ADMIN_TOKEN_HEADER: &str = "kong-admin-token";
+pub(crate) const ADMIN_TOKEN_HEADER: &str = "kong-admin-token";
 
 impl AdminAccess {
-    pub fn new(
+    pub(crate) fn new(
         listen: SocketAddr,
         token: Option<String>,
         hosts: Vec<String>,
@@ -184,13 +184,13 @@ impl AdminAccess {
 
 /// wasmtime limits per VM instance: a deadline for each callback and a linear-memory cap.
 #[derive(Debug, Clone, Copy)]
-pub struct VmLimits {
-    pub callback_timeout: Duration,
-    pub memory_limit_bytes: usize,
+pub(crate) struct VmLimits {
+    pub(crate) callback_timeout: Duration,
+    pub(crate) memory_limit_bytes: usize,
 }
 
 impl VmLimits {
-    pub fn from_raw(
+    pub(crate) fn from_raw(
         timeout_ms: Option<u64>,
         memory: Option<usize>,
     ) -> Result<VmLimits, FieldError> {

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
 #[derive(Default)]
-pub struct OutBody {
+pub(crate) struct OutBody {
     data: Option<Bytes>,
     trailers: Option<http::HeaderMap>,
     /// Kept alive until the body is dropped (sent or abandoned); its Drop runs end-of-stream
@@ -19,7 +19,7 @@ pub struct OutBody {
 }
 
 impl OutBody {
-    pub fn new(data: impl Into<Bytes>, trailers: Option<http::HeaderMap>) -> OutBody {
+    pub(crate) fn new(data: impl Into<Bytes>, trailers: Option<http::HeaderMap>) -> OutBody {
         let data = data.into();
         OutBody {
             data: (!data.is_empty()).then_some(data),
@@ -28,16 +28,16 @@ impl OutBody {
         }
     }
 
-    pub fn empty() -> OutBody {
+    pub(crate) fn empty() -> OutBody {
         OutBody::default()
     }
 
-    pub fn with_guard(mut self, guard: impl Any) -> OutBody {
+    pub(crate) fn with_guard(mut self, guard: impl Any) -> OutBody {
         self.guard = Some(Box::new(guard));
         self
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.data.as_ref().map_or(0, Bytes::len)
     }
 }

@@ -21,13 +21,13 @@ use crate::log::{self, Level};
 
 /// Where to connect.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Target {
-    pub scheme: Scheme,
-    pub host: String,
-    pub port: u16,
+pub(crate) struct Target {
+    pub(crate) scheme: Scheme,
+    pub(crate) host: String,
+    pub(crate) port: u16,
     /// The name the TLS certificate must match (and the SNI): for a filter's call, the host
     /// of its `:authority` (as Kong uses it); for a service, its host.
-    pub tls_name: String,
+    pub(crate) tls_name: String,
 }
 
 impl fmt::Display for Target {
@@ -46,18 +46,23 @@ impl fmt::Display for Target {
     }
 }
 
-#[derive(Debug)]
-pub enum ClientError {
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ClientError {
+    #[error("connect failed: {0}")]
     Connect(std::io::Error),
+    #[error("`{0}` is not a valid TLS server name")]
     InvalidServerName(String),
+    #[error("TLS handshake failed: {0}")]
     Tls(std::io::Error),
+    #[error("HTTP/1.1 handshake failed: {0}")]
     Handshake(hyper::Error),
+    #[error("request failed: {0}")]
     Exchange(hyper::Error),
 }
 
 impl ClientError {
     /// A short reason in the spirit of ngx_wasm_module's `:dispatch_status` values.
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             ClientError::Connect(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                 "connection refused"
@@ -69,37 +74,23 @@ impl ClientError {
     }
 }
 
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientError::Connect(e) => write!(f, "connect failed: {e}"),
-            ClientError::InvalidServerName(host) => {
-                write!(f, "`{host}` is not a valid TLS server name")
-            }
-            ClientError::Tls(e) => write!(f, "TLS handshake failed: {e}"),
-            ClientError::Handshake(e) => write!(f, "HTTP/1.1 handshake failed: {e}"),
-            ClientError::Exchange(e) => write!(f, "request failed: {e}"),
-        }
-    }
-}
-
 /// Idle keep-alive connections kept per target.
 const MAX_IDLE_PER_TARGET: usize = 256;
 
-pub struct HttpClient {
+pub(crate) struct HttpClient {
     idle: RefCell<HashMap<Target, Vec<SendRequest<OutBody>>>>,
     tls: TlsConnector,
 }
 
 /// A connection in use; `release` returns it to the pool once the response body has been read.
-pub struct Lease {
+pub(crate) struct Lease {
     client: Rc<HttpClient>,
     target: Target,
     sender: SendRequest<OutBody>,
 }
 
 impl Lease {
-    pub fn release(self) {
+    pub(crate) fn release(self) {
         if self.sender.is_closed() {
             return;
         }
@@ -112,7 +103,7 @@ impl Lease {
 }
 
 impl HttpClient {
-    pub fn new(tls: Arc<rustls::ClientConfig>) -> Rc<HttpClient> {
+    pub(crate) fn new(tls: Arc<rustls::ClientConfig>) -> Rc<HttpClient> {
         Rc::new(HttpClient {
             idle: RefCell::new(HashMap::new()),
             tls: TlsConnector::from(tls),
@@ -121,7 +112,7 @@ impl HttpClient {
 
     /// Sends the request `build` makes. A pooled connection that turns out to be closed by the
     /// peer is discarded and the request is sent again on another one.
-    pub async fn send(
+    pub(crate) async fn send(
         self: &Rc<Self>,
         target: &Target,
         build: impl Fn() -> Request<OutBody>,
@@ -202,7 +193,9 @@ where
 }
 
 /// The rustls client config: webpki roots plus the PEM certificates of `ca_file`, if any.
-pub fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+pub(crate) fn tls_config(
+    ca_file: Option<&std::path::Path>,
+) -> Result<Arc<rustls::ClientConfig>, String> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::CertificateDer;
 

@@ -1,4 +1,4 @@
 //! HTTP plumbing shared by the proxy and filters' calls.
 
-pub mod body;
-pub mod client;
+pub(crate) mod body;
+pub(crate) mod client;

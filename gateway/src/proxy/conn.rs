@@ -21,13 +21,13 @@ use tokio::time::Instant;
 
 /// Counts a worker's open client connections.
 #[derive(Default)]
-pub struct ConnectionCount {
+pub(crate) struct ConnectionCount {
     open: Cell<usize>,
 }
 
 impl ConnectionCount {
     /// A slot for one more connection, if the cap allows it.
-    pub fn admit(self: &Rc<Self>, cap: usize) -> Option<Admitted> {
+    pub(crate) fn admit(self: &Rc<Self>, cap: usize) -> Option<Admitted> {
         if self.open.get() >= cap {
             return None;
         }
@@ -38,13 +38,13 @@ impl ConnectionCount {
     }
 
     #[cfg(test)]
-    pub fn open(&self) -> usize {
+    pub(crate) fn open(&self) -> usize {
         self.open.get()
     }
 }
 
 /// One admitted connection; frees its slot when dropped.
-pub struct Admitted {
+pub(crate) struct Admitted {
     count: Rc<ConnectionCount>,
 }
 
@@ -55,7 +55,7 @@ impl Drop for Admitted {
 }
 
 /// What the keep-alive watchdog needs to know about a connection.
-pub struct Activity {
+pub(crate) struct Activity {
     bytes_read: Cell<u64>,
     in_flight: Cell<usize>,
     /// When the last response was handed over, and how many bytes had been read then.
@@ -63,7 +63,7 @@ pub struct Activity {
 }
 
 impl Activity {
-    pub fn new() -> Rc<Activity> {
+    pub(crate) fn new() -> Rc<Activity> {
         Rc::new(Activity {
             bytes_read: Cell::new(0),
             in_flight: Cell::new(0),
@@ -72,7 +72,7 @@ impl Activity {
     }
 
     /// A request reached the service; the returned guard marks its end.
-    pub fn request(self: &Rc<Self>) -> InFlight {
+    pub(crate) fn request(self: &Rc<Self>) -> InFlight {
         self.in_flight.set(self.in_flight.get() + 1);
         InFlight {
             activity: self.clone(),
@@ -87,7 +87,7 @@ impl Activity {
     }
 }
 
-pub struct InFlight {
+pub(crate) struct InFlight {
     activity: Rc<Activity>,
 }
 
@@ -104,7 +104,7 @@ impl Drop for InFlight {
 }
 
 /// Resolves when the connection has been idle for `limit`.
-pub async fn idle_for(activity: &Activity, limit: Duration) {
+pub(crate) async fn idle_for(activity: &Activity, limit: Duration) {
     loop {
         let wake = match activity.idle_from() {
             Some(since) if since + limit <= Instant::now() => return,
@@ -117,13 +117,13 @@ pub async fn idle_for(activity: &Activity, limit: Duration) {
 }
 
 /// A client stream that counts the bytes read from it.
-pub struct Tracked<S> {
+pub(crate) struct Tracked<S> {
     inner: S,
     activity: Rc<Activity>,
 }
 
 impl<S> Tracked<S> {
-    pub fn new(inner: S, activity: Rc<Activity>) -> Tracked<S> {
+    pub(crate) fn new(inner: S, activity: Rc<Activity>) -> Tracked<S> {
         Tracked { inner, activity }
     }
 }

@@ -38,7 +38,7 @@ fn connection_listed(headers: &http::HeaderMap) -> Vec<String> {
 
 /// The request headers filters see: `:authority`, `:path`, `:method`, `:scheme`, then the
 /// end-to-end headers (Host becomes `:authority`, as in Envoy).
-pub fn request_header_list(parts: &http::request::Parts) -> HeaderList {
+pub(crate) fn request_header_list(parts: &http::request::Parts) -> HeaderList {
     let mut list = HeaderList::new();
     let authority = parts
         .headers
@@ -71,7 +71,10 @@ pub fn request_header_list(parts: &http::request::Parts) -> HeaderList {
 }
 
 /// The response headers filters see: `:status`, then the end-to-end headers.
-pub fn response_header_list(status: http::StatusCode, headers: &http::HeaderMap) -> HeaderList {
+pub(crate) fn response_header_list(
+    status: http::StatusCode,
+    headers: &http::HeaderMap,
+) -> HeaderList {
     let mut list = HeaderList::new();
     list.add(b":status", status.as_str().as_bytes());
     let listed = connection_listed(headers);
@@ -85,27 +88,27 @@ pub fn response_header_list(status: http::StatusCode, headers: &http::HeaderMap)
 }
 
 /// Everything needed to address the upstream request.
-pub struct UpstreamRequest {
-    pub method: http::Method,
-    pub path: String,
-    pub headers: http::HeaderMap,
+pub(crate) struct UpstreamRequest {
+    pub(crate) method: http::Method,
+    pub(crate) path: String,
+    pub(crate) headers: http::HeaderMap,
 }
 
-pub struct ForwardContext<'a> {
-    pub service: &'a Service,
-    pub route: &'a Route,
-    pub prefix: &'a str,
-    pub client: SocketAddr,
-    pub listener: SocketAddr,
+pub(crate) struct ForwardContext<'a> {
+    pub(crate) service: &'a Service,
+    pub(crate) route: &'a Route,
+    pub(crate) prefix: &'a str,
+    pub(crate) client: SocketAddr,
+    pub(crate) listener: SocketAddr,
     /// The path the client asked for (X-Forwarded-Path).
-    pub original_path: &'a str,
+    pub(crate) original_path: &'a str,
     /// The client is one of `trusted_ips`: its X-Forwarded-* and Forwarded headers are kept.
-    pub trusted: bool,
+    pub(crate) trusted: bool,
 }
 
 /// The forwarding headers a client may only set when it is a trusted proxy (Kong's
 /// `trusted_ips`); X-Forwarded-For is appended to instead, as nginx and Kong do.
-pub const FORWARDING_HEADERS: [&str; 7] = [
+pub(crate) const FORWARDING_HEADERS: [&str; 7] = [
     "x-forwarded-proto",
     "x-forwarded-host",
     "x-forwarded-port",
@@ -117,14 +120,14 @@ pub const FORWARDING_HEADERS: [&str; 7] = [
 
 /// Removes the forwarding headers of an untrusted client before the filters see the request,
 /// so that neither a filter (building a redirect URI, say) nor the upstream believes them.
-pub fn strip_untrusted_forwarding(list: &mut HeaderList) {
+pub(crate) fn strip_untrusted_forwarding(list: &mut HeaderList) {
     for name in FORWARDING_HEADERS {
         list.remove(name.as_bytes());
     }
 }
 
 /// Builds the upstream request from the headers as the filters left them.
-pub fn upstream_request(
+pub(crate) fn upstream_request(
     list: &HeaderList,
     ctx: &ForwardContext<'_>,
 ) -> Result<UpstreamRequest, String> {
@@ -292,7 +295,7 @@ fn host_without_port(authority: &str) -> &str {
 
 /// Client-facing response headers from the list the filters left (pseudo-headers dropped, and
 /// the length left to the body unless the response has none by definition).
-pub fn response_headers(list: &HeaderList, keep_length: bool) -> http::HeaderMap {
+pub(crate) fn response_headers(list: &HeaderList, keep_length: bool) -> http::HeaderMap {
     crate::abi::headers::http_header_map(list.iter().filter(|(name, _)| {
         name.first() != Some(&b':')
             && !is_hop_by_hop(name, &[])

@@ -1,10 +1,14 @@
 //! The proxy listener: an acceptor spreads connections over the workers, which run the filter
 //! chains and forward to the upstream services.
 
-pub mod conn;
-pub mod forward;
-pub mod handler;
-pub mod worker;
+pub(crate) mod conn;
+pub(crate) mod finish;
+pub(crate) mod forward;
+pub(crate) mod handler;
+pub(crate) mod pipeline;
+pub(crate) mod reply;
+pub(crate) mod resources;
+pub(crate) mod worker;
 
 use std::time::Duration;
 
@@ -15,7 +19,7 @@ use crate::gateway::WorkerMessage;
 use crate::log::{self, Level};
 
 /// Accepts connections and hands them to the workers in turn.
-pub async fn accept(listener: TcpListener, workers: Vec<UnboundedSender<WorkerMessage>>) {
+pub(crate) async fn accept(listener: TcpListener, workers: Vec<UnboundedSender<WorkerMessage>>) {
     let mut next = 0usize;
     let mut id = 0u64;
     loop {

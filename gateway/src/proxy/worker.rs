@@ -2,8 +2,6 @@
 //! every plugin. Connections arrive from the acceptor over a channel, as do admin requests
 //! (live reconfiguration) and shared-queue notifications.
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -11,42 +9,15 @@ use std::sync::Arc;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use tokio::sync::Notify;
 
 use crate::gateway::{Gateway, WorkerMessage};
-use crate::http::client::HttpClient;
 use crate::log::{self, Level};
-use crate::proxy::conn::{self, Activity, ConnectionCount, Tracked};
-use crate::proxy::handler::{self, Finished};
-use crate::vm::slot::PluginSlot;
-
-/// Streams that ended and wait for proxy_on_done/log/delete and their access log line. Drop
-/// handlers enqueue here (they cannot call into a VM), a task drains it.
-#[derive(Default)]
-pub struct FinishQueue {
-    items: RefCell<VecDeque<Finished>>,
-    notify: Notify,
-}
-
-impl FinishQueue {
-    pub fn push(&self, finished: Finished) {
-        self.items.borrow_mut().push_back(finished);
-        self.notify.notify_one();
-    }
-}
-
-pub struct Worker {
-    pub index: usize,
-    pub gateway: Arc<Gateway>,
-    pub slots: Vec<Rc<PluginSlot>>,
-    pub client: Rc<HttpClient>,
-    pub finished: Rc<FinishQueue>,
-    /// Open client connections, capped at `worker_connections`.
-    pub connections: Rc<ConnectionCount>,
-}
+use crate::proxy::conn::{self, Activity, Tracked};
+use crate::proxy::handler;
+use crate::proxy::resources::Worker;
 
 /// Starts worker `index`; `ready` hears whether its VM instances came up.
-pub fn spawn(
+pub(crate) fn spawn(
     index: usize,
     gateway: Arc<Gateway>,
     ready: std::sync::mpsc::Sender<Result<(), String>>,
@@ -87,41 +58,13 @@ async fn run(
         }
     };
     let _ = ready.send(Ok(()));
-    tokio::task::spawn_local(drain_finished(worker.clone()));
+    tokio::task::spawn_local(worker.finished.clone().drain());
     while let Some(message) = receiver.recv().await {
         worker.handle(message);
     }
 }
 
 impl Worker {
-    fn start(index: usize, gateway: Arc<Gateway>) -> Result<Worker, String> {
-        let client = HttpClient::new(gateway.tls.clone());
-        let modules: Vec<&wasmtime::Module> = gateway.plugins.iter().map(|p| &p.module).collect();
-        let linker = crate::vm::linker(&gateway.engine, &modules)?;
-        let mut slots = Vec::new();
-        for (plugin, runtime) in gateway.plugins.iter().enumerate() {
-            let label = format!(
-                "{}: plugins[{plugin}] ({})",
-                gateway.config.file,
-                runtime.spec.scope_label()
-            );
-            let pre = linker
-                .instantiate_pre(&runtime.module)
-                .map_err(|e| format!("{label}: cannot link the module: {e:#}"))?;
-            let slot = PluginSlot::start(plugin, index, gateway.clone(), pre, client.clone())
-                .map_err(|e| format!("{label}: {e}"))?;
-            slots.push(slot);
-        }
-        Ok(Worker {
-            index,
-            gateway,
-            slots,
-            client,
-            finished: Rc::new(FinishQueue::default()),
-            connections: Rc::new(ConnectionCount::default()),
-        })
-    }
-
     fn handle(self: &Rc<Self>, message: WorkerMessage) {
         match message {
             WorkerMessage::Connection { stream, peer, id } => self.serve(stream, peer, id),
@@ -231,15 +174,5 @@ impl Worker {
                 log::gateway(level, &format!("connection from {peer} ended: {e}"));
             }
         });
-    }
-}
-
-async fn drain_finished(worker: Rc<Worker>) {
-    loop {
-        let next = worker.finished.items.borrow_mut().pop_front();
-        match next {
-            Some(finished) => handler::finish(&worker, finished),
-            None => worker.finished.notify.notified().await,
-        }
     }
 }

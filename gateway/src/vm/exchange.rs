@@ -16,74 +16,74 @@ use crate::abi::MapType;
 /// Which maps and buffers a filter may touch right now, as in the spec's "can be read/modified
 /// in callback X (or for as long as processing is paused from it)". A bit is set before a
 /// callback and cleared when that filter lets the phase continue.
-pub mod access {
-    pub const REQUEST_HEADERS: u8 = 1;
-    pub const REQUEST_BODY: u8 = 1 << 1;
-    pub const REQUEST_TRAILERS: u8 = 1 << 2;
-    pub const RESPONSE_HEADERS: u8 = 1 << 3;
-    pub const RESPONSE_BODY: u8 = 1 << 4;
-    pub const RESPONSE_TRAILERS: u8 = 1 << 5;
+pub(crate) mod access {
+    pub(crate) const REQUEST_HEADERS: u8 = 1;
+    pub(crate) const REQUEST_BODY: u8 = 1 << 1;
+    pub(crate) const REQUEST_TRAILERS: u8 = 1 << 2;
+    pub(crate) const RESPONSE_HEADERS: u8 = 1 << 3;
+    pub(crate) const RESPONSE_BODY: u8 = 1 << 4;
+    pub(crate) const RESPONSE_TRAILERS: u8 = 1 << 5;
     /// proxy_on_log: every header map readable, none writable.
-    pub const LOG: u8 = 1 << 6;
+    pub(crate) const LOG: u8 = 1 << 6;
 }
 
 /// Facts about the request that properties expose.
 #[derive(Debug, Clone)]
-pub struct RequestInfo {
-    pub client: SocketAddr,
-    pub local: SocketAddr,
-    pub connection_id: u64,
-    pub request_id: String,
+pub(crate) struct RequestInfo {
+    pub(crate) client: SocketAddr,
+    pub(crate) local: SocketAddr,
+    pub(crate) connection_id: u64,
+    pub(crate) request_id: String,
     /// `HTTP/1.0` or `HTTP/1.1`, as the client spoke (the `request.protocol` property).
-    pub protocol: &'static str,
-    pub started: SystemTime,
-    pub route_name: String,
-    pub service_name: String,
+    pub(crate) protocol: &'static str,
+    pub(crate) started: SystemTime,
+    pub(crate) route_name: String,
+    pub(crate) service_name: String,
 }
 
 /// A response a filter asked for with proxy_send_local_response.
 #[derive(Debug, Clone)]
-pub struct LocalResponse {
-    pub status: u16,
-    pub headers: HeaderList,
-    pub body: Vec<u8>,
-    pub details: String,
+pub(crate) struct LocalResponse {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderList,
+    pub(crate) body: Vec<u8>,
+    pub(crate) details: String,
     /// The filter (chain index) that sent it.
-    pub filter: usize,
+    pub(crate) filter: usize,
 }
 
 /// What filters asked for since the driver last looked.
 #[derive(Debug, Default)]
-pub struct Signals {
+pub(crate) struct Signals {
     /// proxy_continue_stream(HTTP_REQUEST) from these chain indexes, not yet acted on.
-    pub continue_request: Vec<usize>,
-    pub continue_response: Vec<usize>,
-    pub local_response: Option<LocalResponse>,
+    pub(crate) continue_request: Vec<usize>,
+    pub(crate) continue_response: Vec<usize>,
+    pub(crate) local_response: Option<LocalResponse>,
     /// proxy_close_stream: drop the connection without an answer.
-    pub reset: bool,
+    pub(crate) reset: bool,
     /// The VM of a filter in this chain trapped; the request must fail.
-    pub failure: Option<String>,
+    pub(crate) failure: Option<String>,
 }
 
-pub struct Exchange {
-    pub info: RequestInfo,
-    pub request_headers: HeaderList,
-    pub request_trailers: Option<HeaderList>,
+pub(crate) struct Exchange {
+    pub(crate) info: RequestInfo,
+    pub(crate) request_headers: HeaderList,
+    pub(crate) request_trailers: Option<HeaderList>,
     /// The request body buffer visible to the filter being called (or paused in the body).
-    pub request_body: Option<Vec<u8>>,
-    pub response_headers: HeaderList,
-    pub response_trailers: Option<HeaderList>,
-    pub response_body: Option<Vec<u8>>,
+    pub(crate) request_body: Option<Vec<u8>>,
+    pub(crate) response_headers: HeaderList,
+    pub(crate) response_trailers: Option<HeaderList>,
+    pub(crate) response_body: Option<Vec<u8>>,
     /// Per chain index: the `access` bits currently granted.
-    pub access: Vec<u8>,
+    pub(crate) access: Vec<u8>,
     /// Values set with proxy_set_property, by dotted path (Envoy's filter state).
-    pub properties: HashMap<String, Vec<u8>>,
-    pub signals: Signals,
-    pub notify: Rc<Notify>,
+    pub(crate) properties: HashMap<String, Vec<u8>>,
+    pub(crate) signals: Signals,
+    pub(crate) notify: Rc<Notify>,
 }
 
 impl Exchange {
-    pub fn new(info: RequestInfo, request_headers: HeaderList, filters: usize) -> Exchange {
+    pub(crate) fn new(info: RequestInfo, request_headers: HeaderList, filters: usize) -> Exchange {
         Exchange {
             info,
             request_headers,
@@ -99,26 +99,26 @@ impl Exchange {
         }
     }
 
-    pub fn grant(&mut self, filter: usize, bits: u8) {
+    pub(crate) fn grant(&mut self, filter: usize, bits: u8) {
         if let Some(slot) = self.access.get_mut(filter) {
             *slot |= bits;
         }
     }
 
-    pub fn revoke(&mut self, filter: usize, bits: u8) {
+    pub(crate) fn revoke(&mut self, filter: usize, bits: u8) {
         if let Some(slot) = self.access.get_mut(filter) {
             *slot &= !bits;
         }
     }
 
-    pub fn allowed(&self, filter: usize, bits: u8) -> bool {
+    pub(crate) fn allowed(&self, filter: usize, bits: u8) -> bool {
         self.access
             .get(filter)
             .is_some_and(|granted| granted & bits != 0)
     }
 
     /// The header map `map` if `filter` may read it now.
-    pub fn readable_map(&self, filter: usize, map: MapType) -> Option<&HeaderList> {
+    pub(crate) fn readable_map(&self, filter: usize, map: MapType) -> Option<&HeaderList> {
         let (bit, list) = match map {
             MapType::HttpRequestHeaders => (access::REQUEST_HEADERS, Some(&self.request_headers)),
             MapType::HttpRequestTrailers => {
@@ -142,7 +142,7 @@ impl Exchange {
     /// The header map `map` if `filter` may modify it now. Trailers can be added from the
     /// last body callback when the message has none (the spec's rule), so they are created
     /// on demand while the body bit is held.
-    pub fn writable_map(&mut self, filter: usize, map: MapType) -> Option<&mut HeaderList> {
+    pub(crate) fn writable_map(&mut self, filter: usize, map: MapType) -> Option<&mut HeaderList> {
         match map {
             MapType::HttpRequestHeaders if self.allowed(filter, access::REQUEST_HEADERS) => {
                 Some(&mut self.request_headers)
@@ -165,7 +165,7 @@ impl Exchange {
     }
 
     /// The request (or response) body buffer visible to filters.
-    pub fn body_mut(&mut self, request: bool) -> &mut Option<Vec<u8>> {
+    pub(crate) fn body_mut(&mut self, request: bool) -> &mut Option<Vec<u8>> {
         if request {
             &mut self.request_body
         } else {
@@ -173,7 +173,7 @@ impl Exchange {
         }
     }
 
-    pub fn trailers_mut(&mut self, request: bool) -> &mut Option<HeaderList> {
+    pub(crate) fn trailers_mut(&mut self, request: bool) -> &mut Option<HeaderList> {
         if request {
             &mut self.request_trailers
         } else {
@@ -181,7 +181,7 @@ impl Exchange {
         }
     }
 
-    pub fn wake(&self) {
+    pub(crate) fn wake(&self) {
         self.notify.notify_one();
     }
 }

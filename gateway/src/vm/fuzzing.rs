@@ -307,7 +307,7 @@ fn host_state(harness: &Harness, input: &mut Input) -> HostState {
 }
 
 /// Runs one input: see the module comment.
-pub fn hostcalls(data: &[u8]) {
+pub(crate) fn hostcalls(data: &[u8]) {
     let harness = harness();
     let mut input = Input { data };
     let state = host_state(harness, &mut input);

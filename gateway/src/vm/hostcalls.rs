@@ -32,7 +32,7 @@ macro_rules! env {
     }};
 }
 
-pub fn define(
+pub(crate) fn define(
     linker: &mut Linker<HostState>,
     defined: &mut HashSet<(String, String)>,
 ) -> wasmtime::Result<()> {
@@ -382,7 +382,7 @@ fn now_nanos() -> u64 {
 }
 
 /// Writes a filter's log line (and keeps warn/error lines while a config is being tried).
-pub fn emit_filter_log(state: &mut HostState, level: Level, message: &str) {
+pub(crate) fn emit_filter_log(state: &mut HostState, level: Level, message: &str) {
     if level >= Level::Warn {
         if let Some(capture) = state.log_capture.as_mut() {
             capture.push((level, message.to_string()));
@@ -475,7 +475,7 @@ fn get_buffer_status(c: &mut C, kind: i32, ret_size: i32, ret_flags: i32) -> Hos
 
 /// Replaces `size` bytes at `start`; `start` at or past the end appends (the spec's prepend,
 /// append, inject and replace operations).
-pub fn splice(buffer: &mut Vec<u8>, start: usize, size: usize, data: &[u8]) {
+pub(crate) fn splice(buffer: &mut Vec<u8>, start: usize, size: usize, data: &[u8]) {
     if start >= buffer.len() {
         buffer.extend_from_slice(data);
     } else {

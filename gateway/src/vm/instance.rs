@@ -30,8 +30,8 @@ struct Exports {
 }
 
 /// The request/response callbacks the driver calls on a stream context.
-#[derive(Debug, Clone, Copy)]
-pub enum StreamCallback {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StreamCallback {
     RequestHeaders { headers: usize, end_of_stream: bool },
     RequestBody { size: usize, end_of_stream: bool },
     RequestTrailers { trailers: usize },
@@ -41,7 +41,7 @@ pub enum StreamCallback {
 }
 
 impl StreamCallback {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             StreamCallback::RequestHeaders { .. } => "proxy_on_request_headers",
             StreamCallback::RequestBody { .. } => "proxy_on_request_body",
@@ -53,8 +53,8 @@ impl StreamCallback {
     }
 }
 
-pub struct PluginVm {
-    pub store: Store<HostState>,
+pub(crate) struct PluginVm {
+    pub(crate) store: Store<HostState>,
     exports: Exports,
 }
 
@@ -79,7 +79,7 @@ fn lookup<P: WasmParams, R: WasmResults>(
 impl PluginVm {
     /// Instantiates the module and runs its start function (`_initialize` then `main`, or
     /// `_start`), as the spec's integration section says.
-    pub fn instantiate(
+    pub(crate) fn instantiate(
         pre: &InstancePre<HostState>,
         state: HostState,
     ) -> wasmtime::Result<PluginVm> {
@@ -127,11 +127,11 @@ impl PluginVm {
         Ok(PluginVm { store, exports })
     }
 
-    pub fn state(&self) -> &HostState {
+    pub(crate) fn state(&self) -> &HostState {
         self.store.data()
     }
 
-    pub fn state_mut(&mut self) -> &mut HostState {
+    pub(crate) fn state_mut(&mut self) -> &mut HostState {
         self.store.data_mut()
     }
 
@@ -147,7 +147,7 @@ impl PluginVm {
     }
 
     /// Creates a plugin (root) context.
-    pub fn create_root(&mut self) -> wasmtime::Result<u32> {
+    pub(crate) fn create_root(&mut self) -> wasmtime::Result<u32> {
         let id = self.state_mut().allocate_context_id();
         self.state_mut().roots.insert(id, RootState::default());
         self.enter(id);
@@ -157,7 +157,7 @@ impl PluginVm {
         Ok(id)
     }
 
-    pub fn vm_start(&mut self, root: u32) -> wasmtime::Result<bool> {
+    pub(crate) fn vm_start(&mut self, root: u32) -> wasmtime::Result<bool> {
         self.enter(root);
         let size = size(self.state().plugin.vm_config.len());
         match &self.exports.vm_start {
@@ -168,7 +168,7 @@ impl PluginVm {
 
     /// Runs proxy_on_configure with `config`; returns the answer and the warn/error lines the
     /// filter logged meanwhile (the reason when it says no).
-    pub fn configure(
+    pub(crate) fn configure(
         &mut self,
         root: u32,
         config: &[u8],
@@ -190,7 +190,7 @@ impl PluginVm {
     }
 
     /// Creates an HTTP context under the active root.
-    pub fn create_stream(&mut self, binding: StreamBinding) -> wasmtime::Result<u32> {
+    pub(crate) fn create_stream(&mut self, binding: StreamBinding) -> wasmtime::Result<u32> {
         let state = self.state_mut();
         let id = state.allocate_context_id();
         let root = state.active_root;
@@ -202,7 +202,7 @@ impl PluginVm {
         Ok(id)
     }
 
-    pub fn stream_callback(
+    pub(crate) fn stream_callback(
         &mut self,
         context: u32,
         callback: StreamCallback,
@@ -250,7 +250,7 @@ impl PluginVm {
     }
 
     /// proxy_on_done: true when the context may be finalized now.
-    pub fn done(&mut self, context: u32) -> wasmtime::Result<bool> {
+    pub(crate) fn done(&mut self, context: u32) -> wasmtime::Result<bool> {
         self.enter(context);
         match &self.exports.done {
             Some(f) => Ok(f.call(&mut self.store, context as i32)? != 0),
@@ -258,7 +258,7 @@ impl PluginVm {
         }
     }
 
-    pub fn log(&mut self, context: u32) -> wasmtime::Result<()> {
+    pub(crate) fn log(&mut self, context: u32) -> wasmtime::Result<()> {
         self.enter(context);
         if let Some(f) = &self.exports.log {
             f.call(&mut self.store, context as i32)?;
@@ -267,7 +267,7 @@ impl PluginVm {
     }
 
     /// proxy_on_delete, then the host forgets the context and its outstanding calls.
-    pub fn delete(&mut self, context: u32) -> wasmtime::Result<()> {
+    pub(crate) fn delete(&mut self, context: u32) -> wasmtime::Result<()> {
         self.enter(context);
         let result = match &self.exports.delete {
             Some(f) => f.call(&mut self.store, context as i32),
@@ -281,7 +281,7 @@ impl PluginVm {
         result
     }
 
-    pub fn tick(&mut self, root: u32) -> wasmtime::Result<()> {
+    pub(crate) fn tick(&mut self, root: u32) -> wasmtime::Result<()> {
         self.enter(root);
         if let Some(f) = &self.exports.tick {
             f.call(&mut self.store, root as i32)?;
@@ -289,7 +289,7 @@ impl PluginVm {
         Ok(())
     }
 
-    pub fn queue_ready(&mut self, root: u32, queue: u32) -> wasmtime::Result<()> {
+    pub(crate) fn queue_ready(&mut self, root: u32, queue: u32) -> wasmtime::Result<()> {
         self.enter(root);
         if let Some(f) = &self.exports.queue_ready {
             f.call(&mut self.store, (root as i32, queue as i32))?;
@@ -299,7 +299,11 @@ impl PluginVm {
 
     /// Delivers a call's result to the context that made it; does nothing when that context is
     /// gone (Envoy cancels a context's calls when it is deleted).
-    pub fn http_call_response(&mut self, token: u32, result: CallResult) -> wasmtime::Result<()> {
+    pub(crate) fn http_call_response(
+        &mut self,
+        token: u32,
+        result: CallResult,
+    ) -> wasmtime::Result<()> {
         let Some(context) = self.state_mut().calls.remove(&token) else {
             return Ok(());
         };

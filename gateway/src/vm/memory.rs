@@ -10,7 +10,7 @@ use crate::abi::Status;
 use crate::vm::state::HostState;
 
 /// Why a hostcall stopped: a status for the guest, or a trap that ends the VM call.
-pub enum Fault {
+pub(crate) enum Fault {
     Status(Status),
     Trap(wasmtime::Error),
 }
@@ -21,10 +21,10 @@ impl From<Status> for Fault {
     }
 }
 
-pub type HostResult<T> = Result<T, Fault>;
+pub(crate) type HostResult<T> = Result<T, Fault>;
 
 /// Turns a hostcall body's outcome into the i32 status it returns (or the trap it raises).
-pub fn status(result: HostResult<()>) -> wasmtime::Result<i32> {
+pub(crate) fn status(result: HostResult<()>) -> wasmtime::Result<i32> {
     match result {
         Ok(()) => Ok(Status::Ok.code()),
         Err(Fault::Status(status)) => Ok(status.code()),
@@ -33,7 +33,7 @@ pub fn status(result: HostResult<()>) -> wasmtime::Result<i32> {
 }
 
 /// wasm32 pointer or size parameter as a host index.
-pub fn index(value: i32) -> usize {
+pub(crate) fn index(value: i32) -> usize {
     value as u32 as usize
 }
 
@@ -43,7 +43,7 @@ fn range(ptr: i32, len: usize) -> Option<std::ops::Range<usize>> {
     Some(start..end)
 }
 
-pub fn read(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> HostResult<Vec<u8>> {
+pub(crate) fn read(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> HostResult<Vec<u8>> {
     let memory = caller.data().memory.ok_or(Status::InvalidMemoryAccess)?;
     let bytes = range(ptr, index(len))
         .and_then(|r| memory.data(&*caller).get(r))
@@ -52,11 +52,15 @@ pub fn read(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> HostResul
 }
 
 /// Reads UTF-8 text (names, keys); invalid UTF-8 is a BadArgument.
-pub fn read_string(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> HostResult<String> {
+pub(crate) fn read_string(
+    caller: &mut Caller<'_, HostState>,
+    ptr: i32,
+    len: i32,
+) -> HostResult<String> {
     String::from_utf8(read(caller, ptr, len)?).map_err(|_| Fault::Status(Status::BadArgument))
 }
 
-pub fn write(caller: &mut Caller<'_, HostState>, ptr: i32, bytes: &[u8]) -> HostResult<()> {
+pub(crate) fn write(caller: &mut Caller<'_, HostState>, ptr: i32, bytes: &[u8]) -> HostResult<()> {
     let memory = caller.data().memory.ok_or(Status::InvalidMemoryAccess)?;
     let target = range(ptr, bytes.len())
         .and_then(|r| memory.data_mut(&mut *caller).get_mut(r))
@@ -65,17 +69,25 @@ pub fn write(caller: &mut Caller<'_, HostState>, ptr: i32, bytes: &[u8]) -> Host
     Ok(())
 }
 
-pub fn write_u32(caller: &mut Caller<'_, HostState>, ptr: i32, value: u32) -> HostResult<()> {
+pub(crate) fn write_u32(
+    caller: &mut Caller<'_, HostState>,
+    ptr: i32,
+    value: u32,
+) -> HostResult<()> {
     write(caller, ptr, &value.to_le_bytes())
 }
 
-pub fn write_u64(caller: &mut Caller<'_, HostState>, ptr: i32, value: u64) -> HostResult<()> {
+pub(crate) fn write_u64(
+    caller: &mut Caller<'_, HostState>,
+    ptr: i32,
+    value: u64,
+) -> HostResult<()> {
     write(caller, ptr, &value.to_le_bytes())
 }
 
 /// Copies `bytes` into memory the guest allocates, then stores the pointer and size at the
 /// two return addresses.
-pub fn hand_over(
+pub(crate) fn hand_over(
     caller: &mut Caller<'_, HostState>,
     bytes: &[u8],
     ret_ptr: i32,

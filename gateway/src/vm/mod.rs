@@ -1,17 +1,17 @@
 //! Running proxy-wasm modules with wasmtime: one instance per plugin per worker, the host
 //! functions they import (`hostcalls`, `wasi`) and what those reach (`state`, `exchange`).
 
-pub mod exchange;
+pub(crate) mod exchange;
 // The hostcall fuzz target's entry (fuzz/) and its corpus replay; never in the gateway binary.
 #[cfg(any(test, fuzzing))]
-pub mod fuzzing;
-pub mod hostcalls;
-pub mod instance;
-pub mod memory;
-pub mod properties;
-pub mod slot;
-pub mod state;
-pub mod wasi;
+pub(crate) mod fuzzing;
+pub(crate) mod hostcalls;
+pub(crate) mod instance;
+pub(crate) mod memory;
+pub(crate) mod properties;
+pub(crate) mod slot;
+pub(crate) mod state;
+pub(crate) mod wasi;
 
 use std::collections::HashSet;
 
@@ -24,7 +24,7 @@ use state::HostState;
 /// The host functions (env and the WASI subset), plus stubs for any other function the modules
 /// import: an unknown hostcall answers UNIMPLEMENTED (ENOSYS for WASI) instead of failing to
 /// link or trapping.
-pub fn linker(engine: &Engine, modules: &[&Module]) -> Result<Linker<HostState>, String> {
+pub(crate) fn linker(engine: &Engine, modules: &[&Module]) -> Result<Linker<HostState>, String> {
     let mut linker = Linker::new(engine);
     let mut defined = HashSet::new();
     hostcalls::define(&mut linker, &mut defined)

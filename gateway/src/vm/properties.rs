@@ -6,7 +6,7 @@ use crate::abi::headers::HeaderList;
 use crate::vm::exchange::Exchange;
 use crate::vm::state::HostState;
 
-pub fn split_path(bytes: &[u8]) -> Vec<String> {
+pub(crate) fn split_path(bytes: &[u8]) -> Vec<String> {
     let trimmed = bytes.strip_suffix(&[0]).unwrap_or(bytes);
     if trimmed.is_empty() {
         return Vec::new();
@@ -18,7 +18,7 @@ pub fn split_path(bytes: &[u8]) -> Vec<String> {
 }
 
 /// The dotted form of a path (`request.path`), the key of properties set by filters.
-pub fn dotted(segments: &[String]) -> String {
+pub(crate) fn dotted(segments: &[String]) -> String {
     segments.join(".")
 }
 
@@ -26,7 +26,7 @@ fn int(value: i64) -> Vec<u8> {
     value.to_le_bytes().to_vec()
 }
 
-pub fn lookup(state: &HostState, path: &[String]) -> Option<Vec<u8>> {
+pub(crate) fn lookup(state: &HostState, path: &[String]) -> Option<Vec<u8>> {
     let segments: Vec<&str> = path.iter().map(String::as_str).collect();
     match segments.as_slice() {
         ["plugin_name"] => return Some(state.plugin.name.clone().into_bytes()),

@@ -4,7 +4,6 @@
 //! calls and live reconfiguration are driven from here.
 
 use std::cell::{Cell, RefCell};
-use std::fmt;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,27 +20,20 @@ use crate::vm::exchange::Exchange;
 use crate::vm::instance::{PluginVm, StreamCallback};
 use crate::vm::state::{Effect, HostState, StreamBinding};
 
-#[derive(Debug, Clone)]
-pub enum VmError {
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum VmError {
     /// There is no working instance (it could not be re-created after a trap).
+    #[error("the filter is unavailable: {0}")]
     Unavailable(String),
     /// The call trapped, or the instance the context lived in was replaced.
+    #[error("{0}")]
     Trap(String),
-}
-
-impl fmt::Display for VmError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            VmError::Unavailable(why) => write!(f, "the filter is unavailable: {why}"),
-            VmError::Trap(why) => f.write_str(why),
-        }
-    }
 }
 
 /// An HTTP context in a specific instance generation.
 #[derive(Debug, Clone, Copy)]
-pub struct StreamHandle {
-    pub context: u32,
+pub(crate) struct StreamHandle {
+    pub(crate) context: u32,
     generation: u64,
 }
 
@@ -54,10 +46,10 @@ enum Pending {
 /// How long to wait before trying again to create an instance that failed to start.
 const RETRY_INSTANTIATE_AFTER: Duration = Duration::from_secs(1);
 
-pub struct PluginSlot {
+pub(crate) struct PluginSlot {
     this: Weak<PluginSlot>,
-    pub plugin: usize,
-    pub worker: usize,
+    pub(crate) plugin: usize,
+    pub(crate) worker: usize,
     gateway: Arc<Gateway>,
     pre: InstancePre<HostState>,
     client: Rc<HttpClient>,
@@ -70,7 +62,7 @@ pub struct PluginSlot {
 
 impl PluginSlot {
     /// Creates and configures the instance; a failure here is a startup error.
-    pub fn start(
+    pub(crate) fn start(
         plugin: usize,
         worker: usize,
         gateway: Arc<Gateway>,
@@ -290,7 +282,7 @@ impl PluginSlot {
         }
     }
 
-    pub fn create_stream(
+    pub(crate) fn create_stream(
         &self,
         exchange: &Rc<RefCell<Exchange>>,
         filter: usize,
@@ -306,7 +298,7 @@ impl PluginSlot {
         })
     }
 
-    pub fn stream_callback(
+    pub(crate) fn stream_callback(
         &self,
         handle: &StreamHandle,
         callback: StreamCallback,
@@ -319,7 +311,7 @@ impl PluginSlot {
 
     /// End of stream: proxy_on_done, then proxy_on_log and proxy_on_delete now or, if the
     /// filter asked to wait, when it calls proxy_done.
-    pub fn finish_stream(&self, handle: &StreamHandle) {
+    pub(crate) fn finish_stream(&self, handle: &StreamHandle) {
         if self.check(handle).is_ok() {
             self.retire(handle.context);
         }
@@ -365,7 +357,7 @@ impl PluginSlot {
         }
     }
 
-    pub fn queue_ready(&self, root: u32, queue: u32) {
+    pub(crate) fn queue_ready(&self, root: u32, queue: u32) {
         let _ = self.call("proxy_on_queue_ready", |vm| {
             if vm.state().roots.contains_key(&root) {
                 vm.queue_ready(root, queue)
@@ -377,7 +369,7 @@ impl PluginSlot {
 
     /// Tries a new config in a fresh root context (Kong rebuilds the filter chain the same
     /// way); the old root stays in force until commit. Err carries the filter's reason.
-    pub fn prepare(&self, config: &[u8]) -> Result<(), String> {
+    pub(crate) fn prepare(&self, config: &[u8]) -> Result<(), String> {
         self.abort();
         if self.vm.borrow().is_none() {
             let vm = self.instantiate(config)?;
@@ -401,7 +393,7 @@ impl PluginSlot {
     }
 
     /// Makes the prepared config live; the previous root context is retired.
-    pub fn commit(&self) {
+    pub(crate) fn commit(&self) {
         let pending = self.pending.borrow_mut().take();
         match pending {
             Some(Pending::Root(root)) => {
@@ -417,7 +409,7 @@ impl PluginSlot {
         }
     }
 
-    pub fn abort(&self) {
+    pub(crate) fn abort(&self) {
         let pending = self.pending.borrow_mut().take();
         if let Some(Pending::Root(root)) = pending {
             self.retire(root);
@@ -426,7 +418,7 @@ impl PluginSlot {
 }
 
 /// The reason a filter gave for refusing a config: its error (else warn) log lines.
-pub fn refusal_reason(logs: &[(Level, String)]) -> String {
+pub(crate) fn refusal_reason(logs: &[(Level, String)]) -> String {
     let errors: Vec<&str> = logs
         .iter()
         .filter(|(l, _)| *l >= Level::Error)

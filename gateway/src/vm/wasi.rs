@@ -13,13 +13,13 @@ use crate::vm::hostcalls::emit_filter_log;
 use crate::vm::memory::{index, read, write, write_u32, write_u64, Fault, HostResult};
 use crate::vm::state::HostState;
 
-pub const ERRNO_SUCCESS: i32 = 0;
-pub const ERRNO_BADF: i32 = 8;
-pub const ERRNO_FAULT: i32 = 21;
-pub const ERRNO_INVAL: i32 = 28;
-pub const ERRNO_NOSYS: i32 = 52;
-pub const ERRNO_NOTSUP: i32 = 58;
-pub const ERRNO_SPIPE: i32 = 70;
+pub(crate) const ERRNO_SUCCESS: i32 = 0;
+pub(crate) const ERRNO_BADF: i32 = 8;
+pub(crate) const ERRNO_FAULT: i32 = 21;
+pub(crate) const ERRNO_INVAL: i32 = 28;
+pub(crate) const ERRNO_NOSYS: i32 = 52;
+pub(crate) const ERRNO_NOTSUP: i32 = 58;
+pub(crate) const ERRNO_SPIPE: i32 = 70;
 
 /// The most random_get hands out in one call.
 const MAX_RANDOM_BYTES: usize = 64 * 1024;
@@ -36,16 +36,9 @@ fn errno(result: Result<(), Fault>) -> wasmtime::Result<i32> {
 }
 
 /// A module asked to exit; the VM ends (and is replaced) like after a trap.
-#[derive(Debug)]
-pub struct ProcExit(pub i32);
-
-impl std::fmt::Display for ProcExit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the module called proc_exit({})", self.0)
-    }
-}
-
-impl std::error::Error for ProcExit {}
+#[derive(Debug, thiserror::Error)]
+#[error("the module called proc_exit({0})")]
+pub(crate) struct ProcExit(pub(crate) i32);
 
 macro_rules! wasi {
     ($linker:expr, $defined:expr, $name:literal, $func:expr) => {{
@@ -54,7 +47,7 @@ macro_rules! wasi {
     }};
 }
 
-pub fn define(
+pub(crate) fn define(
     linker: &mut Linker<HostState>,
     defined: &mut HashSet<(String, String)>,
 ) -> wasmtime::Result<()> {

@@ -10,7 +10,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -559,6 +559,38 @@ fn serve<S: Read + Write>(stream: S, handler: &Handler, requests: &AtomicUsize) 
     }
 }
 
+/// A gate for a test server's handler: each `pass` waits for one `release` by the test. A slow
+/// service thus answers when the test says so (after it checked what must happen first), not
+/// after a guessed time that a busy machine can outlast.
+#[derive(Clone, Default)]
+pub struct Gate(Arc<(Mutex<usize>, Condvar)>);
+
+impl Gate {
+    /// How long `pass` waits at most, so a failed test never leaves a server thread behind.
+    const LIMIT: Duration = Duration::from_secs(60);
+
+    pub fn new() -> Gate {
+        Gate::default()
+    }
+
+    /// Lets one waiting (or the next) `pass` through.
+    pub fn release(&self) {
+        let (permits, wakeup) = &*self.0;
+        *permits.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        wakeup.notify_all();
+    }
+
+    /// Waits for a release (at most [`Gate::LIMIT`]).
+    pub fn pass(&self) {
+        let (permits, wakeup) = &*self.0;
+        let guard = permits.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut guard, _) = wakeup
+            .wait_timeout_while(guard, Gate::LIMIT, |permits| *permits == 0)
+            .unwrap_or_else(|p| p.into_inner());
+        *guard = guard.saturating_sub(1);
+    }
+}
+
 /// The upstream most tests use: `/raw...` echoes the request body as is, anything else answers
 /// a JSON description of the request (method, path, headers with repeated names as arrays,
 /// body) plus an `x-upstream-secret` header filters may remove.
@@ -596,7 +628,12 @@ pub fn echo_server() -> TestServer {
 // ---------------------------------------------------------------------------------------------
 // Client
 
-fn try_exchange(port: u16, head: &str, body_parts: &[&[u8]]) -> Result<TestResponse, String> {
+fn try_exchange(
+    port: u16,
+    head: &str,
+    body_parts: &[&[u8]],
+    after_sent: impl FnOnce(),
+) -> Result<TestResponse, String> {
     let mut stream =
         TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect to :{port}: {e}"))?;
     stream
@@ -611,6 +648,7 @@ fn try_exchange(port: u16, head: &str, body_parts: &[&[u8]]) -> Result<TestRespo
             .map_err(|e| format!("send the request body: {e}"))?;
         stream.flush().map_err(|e| e.to_string())?;
     }
+    after_sent();
     let mut wire = Wire::new(stream);
     let message = wire
         .message(true)
@@ -626,7 +664,17 @@ fn try_exchange(port: u16, head: &str, body_parts: &[&[u8]]) -> Result<TestRespo
 }
 
 fn exchange(port: u16, head: &str, body_parts: &[&[u8]]) -> TestResponse {
-    try_exchange(port, head, body_parts).unwrap_or_else(|e| panic!("{e}"))
+    exchange_then(port, head, body_parts, || {})
+}
+
+/// Sends the request, runs `after_sent` once all of it is written, then reads the answer.
+fn exchange_then(
+    port: u16,
+    head: &str,
+    body_parts: &[&[u8]],
+    after_sent: impl FnOnce(),
+) -> TestResponse {
+    try_exchange(port, head, body_parts, after_sent).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn head(method: &str, path: &str, port: u16, headers: &[(&str, &str)], framing: &str) -> String {
@@ -648,12 +696,30 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> TestResponse {
+    request_then(port, method, path, headers, body, || {})
+}
+
+/// The same, running `after_sent` once the whole request is written (e.g. releasing a
+/// [`Gate`] so a service answers only after the gateway has the request body).
+pub fn request_then(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    after_sent: impl FnOnce(),
+) -> TestResponse {
     let framing = if body.is_empty() && (method == "GET" || method == "HEAD") {
         String::new()
     } else {
         format!("content-length: {}\r\n", body.len())
     };
-    exchange(port, &head(method, path, port, headers, &framing), &[body])
+    exchange_then(
+        port,
+        &head(method, path, port, headers, &framing),
+        &[body],
+        after_sent,
+    )
 }
 
 /// A request written by hand (the whole head, `\r\n` line ends, blank line included).
@@ -672,13 +738,24 @@ pub fn request_chunked(
     headers: &[(&str, &str)],
     chunks: &[&[u8]],
 ) -> TestResponse {
+    request_chunked_then(port, path, headers, chunks, || {})
+}
+
+/// The same, running `after_sent` once the whole request is written.
+pub fn request_chunked_then(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    chunks: &[&[u8]],
+    after_sent: impl FnOnce(),
+) -> TestResponse {
     let mut encoded: Vec<Vec<u8>> = chunks
         .iter()
         .map(|c| [format!("{:x}\r\n", c.len()).as_bytes(), c, b"\r\n"].concat())
         .collect();
     encoded.push(b"0\r\n\r\n".to_vec());
     let parts: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
-    exchange(
+    exchange_then(
         port,
         &head(
             "POST",
@@ -688,6 +765,7 @@ pub fn request_chunked(
             "transfer-encoding: chunked\r\n",
         ),
         &parts,
+        after_sent,
     )
 }
 
@@ -847,6 +925,7 @@ fn wait_ready(child: &mut Child, admin_port: u16) -> Result<(), String> {
                 admin_port,
                 &head("GET", "/status", admin_port, &[], ""),
                 &[],
+                || {},
             )
             .is_ok_and(|r| r.status == 200);
         if ready {
