@@ -7,6 +7,7 @@
 //! continues in [`RequestFlow::on_call_response`].
 
 pub mod authorization_code;
+pub mod authorization_cookie;
 pub mod backchannel;
 pub mod bearer;
 pub mod body_limit;
@@ -34,7 +35,6 @@ pub mod tokens;
 pub mod upstream;
 pub mod used_credential;
 pub mod userinfo;
-pub mod verified_tokens;
 pub mod verify;
 
 pub use crate::shared::SharedState;

@@ -2,8 +2,7 @@
 //! session codecs built from it.
 
 use crate::config::{self, ClientAuthMethod, Config};
-use crate::flows::authorization_code::AuthorizationCookies;
-use crate::flows::verified_tokens::VerifiedTokens;
+use crate::flows::authorization_cookie::AuthorizationCookies;
 use crate::http::url::HttpUrl;
 use crate::session::{SameSite, SessionCodec, SessionSettings};
 
@@ -19,8 +18,6 @@ pub struct Settings {
     session_secure: SessionCodec,
     /// The authorization code flow's `authorization` cookie (same secret, its own settings).
     pub authorization_cookies: AuthorizationCookies,
-    /// Bearer JWTs whose signature verified in this worker (see `verified_tokens`).
-    pub verified_tokens: VerifiedTokens,
 }
 
 /// A configuration the parser accepted but the flows cannot carry out.
@@ -48,7 +45,6 @@ impl Settings {
             session_plain,
             session_secure,
             authorization_cookies,
-            verified_tokens: VerifiedTokens::default(),
         })
     }
 

@@ -13,8 +13,8 @@
 //! Kong's plugin) is named by its subject and `created_at`: two such logins of one user in the
 //! same second share that name, and ending one ends both, which errs on the safe side.
 
-use crate::flows::shared_cache::{self, CacheKind};
-use crate::flows::SharedState;
+use crate::shared::cache::{self as shared_cache, CacheKind};
+use crate::shared::SharedState;
 
 use super::settings::SessionSettings;
 use super::state::Session;

@@ -2,21 +2,21 @@
 //! `authorization_code` auth method, reference section 1).
 //!
 //! A request without credentials is redirected to the authorization endpoint with a fresh
-//! `state`, `nonce` and PKCE challenge, kept in the `authorization` cookie ([`cookie`]). The
+//! `state`, `nonce` and PKCE challenge, kept in the `authorization` cookie
+//! ([`authorization_cookie`](crate::flows::authorization_cookie)). The
 //! browser comes back with an authorization response ([`callback`]); the code is exchanged
 //! ([`exchange`]), the ID token verified with the nonce, a session made, and the login ends as
 //! `login_action` says ([`finish`]). The steps that need the request state machine live in
 //! `flows::engine::code_flow`.
 
 pub mod callback;
-pub mod cookie;
 pub mod exchange;
 pub mod finish;
 pub mod location;
 pub mod request;
 
+pub use crate::flows::authorization_cookie::{AuthorizationCookies, PendingAuthorization};
 pub use callback::{CallbackArgs, CallbackError};
-pub use cookie::{AuthorizationCookies, PendingAuthorization};
 pub use finish::CodeLogin;
 pub use request::LoginSecrets;
 
