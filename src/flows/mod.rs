@@ -35,6 +35,7 @@ pub mod tokens;
 pub mod upstream;
 pub mod used_credential;
 pub mod userinfo;
+pub mod verified_tokens;
 pub mod verify;
 
 pub use crate::shared::SharedState;

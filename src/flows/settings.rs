@@ -3,6 +3,7 @@
 
 use crate::config::{self, ClientAuthMethod, Config};
 use crate::flows::authorization_cookie::AuthorizationCookies;
+use crate::flows::verified_tokens::VerifiedTokens;
 use crate::http::url::HttpUrl;
 use crate::session::{SameSite, SessionCodec, SessionSettings};
 
@@ -18,6 +19,8 @@ pub struct Settings {
     session_secure: SessionCodec,
     /// The authorization code flow's `authorization` cookie (same secret, its own settings).
     pub authorization_cookies: AuthorizationCookies,
+    /// Bearer JWTs whose signature verified in this worker (see `verified_tokens`).
+    pub verified_tokens: VerifiedTokens,
 }
 
 /// A configuration the parser accepted but the flows cannot carry out.
@@ -45,6 +48,7 @@ impl Settings {
             session_plain,
             session_secure,
             authorization_cookies,
+            verified_tokens: VerifiedTokens::default(),
         })
     }
 
