@@ -19,12 +19,11 @@ use crate::flows::provider::Provider;
 use crate::flows::request::IncomingRequest;
 use crate::flows::settings::Settings;
 use crate::flows::shared_cache::{self, CacheKind};
-use crate::flows::tokens::TokenSet;
 use crate::flows::SharedState;
 use crate::http::form;
 use crate::logout::detect::suffix_matches;
 use crate::logout::logout_token::{verify_logout_token, LogoutClaims, LogoutTokenError};
-use crate::session::Session;
+use crate::session::{Session, SessionPayload};
 use crate::step::LocalResponse;
 use crate::token::decode_unverified;
 
@@ -167,15 +166,10 @@ pub fn ended_by_provider(
         return false;
     }
     let audience = settings.config.session_audience.as_str();
-    let Some(id_token) = session
-        .data(audience)
-        .and_then(|data| data.get("tokens"))
-        .and_then(TokenSet::from_session_value)
-        .and_then(|tokens| tokens.id_token().map(str::to_string))
-    else {
+    let Some(id_token) = SessionPayload::id_token_of(session, audience) else {
         return false;
     };
-    let Ok((_, claims)) = decode_unverified(&id_token) else {
+    let Ok((_, claims)) = decode_unverified(id_token) else {
         return false;
     };
     let Some(issuer) = claims.get("iss").and_then(Value::as_str) else {

@@ -3,8 +3,6 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use serde_json::Value;
-
 use crate::config::AuthMethod;
 use crate::flows::authorization_code::{self, CodeLogin};
 use crate::flows::grants::Grant;
@@ -550,8 +548,7 @@ impl RequestFlow {
 
     fn session_auth(&mut self, settings: &Settings, env: &mut Env, session: Session) -> Step {
         let audience = settings.config.session_audience.clone();
-        let data = session.data(&audience).cloned().unwrap_or(Value::Null);
-        let Some(tokens) = data.get("tokens").and_then(TokenSet::from_session_value) else {
+        let Some((tokens, payload)) = TokenSet::from_session(&session, &audience) else {
             return self.reject(
                 settings,
                 Rejection::new("invalid_session", "the session holds no tokens"),
@@ -569,12 +566,7 @@ impl RequestFlow {
                 true,
             );
         }
-        let expires = data.get("expires").and_then(Value::as_u64).unwrap_or(0);
-        let auth_method = data
-            .get("auth_method")
-            .and_then(Value::as_str)
-            .unwrap_or("session")
-            .to_string();
+        let expires = payload.expires;
         if expires != 0 && expires <= env.now {
             let refresh_token = tokens.refresh_token().map(str::to_string);
             return match (
@@ -583,7 +575,7 @@ impl RequestFlow {
                 self.provider.is_some(),
             ) {
                 (true, Some(refresh_token), true) => {
-                    let refresh = SessionRefresh::new(session, tokens, auth_method, refresh_token);
+                    let refresh = SessionRefresh::new(session, tokens, payload, refresh_token);
                     self.refresh_session(settings, env, refresh)
                 }
                 _ => self.reject(
@@ -616,11 +608,7 @@ impl RequestFlow {
             clear_cookies: Vec::new(),
         };
         if let Some(mut session) = session {
-            if let Some(tokens) = session
-                .data(&audience)
-                .and_then(|d| d.get("tokens"))
-                .and_then(TokenSet::from_session_value)
-            {
+            if let Some((tokens, payload)) = TokenSet::from_session(&session, &audience) {
                 logout.id_token = tokens.id_token().map(str::to_string);
                 logout.pending = logout::revocations(
                     &settings.config,
@@ -629,11 +617,7 @@ impl RequestFlow {
                 )
                 .into();
                 if !logout.pending.is_empty() {
-                    let expires = session
-                        .data(&audience)
-                        .and_then(|d| d.get("expires"))
-                        .and_then(Value::as_u64);
-                    let until = expires
+                    let until = Some(payload.expires)
                         .filter(|e| *e > env.now)
                         .unwrap_or(env.now.saturating_add(settings.config.cache_ttl.max(1)));
                     token_cache::mark_revoked(env.shared, &tokens, until);

@@ -1,7 +1,8 @@
 //! Token endpoint answers and the session data Kong keeps for them.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
+use crate::session::{Session, SessionPayload};
 use crate::step::CallResponse;
 
 /// The token endpoint's JSON answer, kept whole (Kong stores the full response in the session).
@@ -59,9 +60,16 @@ impl TokenSet {
         Ok(TokenSet { fields })
     }
 
-    /// Tokens as stored in a session.
+    /// Tokens as stored in a session or the shared cache.
     pub fn from_session_value(tokens: &Value) -> Option<TokenSet> {
-        let fields = tokens.as_object()?.clone();
+        TokenSet::from_fields(tokens.as_object()?.clone())
+    }
+
+    /// Tokens as a session payload keeps them ([`SessionPayload::tokens`]), taken over
+    /// without a copy; None without a string `access_token`.
+    ///
+    /// [`SessionPayload::tokens`]: crate::session::SessionPayload::tokens
+    pub fn from_fields(fields: Map<String, Value>) -> Option<TokenSet> {
         fields.get("access_token")?.as_str()?;
         Some(TokenSet { fields })
     }
@@ -112,16 +120,19 @@ impl TokenSet {
     pub fn to_value(&self) -> Value {
         Value::Object(self.fields.clone())
     }
-}
 
-/// The data Kong's openid-connect stores under the session audience.
-pub fn session_data(tokens: &TokenSet, expires: u64, auth_method: &str) -> Value {
-    json!({
-        "client": 1,
-        "tokens": tokens.to_value(),
-        "expires": expires,
-        "auth_method": auth_method,
-    })
+    /// The tokens a session keeps for `audience`, and the rest of its payload (copied once
+    /// from the session's data); None when it keeps no usable tokens.
+    pub fn from_session(session: &Session, audience: &str) -> Option<(TokenSet, SessionPayload)> {
+        let mut payload = SessionPayload::read(session, audience)?;
+        let tokens = TokenSet::from_fields(std::mem::take(&mut payload.tokens))?;
+        Some((tokens, payload))
+    }
+
+    /// The token endpoint's answer as the session keeps it.
+    pub fn fields(&self) -> &Map<String, Value> {
+        &self.fields
+    }
 }
 
 /// When the access token expires: `expires_in` from now, else never known (0).
@@ -143,6 +154,7 @@ pub fn failure_reason(response: &CallResponse) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn answer(status: Option<u16>, body: &str) -> CallResponse {
         CallResponse {
@@ -164,10 +176,11 @@ mod tests {
             ("at", Some("rt"), Some("it"))
         );
         assert_eq!(expiry(&set, 1000), 1300);
-        let data = session_data(&set, 1300, "password");
-        assert_eq!(data["tokens"]["refresh_token"], "rt");
-        assert_eq!(data["client"], 1);
-        assert_eq!(TokenSet::from_session_value(&data["tokens"]), Some(set));
+        assert_eq!(TokenSet::from_fields(set.fields().clone()), Some(set));
+        assert_eq!(
+            TokenSet::from_session_value(&json!({"id_token": "i"})),
+            None
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod ended;
 pub mod error;
 pub mod header;
 pub mod keys;
+pub mod payload;
 pub mod plaintext;
 pub mod request_cookies;
 pub mod settings;
@@ -26,6 +27,7 @@ pub mod verified_cookies;
 
 pub use codec::SessionCodec;
 pub use error::SessionError;
+pub use payload::SessionPayload;
 pub use plaintext::AudienceEntry;
 pub use settings::{SameSite, SessionSettings};
 pub use state::Session;

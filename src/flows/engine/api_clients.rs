@@ -27,7 +27,7 @@ use crate::flows::used_credential::UsedCredential;
 use crate::flows::{outbound, provider_fetch};
 use crate::step::{CallResponse, Step};
 
-use super::authorize::{Authorized, Ending, SessionStep};
+use super::authorize::{Authorized, Ending, Lookup, SessionStep};
 use super::{Env, LoginOrigin, Note, RequestFlow, Waiting};
 
 /// A bearer token being checked.
@@ -286,10 +286,8 @@ impl RequestFlow {
             Ending::Forward,
         );
         auth.access_claims = check.jwt_claims;
-        auth.introspected = introspection.is_some();
-        auth.introspection = introspection;
-        auth.userinfo_loaded = userinfo.is_some();
-        auth.userinfo = userinfo;
+        auth.introspection = Lookup::from_answer(introspection);
+        auth.userinfo = Lookup::from_answer(userinfo);
         auth.used = Some(check.used);
         self.authorize(settings, env, auth)
     }

@@ -16,7 +16,7 @@ use crate::flows::tokens::{self, TokenSet};
 use crate::flows::upstream::{self, Extras};
 use crate::flows::used_credential::UsedCredential;
 use crate::flows::verify;
-use crate::session::{ended, Session};
+use crate::session::{ended, Session, SessionPayload};
 use crate::step::{CallResponse, Step};
 use crate::token;
 
@@ -31,11 +31,8 @@ pub(in crate::flows) struct Authorized {
     pub expires: u64,
     /// The access token's claims, when it is a JWT (verified, or read from our own session).
     pub access_claims: Option<Map<String, Value>>,
-    pub introspection: Option<Map<String, Value>>,
-    /// Whether an introspection was tried (its result may be missing).
-    pub introspected: bool,
-    pub userinfo: Option<Map<String, Value>>,
-    pub userinfo_loaded: bool,
+    pub introspection: Lookup,
+    pub userinfo: Lookup,
     pub session: SessionStep,
     pub ending: Ending,
     /// Where the credential was, for `hide_credentials`.
@@ -52,7 +49,8 @@ pub(in crate::flows) enum SessionStep {
     Replace {
         session: Box<Session>,
         subject: Option<String>,
-        stored_method: String,
+        /// The payload the session had: all but its tokens is kept.
+        kept: SessionPayload,
     },
     /// A fresh authentication: a new session, unless `session` is not an enabled method or
     /// the method is in `disable_session`.
@@ -78,10 +76,8 @@ impl Authorized {
             method,
             expires,
             access_claims: None,
-            introspection: None,
-            introspected: false,
-            userinfo: None,
-            userinfo_loaded: false,
+            introspection: Lookup::NotAsked,
+            userinfo: Lookup::NotAsked,
             session,
             ending,
             used: None,
@@ -112,10 +108,10 @@ impl RequestFlow {
         if required_claims::any_configured(config) {
             auth = auth.with_trusted_access_claims();
             let sources = ClaimSources {
-                introspection: auth.introspection.as_ref(),
+                introspection: auth.introspection.found(),
                 access_token: auth.access_claims.as_ref(),
             };
-            match required_claims::check(config, sources, auth.introspected) {
+            match required_claims::check(config, sources, auth.introspection.was_asked()) {
                 Verdict::Allowed => {}
                 Verdict::NeedsIntrospection => {
                     return self.look_up_for(settings, env, auth, LookupKind::Introspection)
@@ -125,10 +121,10 @@ impl RequestFlow {
                 }
             }
         }
-        if config.upstream_introspection_header.is_some() && !auth.introspected {
+        if config.upstream_introspection_header.is_some() && !auth.introspection.was_asked() {
             return self.look_up_for(settings, env, auth, LookupKind::Introspection);
         }
-        if config.upstream_user_info_header.is_some() && !auth.userinfo_loaded {
+        if config.upstream_user_info_header.is_some() && !auth.userinfo.was_asked() {
             return self.look_up_for(settings, env, auth, LookupKind::Userinfo);
         }
         self.let_through(settings, env, auth)
@@ -154,7 +150,7 @@ impl RequestFlow {
         match token_lookup::request(settings, &provider, kind, &token) {
             Ok(request) => self.call(request, Waiting::Enrich(Box::new(auth), kind)),
             Err(e) => {
-                mark_looked_up(&mut auth, kind);
+                *auth.lookup_mut(kind) = Lookup::Failed;
                 self.notes
                     .push(Note::Info(format!("{e}: going on without it")));
                 self.authorize(settings, env, auth)
@@ -193,21 +189,23 @@ impl RequestFlow {
         kind: LookupKind,
         answer: Result<Map<String, Value>, String>,
     ) -> Step {
-        mark_looked_up(&mut auth, kind);
-        match (kind, answer) {
-            (LookupKind::Introspection, Ok(result)) => auth.introspection = Some(result),
+        let outcome = match (kind, answer) {
             (LookupKind::Userinfo, Ok(claims))
                 if !verify::userinfo_subject_matches(&auth.tokens, &claims) =>
             {
                 self.notes.push(Note::Warn(
                     "the userinfo answer's sub is not the ID token's: not used".into(),
-                ))
+                ));
+                Lookup::Failed
             }
-            (LookupKind::Userinfo, Ok(claims)) => auth.userinfo = Some(claims),
-            (_, Err(e)) => self
-                .notes
-                .push(Note::Info(format!("{e}: going on without it"))),
-        }
+            (_, Ok(answer)) => Lookup::Found(answer),
+            (_, Err(e)) => {
+                self.notes
+                    .push(Note::Info(format!("{e}: going on without it")));
+                Lookup::Failed
+            }
+        };
+        *auth.lookup_mut(kind) = outcome;
         self.authorize(settings, env, auth)
     }
 
@@ -244,12 +242,14 @@ impl RequestFlow {
             SessionStep::Replace {
                 mut session,
                 subject,
-                stored_method,
+                kept,
             } => {
                 let expires = tokens::expiry(&tokens, env.now);
-                let mut data = tokens::session_data(&tokens, expires, &stored_method);
-                ended::carry_login(&session, &config.session_audience, &mut data);
-                session.set(&config.session_audience, data, subject);
+                kept.with_tokens(tokens.fields().clone(), expires).store(
+                    &mut session,
+                    &config.session_audience,
+                    subject,
+                );
                 let Some(sid) = (env.random)() else {
                     return self.no_randomness(settings);
                 };
@@ -270,9 +270,9 @@ impl RequestFlow {
                         return self.no_randomness(settings);
                     };
                     let mut session = codec.start(env.now);
-                    let mut data = tokens::session_data(&tokens, expires, method.as_str());
-                    ended::stamp_login(&mut data, &ended::new_login_id(&sid));
-                    session.set(&config.session_audience, data, subject);
+                    let login_id = ended::new_login_id(&sid);
+                    SessionPayload::new(tokens.fields().clone(), expires, method, Some(login_id))
+                        .store(&mut session, &config.session_audience, subject);
                     match codec.save(&mut session, env.now, sid) {
                         Ok(cookies) => cookies,
                         Err(e) => {
@@ -289,8 +289,8 @@ impl RequestFlow {
             self.events.push(event);
         }
         let extras = Extras {
-            introspection: introspection.as_ref(),
-            userinfo: userinfo.as_ref(),
+            introspection: introspection.found(),
+            userinfo: userinfo.found(),
             used_credential: used.as_ref(),
         };
         match ending {
@@ -331,9 +331,38 @@ impl RequestFlow {
     }
 }
 
-fn mark_looked_up(auth: &mut Authorized, kind: LookupKind) {
-    match kind {
-        LookupKind::Introspection => auth.introspected = true,
-        LookupKind::Userinfo => auth.userinfo_loaded = true,
+/// What asking the provider about the access token (introspection, userinfo) gave.
+pub(in crate::flows) enum Lookup {
+    /// Not asked (yet).
+    NotAsked,
+    /// Asked, and nothing usable came back: the request goes on without it.
+    Failed,
+    Found(Map<String, Value>),
+}
+
+impl Lookup {
+    /// An answer the request came with (a bearer token's introspection), or none yet.
+    pub fn from_answer(answer: Option<Map<String, Value>>) -> Lookup {
+        answer.map_or(Lookup::NotAsked, Lookup::Found)
+    }
+
+    pub fn was_asked(&self) -> bool {
+        !matches!(self, Lookup::NotAsked)
+    }
+
+    pub fn found(&self) -> Option<&Map<String, Value>> {
+        match self {
+            Lookup::Found(answer) => Some(answer),
+            Lookup::NotAsked | Lookup::Failed => None,
+        }
+    }
+}
+
+impl Authorized {
+    fn lookup_mut(&mut self, kind: LookupKind) -> &mut Lookup {
+        match kind {
+            LookupKind::Introspection => &mut self.introspection,
+            LookupKind::Userinfo => &mut self.userinfo,
+        }
     }
 }

@@ -29,7 +29,7 @@ use crate::flows::shared_cache::{self, CacheKind};
 use crate::flows::token_cache;
 use crate::flows::tokens::{self, TokenSet};
 use crate::flows::{outbound, verify};
-use crate::session::Session;
+use crate::session::{Session, SessionPayload};
 use crate::step::{CallResponse, Step};
 
 use super::authorize::{Authorized, Ending, SessionStep};
@@ -42,8 +42,8 @@ pub(super) const MAX_POLLS: u32 = 200;
 pub(in crate::flows) struct SessionRefresh {
     session: Box<Session>,
     previous: TokenSet,
-    /// The `auth_method` the session keeps.
-    stored_method: String,
+    /// The rest of the session's payload (its tokens are `previous`), kept with the new ones.
+    kept: SessionPayload,
     refresh_token: String,
     /// The hash of the refresh token: names the lock and the shared result.
     key: String,
@@ -55,14 +55,14 @@ impl SessionRefresh {
     pub(super) fn new(
         session: Session,
         previous: TokenSet,
-        stored_method: String,
+        kept: SessionPayload,
         refresh_token: String,
     ) -> SessionRefresh {
         let key = shared_cache::digest(&["refresh_token#", &refresh_token]);
         SessionRefresh {
             session: Box::new(session),
             previous,
-            stored_method,
+            kept,
             refresh_token,
             key,
             polls: 0,
@@ -196,7 +196,7 @@ impl RequestFlow {
         let step = SessionStep::Replace {
             session: refresh.session,
             subject,
-            stored_method: refresh.stored_method,
+            kept: refresh.kept,
         };
         let mut auth = Authorized::new(tokens, AuthMethod::Session, expires, step, Ending::Forward);
         auth.event = Some(event);
