@@ -16,6 +16,7 @@
 use crate::shared::cache::{self as shared_cache, CacheKind};
 use crate::shared::SharedState;
 
+use super::payload::SessionPayload;
 use super::settings::SessionSettings;
 use super::state::Session;
 
@@ -23,42 +24,16 @@ use super::state::Session;
 /// forever; the cache drops the marks closest to their end first when full).
 const WITHOUT_TIMEOUTS: u64 = 365 * 24 * 3600;
 
-/// The field of the audience's data that names one login (kept across refreshes), so that a
-/// new login of the same user in the same second as an ended one is not refused with it.
-pub const LOGIN_ID: &str = "login_id";
-
 /// A login id from the first session id of the login (random, and public like every sid).
+/// It is kept in [`SessionPayload::login_id`] and carried over every refresh.
 pub fn new_login_id(first_sid: &[u8; 32]) -> String {
     first_sid[..16].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Puts `login_id` into the audience data a login stores.
-pub fn stamp_login(data: &mut serde_json::Value, login_id: &str) {
-    if let Some(object) = data.as_object_mut() {
-        object.insert(LOGIN_ID.to_string(), login_id.into());
-    }
-}
-
-/// Carries the login id of `previous` (the session being replaced) into its new data.
-pub fn carry_login(previous: &Session, audience: &str, data: &mut serde_json::Value) {
-    if let Some(id) = login_id(previous, audience) {
-        let id = id.to_string();
-        stamp_login(data, &id);
-    }
-}
-
-fn login_id<'a>(session: &'a Session, audience: &str) -> Option<&'a str> {
-    session
-        .data(audience)
-        .and_then(|data| data.get(LOGIN_ID))
-        .and_then(serde_json::Value::as_str)
-        .filter(|id| !id.is_empty())
 }
 
 /// The name every copy of this session shares: its login id, or (sessions made without one,
 /// e.g. by Kong) its subject and creation time.
 pub fn identity(session: &Session, audience: &str) -> String {
-    if let Some(id) = login_id(session, audience) {
+    if let Some(id) = SessionPayload::login_id_of(session, audience) {
         return shared_cache::digest(&["ended#", audience, "#login#", id]);
     }
     let subject = session.subject(audience).unwrap_or_default();
@@ -118,22 +93,30 @@ mod tests {
         assert_ne!(identity(&a, "default"), identity(&other_user, "default"));
     }
 
+    fn login(created_at: u64, first_sid: u8) -> (Session, SessionPayload) {
+        let mut session = session(created_at);
+        let payload = SessionPayload::new(
+            serde_json::Map::new(),
+            0,
+            crate::config::AuthMethod::Password,
+            Some(new_login_id(&[first_sid; 32])),
+        );
+        payload.store(&mut session, "default", Some("john".into()));
+        (session, payload)
+    }
+
     #[test]
     fn logins_in_the_same_second_have_their_own_identity() {
-        let mut first = session(100);
-        let mut data = serde_json::json!({});
-        stamp_login(&mut data, &new_login_id(&[1; 32]));
-        first.set("default", data, Some("john".into()));
-        let mut second = session(100);
-        let mut data = serde_json::json!({});
-        stamp_login(&mut data, &new_login_id(&[2; 32]));
-        second.set("default", data, Some("john".into()));
+        let (first, payload) = login(100, 1);
+        let (second, _) = login(100, 2);
         assert_ne!(identity(&first, "default"), identity(&second, "default"));
         // A refresh keeps the login's identity.
         let mut refreshed = session(100);
-        let mut data = serde_json::json!({"tokens": {}});
-        carry_login(&first, "default", &mut data);
-        refreshed.set("default", data, Some("john".into()));
+        payload.with_tokens(serde_json::Map::new(), 5).store(
+            &mut refreshed,
+            "default",
+            Some("john".into()),
+        );
         assert_eq!(identity(&first, "default"), identity(&refreshed, "default"));
     }
 
