@@ -12,6 +12,7 @@
 //! The JSON Schema Kong loads beside the filter (`filter-config/openid_connect.meta.json`) is
 //! generated from these types by [`schema::kong_config_schema`].
 
+mod checks;
 mod defaults;
 mod error;
 pub mod kong_fields;
