@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 
+use crate::config::Config;
 use crate::discovery::{Jwks, ProviderMetadata};
-use crate::flows::settings::Settings;
 
 /// What discovery produced. Workers share the documents as the IdP sent them (see
 /// [`Provider::to_shared`]) and each parses them once.
@@ -82,9 +82,9 @@ impl Provider {
     }
 
     /// Config field first, then discovery (Kong's override rule).
-    pub fn token_endpoint<'a>(&'a self, settings: &'a Settings) -> Option<&'a str> {
+    pub fn token_endpoint<'a>(&'a self, settings: &'a impl AsRef<Config>) -> Option<&'a str> {
         settings
-            .config
+            .as_ref()
             .token_endpoint
             .as_deref()
             .or(self.metadata.token_endpoint.as_deref())
@@ -92,17 +92,17 @@ impl Provider {
 
     /// Config `revocation_endpoint`, then the discovered `revocation_endpoint` (the parser
     /// already falls back to `token_revocation_endpoint`).
-    pub fn revocation_endpoint<'a>(&'a self, settings: &'a Settings) -> Option<&'a str> {
+    pub fn revocation_endpoint<'a>(&'a self, settings: &'a impl AsRef<Config>) -> Option<&'a str> {
         settings
-            .config
+            .as_ref()
             .revocation_endpoint
             .as_deref()
             .or(self.metadata.revocation_endpoint.as_deref())
     }
 
-    pub fn end_session_endpoint<'a>(&'a self, settings: &'a Settings) -> Option<&'a str> {
+    pub fn end_session_endpoint<'a>(&'a self, settings: &'a impl AsRef<Config>) -> Option<&'a str> {
         settings
-            .config
+            .as_ref()
             .end_session_endpoint
             .as_deref()
             .or(self.metadata.end_session_endpoint.as_deref())
@@ -110,27 +110,27 @@ impl Provider {
 
     /// The JWKS URL: config `jwks_endpoint`, then the discovered `jwks_uri`.
     pub fn jwks_endpoint<'a>(
-        settings: &'a Settings,
+        settings: &'a impl AsRef<Config>,
         metadata: &'a ProviderMetadata,
     ) -> Option<&'a str> {
         settings
-            .config
+            .as_ref()
             .jwks_endpoint
             .as_deref()
             .or(metadata.jwks_uri.as_deref())
     }
 
     /// Issuers a token may come from: `issuers_allowed`, else the discovered issuer.
-    pub fn issuers_allowed(&self, settings: &Settings) -> Vec<String> {
-        if settings.config.issuers_allowed.is_empty() {
+    pub fn issuers_allowed(&self, settings: &impl AsRef<Config>) -> Vec<String> {
+        if settings.as_ref().issuers_allowed.is_empty() {
             vec![self.metadata.issuer.clone()]
         } else {
-            settings.config.issuers_allowed.clone()
+            settings.as_ref().issuers_allowed.clone()
         }
     }
 
     /// Whether the documents are older than `rediscovery_lifetime`.
-    pub fn is_stale(&self, settings: &Settings, now: u64) -> bool {
-        now.saturating_sub(self.fetched_at) >= settings.config.rediscovery_lifetime.max(1)
+    pub fn is_stale(&self, settings: &impl AsRef<Config>, now: u64) -> bool {
+        now.saturating_sub(self.fetched_at) >= settings.as_ref().rediscovery_lifetime.max(1)
     }
 }

@@ -23,6 +23,13 @@ pub struct Settings {
     pub verified_tokens: VerifiedTokens,
 }
 
+/// What reads only the configuration (the provider's endpoint overrides) takes any holder of it.
+impl AsRef<Config> for Settings {
+    fn as_ref(&self) -> &Config {
+        &self.config
+    }
+}
+
 /// A configuration the parser accepted but the flows cannot carry out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
