@@ -85,6 +85,11 @@ impl PluginRuntime {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    pub(crate) fn set_config(&self, config: &serde_json::Value) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.config = config.clone();
+    }
+
     /// The bytes proxy_on_configure sees for the current config.
     pub(crate) fn config_bytes(&self) -> Vec<u8> {
         config_text(&self.snapshot().config)

@@ -47,8 +47,7 @@ fn decode(path: &str) -> Result<String, PathError> {
     let bytes = path.as_bytes();
     let mut out = String::with_capacity(bytes.len());
     let mut i = 0;
-    while i < bytes.len() {
-        let byte = bytes[i];
+    while let Some(&byte) = bytes.get(i) {
         if byte == b'%' {
             let (Some(high), Some(low)) = (
                 bytes.get(i + 1).copied().and_then(hex),

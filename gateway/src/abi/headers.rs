@@ -73,7 +73,9 @@ impl HeaderList {
         let lower = name.to_ascii_lowercase();
         match self.pairs.iter().position(|(n, _)| *n == lower) {
             Some(first) => {
-                self.pairs[first].1 = value.to_vec();
+                if let Some(pair) = self.pairs.get_mut(first) {
+                    pair.1 = value.to_vec();
+                }
                 let mut index = 0;
                 self.pairs.retain(|(n, _)| {
                     let keep = index <= first || *n != lower;

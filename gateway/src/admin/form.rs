@@ -116,7 +116,8 @@ fn place(
         match entry {
             Value::Object(inner) => current = inner,
             _ => {
-                violations.add(&path[..=depth], "is set both as a value and as a record");
+                let field = path.get(..=depth).unwrap_or(path);
+                violations.add(field, "is set both as a value and as a record");
                 return;
             }
         }

@@ -17,12 +17,20 @@ pub(crate) fn plugin_json(gateway: &Gateway, plugin: &PluginRuntime) -> Value {
     let (service, route) = match plugin.spec.scope {
         PluginScope::Global => (Value::Null, Value::Null),
         PluginScope::Service(index) => (
-            json!({ "id": gateway.config.services[index].id }),
+            gateway
+                .config
+                .services
+                .get(index)
+                .map_or(Value::Null, |service| json!({ "id": service.id })),
             Value::Null,
         ),
         PluginScope::Route(index) => (
             Value::Null,
-            json!({ "id": gateway.config.routes[index].id }),
+            gateway
+                .config
+                .routes
+                .get(index)
+                .map_or(Value::Null, |route| json!({ "id": route.id })),
         ),
     };
     json!({
@@ -245,11 +253,9 @@ pub(crate) async fn patch(
 
 /// Stores a config another host applied (admin-only mode).
 fn store_config(gateway: &Gateway, plugin: usize, config: &Value) {
-    let mut state = gateway.plugins[plugin]
-        .state
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    state.config = config.clone();
+    if let Some(runtime) = gateway.plugins.get(plugin) {
+        runtime.set_config(config);
+    }
 }
 
 /// Tries `config` in every worker; if all accept, stores it and makes it live, else rolls back
@@ -285,11 +291,9 @@ async fn reconfigure(gateway: &Arc<Gateway>, plugin: usize, config: &Value) -> R
     }
     if refusal.is_none() {
         // Stored before commit, so an instance re-created after a trap gets the new config.
-        let mut state = gateway.plugins[plugin]
-            .state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        state.config = config.clone();
+        if let Some(runtime) = gateway.plugins.get(plugin) {
+            runtime.set_config(config);
+        }
     }
     let mut done = Vec::new();
     for worker in workers {

@@ -127,14 +127,18 @@ impl TrustedIps {
 fn prefix_matches(network: &[u8], address: &[u8], bits: u8) -> bool {
     let full = usize::from(bits / 8);
     let rest = bits % 8;
-    if network[..full] != address[..full] {
+    // `bits` was checked against the address length when the CIDR was parsed.
+    if network.get(..full).is_none() || network.get(..full) != address.get(..full) {
         return false;
     }
     if rest == 0 {
         return true;
     }
     let mask = 0xffu8 << (8 - rest);
-    (network[full] & mask) == (address[full] & mask)
+    match (network.get(full), address.get(full)) {
+        (Some(n), Some(a)) => (n & mask) == (a & mask),
+        _ => false,
+    }
 }
 
 /// Who may use the admin API: a Host check against DNS rebinding and an optional token.

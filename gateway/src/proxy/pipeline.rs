@@ -150,6 +150,8 @@ pub(crate) struct Pipeline {
     /// Envoy's `allow_on_headers_stop_iteration`.
     stop_headers_only: bool,
     holds: Vec<Hold>,
+    /// Stands in for the hold of a position outside `order` (none is ever asked for).
+    spare: Hold,
     /// Events waiting to enter the filter at each position.
     queues: Vec<VecDeque<Event>>,
     /// Body data that got past every filter.
@@ -170,6 +172,7 @@ impl Pipeline {
         Pipeline {
             direction,
             holds: vec![Hold::default(); order.len()],
+            spare: Hold::default(),
             queues: (0..order.len()).map(|_| VecDeque::new()).collect(),
             order,
             headers_end,
@@ -240,11 +243,11 @@ impl Pipeline {
     }
 
     fn hold(&mut self, position: usize) -> &mut Hold {
-        // Positions come from `order`, whose length `holds` shares; the fallback is never used.
-        if position >= self.holds.len() {
-            self.holds.resize_with(position + 1, Hold::default);
+        // Positions come from `order`, whose length `holds` shares: `spare` is never used.
+        match self.holds.get_mut(position) {
+            Some(hold) => hold,
+            None => &mut self.spare,
         }
-        &mut self.holds[position]
     }
 
     /// Puts `events` let through by the filter at `from` (None: the message's source) before

@@ -456,7 +456,7 @@ fn get_buffer_bytes(
     let (start, max) = (index(start), index(max));
     let bytes = read_buffer(c.data(), kind, |buffer| {
         let rest = buffer.get(start..)?;
-        Some(rest[..rest.len().min(max)].to_vec())
+        Some(rest.iter().take(max).copied().collect::<Vec<u8>>())
     })?
     .ok_or(Status::BadArgument)?;
     if bytes.is_empty() {

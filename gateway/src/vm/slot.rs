@@ -13,7 +13,7 @@ use wasmtime::InstancePre;
 
 use crate::abi::Action;
 use crate::dispatch::{self, CallRequest};
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, PluginRuntime};
 use crate::http::client::HttpClient;
 use crate::log::{self, Level};
 use crate::vm::exchange::Exchange;
@@ -82,20 +82,35 @@ impl PluginSlot {
             pending: RefCell::new(None),
             last_attempt: Cell::new(None),
         });
-        let config = slot.gateway.plugins[plugin].config_bytes();
-        let vm = slot.instantiate(&config)?;
+        let vm = slot.instantiate(&slot.runtime()?.config_bytes())?;
         slot.install(vm);
         tokio::task::spawn_local(tick_loop(Rc::downgrade(&slot), slot.tick.clone()));
         Ok(slot)
     }
 
+    /// The plugin this slot runs (its index comes from the gateway's own list).
+    fn runtime(&self) -> Result<&PluginRuntime, String> {
+        self.gateway
+            .plugins
+            .get(self.plugin)
+            .ok_or_else(|| format!("no plugin #{}", self.plugin))
+    }
+
     fn origin(&self) -> String {
-        let spec = &self.gateway.plugins[self.plugin].spec;
-        format!("filter {} worker {}", spec.scope_label(), self.worker)
+        let label = self
+            .runtime()
+            .map(|runtime| runtime.spec.scope_label())
+            .unwrap_or_default();
+        format!("filter {label} worker {}", self.worker)
+    }
+
+    /// A new instance, configured with the plugin's current config.
+    fn reinstantiate(&self) -> Result<PluginVm, String> {
+        self.instantiate(&self.runtime()?.config_bytes())
     }
 
     fn instantiate(&self, config: &[u8]) -> Result<PluginVm, String> {
-        let runtime = &self.gateway.plugins[self.plugin];
+        let runtime = self.runtime()?;
         let state = HostState::new(runtime.info.clone(), self.gateway.clone(), self.worker);
         let fail = |stage: &str, e: wasmtime::Error| format!("{stage} trapped: {}", describe(&e));
         let mut vm =
@@ -148,8 +163,7 @@ impl PluginSlot {
             ));
         }
         self.last_attempt.set(Some(now));
-        let config = self.gateway.plugins[self.plugin].config_bytes();
-        match self.instantiate(&config) {
+        match self.reinstantiate() {
             Ok(vm) => {
                 log::emit(Level::Info, &self.origin(), "VM instance re-created");
                 self.install(vm);
@@ -205,8 +219,7 @@ impl PluginSlot {
             }
         }
         self.last_attempt.set(Some(Instant::now()));
-        let config = self.gateway.plugins[self.plugin].config_bytes();
-        match self.instantiate(&config) {
+        match self.reinstantiate() {
             Ok(vm) => {
                 log::emit(Level::Info, &self.origin(), "VM instance replaced and reconfigured");
                 self.install(vm);

@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use wasmtime::{Caller, Linker};
 
+use crate::abi::Status;
 use crate::log::Level;
 use crate::vm::hostcalls::emit_filter_log;
 use crate::vm::memory::{index, read, write, write_u32, write_u64, Fault, HostResult};
@@ -231,17 +232,25 @@ fn gather_and_log(
     let mut text = Vec::new();
     for n in 0..index(count) {
         let entry = read(c, iovs.wrapping_add((n * 8) as i32), 8)?;
-        let ptr = i32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
-        let len = i32::from_le_bytes([entry[4], entry[5], entry[6], entry[7]]);
+        // An iovec: the buffer's address and length, little-endian (`read` gave 8 bytes).
+        let [p0, p1, p2, p3, l0, l1, l2, l3] = entry[..] else {
+            return Err(Status::InvalidMemoryAccess.into());
+        };
+        let ptr = i32::from_le_bytes([p0, p1, p2, p3]);
+        let len = i32::from_le_bytes([l0, l1, l2, l3]);
         text.extend_from_slice(&read(c, ptr, len)?);
     }
     write_u32(c, ret, text.len() as u32)?;
     let state = c.data_mut();
-    let mut pending = std::mem::take(&mut state.stdio_partial[stream]);
+    let Some(partial) = state.stdio_partial.get_mut(stream) else {
+        return Ok(());
+    };
+    let mut pending = std::mem::take(partial);
     pending.extend_from_slice(&text);
     while let Some(end) = pending.iter().position(|b| *b == b'\n') {
         let line: Vec<u8> = pending.drain(..=end).collect();
-        let message = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+        let line = line.strip_suffix(b"\n").unwrap_or(&line);
+        let message = String::from_utf8_lossy(line).into_owned();
         emit_filter_log(state, level, message.trim_end_matches('\r'));
     }
     if pending.len() > MAX_PARTIAL_LINE {
@@ -249,6 +258,8 @@ fn gather_and_log(
         emit_filter_log(state, level, &message);
         pending.clear();
     }
-    state.stdio_partial[stream] = pending;
+    if let Some(partial) = state.stdio_partial.get_mut(stream) {
+        *partial = pending;
+    }
     Ok(())
 }
