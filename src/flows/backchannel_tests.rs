@@ -3,85 +3,24 @@
 //! endpoint, and the same cookie is then refused by the request path. Every refusal of a
 //! logout token (forged, replayed, wrong audience, expired, malformed) is 400 and ends nothing.
 
-use std::cell::Cell;
-use std::rc::Rc;
-
-use serde_json::{json, Value};
-
-use crate::config::Config;
-use crate::discovery::Algorithm;
-use crate::flows::shared_cache::{self, memory::MemoryStore, CacheKind};
-use crate::flows::test_env::with_env;
-use crate::flows::{Event, IncomingRequest, Provider, RequestFlow, Settings, SharedState};
-use crate::http::{basic, form};
+use crate::flows::harness::*;
+use crate::http::form;
 use crate::logout::logout_token::BACKCHANNEL_LOGOUT_EVENT;
-use crate::step::{CallResponse, LocalResponse, Step};
-use crate::token::testkeys::{self, Signer, ISSUER, NOW};
 
-const SECRET: &str = "backchannel-session-secret";
 const SUFFIX: &str = "/backchannel-logout";
 
-/// Shared data as the adapter keeps it (the cache in a host-like store).
-#[derive(Default)]
-struct MemoryShared {
-    store: MemoryStore,
-    refetches: Cell<u32>,
-}
-
-impl SharedState for MemoryShared {
-    fn claim_jwks_refetch(&self, _now: u64) -> bool {
-        self.refetches.set(self.refetches.get() + 1);
-        true
-    }
-
-    fn cache_get(&self, kind: CacheKind, key: &str, now: u64) -> Option<Vec<u8>> {
-        shared_cache::get(&self.store, kind, key, now)
-    }
-
-    fn cache_put(&self, kind: CacheKind, key: &str, value: &[u8], expires_at: u64) {
-        shared_cache::put(&self.store, kind, key, value, expires_at, 0);
-    }
-}
-
+/// Sessions and the password grant, with the back-channel logout endpoint at [`SUFFIX`].
 fn settings(extra: Value) -> Settings {
-    let mut config = json!({
-        "issuer": ISSUER, "client_id": ["kong"], "client_secret": ["secret"],
-        "session_secret": SECRET, "auth_methods": ["session", "password"],
-        "logout_backchannel_uri_suffix": SUFFIX,
-    });
-    if let (Value::Object(base), Value::Object(extra)) = (&mut config, extra) {
-        base.extend(extra);
-    }
-    let config = Config::parse(config.to_string().as_bytes()).unwrap();
-    Settings::new(config, SECRET.as_bytes()).unwrap()
+    crate::flows::harness::settings(merged(
+        json!({"auth_methods": ["session", "password"], "logout_backchannel_uri_suffix": SUFFIX}),
+        extra,
+    ))
 }
 
+/// The provider as a node knows it, its P-256 key under `kid`.
 fn provider_with_kid(kid: &str) -> Rc<Provider> {
-    let metadata = json!({
-        "issuer": ISSUER,
-        "token_endpoint": format!("{ISSUER}/token"),
-        "jwks_uri": format!("{ISSUER}/jwks"),
-    });
-    let jwks = testkeys::jwks_json(&[testkeys::p256_jwk(&testkeys::p256_key(), kid)]);
-    Rc::new(Provider::from_documents(metadata.to_string().as_bytes(), Some(&jwks), NOW).unwrap())
-}
-
-fn provider() -> Rc<Provider> {
-    provider_with_kid("k1")
-}
-
-fn sign(header: Value, claims: &Value) -> String {
-    testkeys::sign_compact(
-        &header,
-        claims,
-        &Signer::P256(&testkeys::p256_key()),
-        Algorithm::ES256,
-    )
-}
-
-fn id_token(sid: &str, iat: u64) -> String {
-    let claims = json!({"iss": ISSUER, "sub": "user-john", "aud": "kong", "iat": iat, "exp": iat + 300, "sid": sid});
-    sign(json!({"alg": "ES256", "kid": "k1"}), &claims)
+    let metadata = metadata(json!({})).to_string();
+    Rc::new(Provider::from_documents(metadata.as_bytes(), Some(&jwks("rsa1", kid)), NOW).unwrap())
 }
 
 fn logout_claims(jti: &str) -> Value {
@@ -93,85 +32,41 @@ fn logout_claims(jti: &str) -> Value {
 }
 
 fn logout_token(claims: &Value) -> String {
-    sign(
-        json!({"alg": "ES256", "kid": "k1", "typ": "logout+jwt"}),
+    testkeys::sign_compact(
+        &json!({"alg": "ES256", "kid": "k1", "typ": "logout+jwt"}),
         claims,
+        &Signer::P256(&testkeys::p256_key()),
+        Algorithm::ES256,
     )
-}
-
-fn request(
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> IncomingRequest {
-    IncomingRequest {
-        http10: false,
-        method: method.into(),
-        scheme: "http".into(),
-        authority: "app.test".into(),
-        path: path.into(),
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.to_ascii_lowercase(), v.to_string()))
-            .collect(),
-        body: body.map(|b| b.as_bytes().to_vec()),
-    }
 }
 
 fn backchannel_request(token: &str) -> IncomingRequest {
     let body = form::encode([("logout_token", token)]);
-    let length = body.len().to_string();
-    request(
-        "POST",
-        &format!("/app{SUFFIX}"),
-        &[
-            ("content-type", "application/x-www-form-urlencoded"),
-            ("content-length", &length),
-        ],
-        Some(&body),
+    with_body(
+        request("POST", &format!("/app{SUFFIX}"), &[]),
+        "application/x-www-form-urlencoded",
+        &body,
     )
 }
 
 /// Logs john in with the password grant at `now`; the ID token carries `sid`. Returns the
 /// session cookie (`name=value`).
-fn login(settings: &Settings, shared: &MemoryShared, sid: &str, now: u64) -> String {
-    // One password per login: the grant cache would otherwise answer later logins.
-    let auth = basic::client_authorization("john", sid);
-    let mut flow = RequestFlow::new(
-        request("GET", "/", &[("authorization", &auth)], None),
-        Some(provider()),
+fn login(settings: &Settings, shared: &Rc<MemoryShared>, sid: &str, now: u64) -> String {
+    let id_token = id_token(json!({"sid": sid, "iat": now - 1, "exp": now + 299}));
+    let tokens = ok_json(
+        json!({"access_token": format!("at-{sid}"), "id_token": id_token,
+                                "token_type": "Bearer", "expires_in": 3600}),
     );
-    let step = with_env(now, shared, |env| flow.start(settings, env));
-    assert!(matches!(step, Step::Call(_)), "{step:?}");
-    let body = json!({"access_token": format!("at-{sid}"), "id_token": id_token(sid, now - 1), "token_type": "Bearer", "expires_in": 3600});
-    let answer = CallResponse {
-        status: Some(200),
-        headers: vec![],
-        body: body.to_string().into_bytes(),
-    };
-    let step = with_env(now, shared, |env| {
-        flow.on_call_response(settings, env, answer)
-    });
-    let Step::Forward(forward) = step else {
-        panic!("expected Forward, got {step:?}");
-    };
-    let cookie = forward
-        .add_response_headers
-        .iter()
-        .find(|(n, _)| n == "set-cookie")
-        .map(|(_, v)| v.clone())
-        .expect("a session cookie");
-    cookie.split(';').next().unwrap_or_default().to_string()
+    // One password per login: the grant cache would otherwise answer later logins.
+    password_login(settings, shared, sid, tokens, now)
 }
 
 /// The decision for a request with the session cookie: forwarded or the local answer.
-fn use_session(settings: &Settings, shared: &MemoryShared, cookie: &str, now: u64) -> Step {
-    let mut flow = RequestFlow::new(
-        request("GET", "/", &[("cookie", cookie)], None),
-        Some(provider()),
-    );
-    with_env(now, shared, |env| flow.start(settings, env))
+fn use_session(settings: &Settings, shared: &Rc<MemoryShared>, cookie: &str, now: u64) -> Step {
+    let request = request("GET", "/", &[("cookie", cookie)]);
+    Run::with_shared(settings, request, now, shared.clone())
+        .last()
+        .clone()
 }
 
 fn is_refused_as_expired(step: &Step) -> bool {
@@ -187,33 +82,22 @@ fn is_refused_as_expired(step: &Step) -> bool {
     }
 }
 
-/// Sends a logout token to the endpoint with the provider `provider`; the flow's final answer
-/// (after a JWKS refetch answered with `refetched_jwks`, if one is asked for).
+/// Sends a logout token to the endpoint of a node that knows `provider`; the flow's final
+/// answer (after a JWKS refetch answered with the provider's keys, if one is asked for).
 fn post_logout(
     settings: &Settings,
-    shared: &MemoryShared,
+    shared: &Rc<MemoryShared>,
     provider: Rc<Provider>,
     token: &str,
     now: u64,
 ) -> (LocalResponse, RequestFlow) {
-    let mut flow = RequestFlow::new(backchannel_request(token), Some(provider));
-    let mut step = with_env(now, shared, |env| flow.start(settings, env));
-    if let Step::Call(call) = &step {
+    let request = backchannel_request(token);
+    let mut run = Run::start(settings, request, Some(provider), now, shared.clone());
+    if let Step::Call(call) = run.last() {
         assert!(call.path.ends_with("/jwks"), "{}", call.path);
-        let jwks = testkeys::jwks_json(&[testkeys::p256_jwk(&testkeys::p256_key(), "k1")]);
-        let answer = CallResponse {
-            status: Some(200),
-            headers: vec![],
-            body: jwks,
-        };
-        step = with_env(now, shared, |env| {
-            flow.on_call_response(settings, env, answer)
-        });
+        run.feed(settings, ok_bytes(jwks("rsa1", "k1")), now);
     }
-    match step {
-        Step::Respond(response) => (response, flow),
-        other => panic!("the endpoint must answer locally, got {other:?}"),
-    }
+    (run.response().clone(), run.flow)
 }
 
 fn error_description(response: &LocalResponse) -> String {
@@ -225,7 +109,7 @@ fn error_description(response: &LocalResponse) -> String {
 #[test]
 fn a_valid_logout_token_is_200_and_the_session_is_refused_on_the_next_request() {
     let settings = settings(json!({}));
-    let shared = MemoryShared::default();
+    let shared = Rc::new(MemoryShared::default());
     let cookie = login(&settings, &shared, "idp-session-1", NOW);
     assert!(matches!(
         use_session(&settings, &shared, &cookie, NOW + 5),
@@ -256,7 +140,7 @@ fn a_valid_logout_token_is_200_and_the_session_is_refused_on_the_next_request() 
 #[test]
 fn a_sid_ends_only_its_session_and_a_sub_ends_the_users_older_sessions() {
     let settings = settings(json!({}));
-    let shared = MemoryShared::default();
+    let shared = Rc::new(MemoryShared::default());
     let first = login(&settings, &shared, "idp-session-1", NOW);
     let second = login(&settings, &shared, "idp-session-2", NOW + 1);
 
@@ -308,7 +192,7 @@ fn a_sid_ends_only_its_session_and_a_sub_ends_the_users_older_sessions() {
 #[test]
 fn forged_replayed_wrong_audience_expired_and_malformed_requests_are_400_and_end_nothing() {
     let settings = settings(json!({}));
-    let shared = MemoryShared::default();
+    let shared = Rc::new(MemoryShared::default());
     let cookie = login(&settings, &shared, "idp-session-1", NOW);
 
     let forged = {
@@ -329,7 +213,11 @@ fn forged_replayed_wrong_audience_expired_and_malformed_requests_are_400_and_end
         ("forged", forged, "signature"),
         ("wrong audience", logout_token(&wrong_audience), "aud"),
         ("expired", logout_token(&expired), "exp"),
-        ("an ID token", id_token("idp-session-1", NOW), "jti"),
+        (
+            "an ID token",
+            id_token(json!({"sid": "idp-session-1"})),
+            "jti",
+        ),
     ];
     for (what, token, _) in &cases {
         let (response, _) = post_logout(&settings, &shared, provider(), token, NOW + 10);
@@ -345,33 +233,17 @@ fn forged_replayed_wrong_audience_expired_and_malformed_requests_are_400_and_end
     }
 
     // Malformed requests: not a POST, not a form, no token.
-    let not_a_post = request("GET", SUFFIX, &[], None);
-    let json_body = request(
-        "POST",
-        SUFFIX,
-        &[
-            ("content-type", "application/json"),
-            ("content-length", "2"),
-        ],
-        Some("{}"),
-    );
-    let no_token = request(
-        "POST",
-        SUFFIX,
-        &[
-            ("content-type", "application/x-www-form-urlencoded"),
-            ("content-length", "5"),
-        ],
-        Some("a=b&c"),
+    let not_a_post = request("GET", SUFFIX, &[]);
+    let json_body = with_body(request("POST", SUFFIX, &[]), "application/json", "{}");
+    let no_token = with_body(
+        request("POST", SUFFIX, &[]),
+        "application/x-www-form-urlencoded",
+        "a=b&c",
     );
     for request in [not_a_post, json_body, no_token] {
-        let mut flow = RequestFlow::new(request, Some(provider()));
-        let step = with_env(NOW + 10, &shared, |env| flow.start(&settings, env));
-        let Step::Respond(response) = step else {
-            panic!("expected a local answer, got {step:?}");
-        };
-        assert_eq!(response.status, 400);
-        error_description(&response);
+        let run = Run::with_shared(&settings, request, NOW + 10, shared.clone());
+        assert_eq!(run.response().status, 400);
+        error_description(run.response());
     }
 
     // Replayed: the first use ends the session, the second is refused.
@@ -386,7 +258,7 @@ fn forged_replayed_wrong_audience_expired_and_malformed_requests_are_400_and_end
 #[test]
 fn an_unknown_key_refetches_the_jwks_once() {
     let settings = settings(json!({}));
-    let shared = MemoryShared::default();
+    let shared = Rc::new(MemoryShared::default());
     let cookie = login(&settings, &shared, "idp-session-1", NOW);
     // The node knows the key under another kid: the token's kid is unknown until the refetch.
     let (response, _) = post_logout(
@@ -421,14 +293,10 @@ fn the_endpoint_reads_the_body_and_exists_only_when_configured() {
         &off,
         &backchannel_request(&token)
     ));
-    let shared = MemoryShared::default();
+    let shared = Rc::new(MemoryShared::default());
     let cookie = login(&off, &shared, "idp-session-1", NOW);
-    let mut flow = RequestFlow::new(backchannel_request(&token), Some(provider()));
-    let step = with_env(NOW + 10, &shared, |env| flow.start(&off, env));
-    assert!(
-        matches!(&step, Step::Respond(r) if r.status == 401),
-        "{step:?}"
-    );
+    let run = Run::with_shared(&off, backchannel_request(&token), NOW + 10, shared.clone());
+    assert_eq!(run.response().status, 401);
     assert!(matches!(
         use_session(&off, &shared, &cookie, NOW + 11),
         Step::Forward(_)

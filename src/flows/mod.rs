@@ -45,12 +45,10 @@ pub use provider::Provider;
 pub use request::IncomingRequest;
 pub use settings::{Settings, SettingsError};
 #[cfg(test)]
-mod api_clients_tests;
-#[cfg(test)]
 mod backchannel_tests;
 #[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]
-mod test_env;
+pub(crate) mod harness;
 #[cfg(test)]
 mod tests;

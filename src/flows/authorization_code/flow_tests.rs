@@ -3,233 +3,26 @@
 //! answers with real signed ID tokens. Every branch: success for each login action, PKCE on and
 //! off, form_post, and each way a callback is refused.
 
-use std::rc::Rc;
-
-use serde_json::{json, Value};
-
-use crate::config::Config;
-use crate::discovery::Algorithm;
 use crate::flows::authorization_code::request::s256_challenge;
-use crate::flows::test_env::with_env;
-use crate::flows::{Env, IncomingRequest, Provider, RequestFlow, Settings, SharedState};
-use crate::http::{basic, form, url};
-use crate::step::{CallResponse, Forward, LocalResponse, OutboundRequest, Step};
-use crate::token::testkeys::{self, Signer, ISSUER, NOW};
+use crate::flows::harness::*;
+use crate::http::form;
 
-const SECRET: &str = "code-flow-test-secret";
-
-struct Shared;
-
-impl SharedState for Shared {
-    fn claim_jwks_refetch(&self, _now: u64) -> bool {
-        true
-    }
-}
-
+/// The code flow and sessions are the methods (Kong's default lists every method).
 fn settings(extra: Value) -> Settings {
-    let mut config = json!({
-        "issuer": ISSUER, "client_id": ["kong"], "client_secret": ["secret"], "session_secret": SECRET,
-        "auth_methods": ["authorization_code", "session"],
-    });
-    if let (Value::Object(base), Value::Object(extra)) = (&mut config, extra) {
-        base.extend(extra);
-    }
-    let config = Config::parse(config.to_string().as_bytes()).unwrap();
-    Settings::new(config, SECRET.as_bytes()).unwrap()
+    crate::flows::harness::settings(merged(
+        json!({"auth_methods": ["authorization_code", "session"]}),
+        extra,
+    ))
 }
 
-fn provider_with(extra: Value) -> Rc<Provider> {
-    let mut metadata = json!({
-        "issuer": ISSUER,
-        "authorization_endpoint": format!("{ISSUER}/auth"),
-        "token_endpoint": format!("{ISSUER}/token"),
-        "jwks_uri": format!("{ISSUER}/jwks"),
-        "revocation_endpoint": format!("{ISSUER}/token/revocation"),
-        "end_session_endpoint": format!("{ISSUER}/session/end"),
-        "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-    });
-    if let (Value::Object(base), Value::Object(extra)) = (&mut metadata, extra) {
-        for (k, v) in extra {
-            if v.is_null() {
-                base.remove(&k);
-            } else {
-                base.insert(k, v);
-            }
-        }
-    }
-    let jwks = testkeys::jwks_json(&[testkeys::p256_jwk(&testkeys::p256_key(), "k1")]);
-    Rc::new(Provider::from_documents(metadata.to_string().as_bytes(), Some(&jwks), NOW).unwrap())
-}
-
-fn provider() -> Rc<Provider> {
-    provider_with(json!({}))
-}
-
+/// An ID token of this login (its `nonce`), signed with the key `kid`.
 fn id_token(kid: &str, nonce: &str) -> String {
-    let claims = json!({"iss": ISSUER, "sub": "user-john", "aud": "kong", "iat": NOW - 1, "exp": NOW + 300, "nonce": nonce});
-    testkeys::token(
-        Algorithm::ES256,
-        Some(kid),
-        &claims,
-        &Signer::P256(&testkeys::p256_key()),
-    )
+    id_token_by(kid, json!({"nonce": nonce}))
 }
 
-fn token_answer(id_token: &str) -> CallResponse {
-    let body = json!({"access_token": "at-code", "refresh_token": "rt-code", "id_token": id_token, "token_type": "Bearer", "expires_in": 300});
-    CallResponse {
-        status: Some(200),
-        headers: vec![],
-        body: body.to_string().into_bytes(),
-    }
-}
-
-fn answer(status: u16, body: &str) -> CallResponse {
-    CallResponse {
-        status: Some(status),
-        headers: vec![],
-        body: body.as_bytes().to_vec(),
-    }
-}
-
-fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> IncomingRequest {
-    IncomingRequest {
-        http10: false,
-        method: method.into(),
-        scheme: "http".into(),
-        authority: "app.test:8000".into(),
-        path: path.into(),
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.to_ascii_lowercase(), v.to_string()))
-            .collect(),
-        body: None,
-    }
-}
-
-/// A request's run through the state machine with scripted answers.
-struct Run {
-    flow: RequestFlow,
-    last: Step,
-    calls: Vec<OutboundRequest>,
-    /// Answers gathered for calls sent together (fed once all are in).
-    answers: Vec<CallResponse>,
-}
-
-fn env_with<T>(now: u64, f: impl FnOnce(&mut Env) -> T) -> T {
-    with_env(now, &Shared, f)
-}
-
-impl Run {
-    fn start(settings: &Settings, request: IncomingRequest, now: u64) -> Run {
-        let mut flow = RequestFlow::new(request, Some(provider()));
-        let last = env_with(now, |env| flow.start(settings, env));
-        let calls = match &last {
-            Step::Call(call) => vec![call.clone()],
-            Step::CallAll(calls) => calls.clone(),
-            _ => Vec::new(),
-        };
-        Run {
-            flow,
-            last,
-            calls,
-            answers: Vec::new(),
-        }
-    }
-
-    fn feed(&mut self, settings: &Settings, response: CallResponse, now: u64) -> &mut Run {
-        if let Step::CallAll(calls) = &self.last {
-            // Calls sent together: answered one by one here, fed all at once.
-            let expected = calls.len();
-            self.answers.push(response);
-            if self.answers.len() == expected {
-                let answers = std::mem::take(&mut self.answers);
-                self.last = env_with(now, |env| {
-                    self.flow.on_call_responses(settings, env, answers)
-                });
-            }
-            return self;
-        }
-        assert!(
-            matches!(self.last, Step::Call(_)),
-            "no call to answer: {:?}",
-            self.last
-        );
-        self.last = env_with(now, |env| {
-            self.flow.on_call_response(settings, env, response)
-        });
-        match &self.last {
-            Step::Call(call) => self.calls.push(call.clone()),
-            Step::CallAll(calls) => self.calls.extend(calls.iter().cloned()),
-            _ => {}
-        }
-        self
-    }
-
-    fn response(&self) -> &LocalResponse {
-        match &self.last {
-            Step::Respond(response) => response,
-            other => panic!("expected a local response, got {other:?}"),
-        }
-    }
-
-    fn forward(&self) -> &Forward {
-        match &self.last {
-            Step::Forward(forward) => forward,
-            other => panic!("expected Forward, got {other:?}"),
-        }
-    }
-
-    fn call(&self) -> &OutboundRequest {
-        match &self.last {
-            Step::Call(call) => call,
-            other => panic!("expected a call, got {other:?}"),
-        }
-    }
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
-fn set_cookies(headers: &[(String, String)]) -> Vec<&str> {
-    headers
-        .iter()
-        .filter(|(n, _)| n == "set-cookie")
-        .map(|(_, v)| v.as_str())
-        .collect()
-}
-
-/// `name=value` of the first Set-Cookie for `name` that is not an expiry.
-fn cookie_named(headers: &[(String, String)], name: &str) -> Option<String> {
-    set_cookies(headers)
-        .into_iter()
-        .filter(|c| c.starts_with(&format!("{name}=")) && !c.contains("Max-Age=0"))
-        .map(|c| c.split(';').next().unwrap().to_string())
-        .next()
-}
-
-fn expires(headers: &[(String, String)], name: &str) -> bool {
-    set_cookies(headers)
-        .iter()
-        .any(|c| c.starts_with(&format!("{name}=;")) && c.contains("Max-Age=0"))
-}
-
-fn query_of(location: &str) -> Vec<(String, String)> {
-    form::decode(
-        url::split_path_query(location)
-            .1
-            .unwrap_or_default()
-            .as_bytes(),
-    )
-}
-
-fn arg<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form::first(pairs, name)
+/// The token endpoint's answer to the code exchange (`at-code`, `rt-at-code`).
+fn code_tokens(id_token: &str) -> CallResponse {
+    token_answer_with("at-code", 300, id_token)
 }
 
 /// The redirect a protected page gets: the authorization URL's arguments and the cookie.
@@ -239,7 +32,7 @@ struct Started {
 }
 
 fn start_login(settings: &Settings, path: &str) -> Started {
-    let run = Run::start(settings, request("GET", path, &[]), NOW);
+    let run = Run::new(settings, request("GET", path, &[]), NOW);
     let response = run.response();
     assert_eq!(response.status, 302, "{}", response.reason);
     let location = header(&response.headers, "location").unwrap();
@@ -261,7 +54,7 @@ impl Started {
 
     /// The browser coming back to `path` with the provider's `query`.
     fn callback(&self, settings: &Settings, path_and_query: &str, now: u64) -> Run {
-        Run::start(
+        Run::new(
             settings,
             request("GET", path_and_query, &[("cookie", &self.cookie)]),
             now,
@@ -278,7 +71,7 @@ impl Started {
 #[test]
 fn a_page_without_credentials_is_sent_to_the_provider_with_state_nonce_and_pkce() {
     let settings = settings(json!({}));
-    let run = Run::start(&settings, request("GET", "/app/page?x=1", &[]), NOW);
+    let run = Run::new(&settings, request("GET", "/app/page?x=1", &[]), NOW);
     let response = run.response();
     assert_eq!(response.status, 302);
     assert_eq!(header(&response.headers, "cache-control"), Some("no-store"));
@@ -343,7 +136,9 @@ fn pkce_follows_discovery_unless_configured() {
     ] {
         let settings = settings(config.clone());
         let mut flow = RequestFlow::new(request("GET", "/", &[]), Some(provider));
-        let step = env_with(NOW, |env| flow.start(&settings, env));
+        let step = with_env(NOW, &MemoryShared::default(), |env| {
+            flow.start(&settings, env)
+        });
         let Step::Respond(response) = step else {
             panic!("{step:?}")
         };
@@ -364,7 +159,7 @@ fn the_callback_exchanges_the_code_and_the_upstream_gets_the_tokens() {
     );
     assert_eq!(
         header(&call.headers, "authorization"),
-        Some(basic::client_authorization("kong", "secret").as_str())
+        Some(basic::client_authorization("kong", CLIENT_SECRET).as_str())
     );
     let body = form::decode(&call.body);
     assert_eq!(arg(&body, "grant_type"), Some("authorization_code"));
@@ -382,7 +177,7 @@ fn the_callback_exchanges_the_code_and_the_upstream_gets_the_tokens() {
 
     run.feed(
         &settings,
-        token_answer(&id_token("k1", started.nonce())),
+        code_tokens(&id_token("k1", started.nonce())),
         NOW + 6,
     );
     let forward = run.forward();
@@ -407,7 +202,7 @@ fn the_callback_exchanges_the_code_and_the_upstream_gets_the_tokens() {
     let session = cookie_named(headers, "session").expect("a session");
 
     // The session now authenticates on its own, as a code-flow session.
-    let run = Run::start(
+    let run = Run::new(
         &settings,
         request("GET", "/app/other", &[("cookie", &session)]),
         NOW + 10,
@@ -438,14 +233,14 @@ fn other_cookies_and_arguments_reach_the_upstream() {
         ("state", started.state()),
     ]);
     let cookies = format!("theme=dark; {}", started.cookie);
-    let mut run = Run::start(
+    let mut run = Run::new(
         &settings,
         request("GET", &format!("/p?{query}"), &[("cookie", &cookies)]),
         NOW,
     );
     run.feed(
         &settings,
-        token_answer(&id_token("k1", started.nonce())),
+        code_tokens(&id_token("k1", started.nonce())),
         NOW,
     );
     let forward = run.forward();
@@ -463,7 +258,7 @@ fn preserve_query_args_gives_the_original_query_back() {
     let mut run = started.good_callback(&settings, "/report");
     run.feed(
         &settings,
-        token_answer(&id_token("k1", started.nonce())),
+        code_tokens(&id_token("k1", started.nonce())),
         NOW,
     );
     assert_eq!(
@@ -495,12 +290,12 @@ fn login_action_response_answers_the_login_tokens() {
         (
             json!(["access_token", "refresh_token"]),
             200,
-            json!({"access_token": "at-code", "refresh_token": "rt-code"}),
+            json!({"access_token": "at-code", "refresh_token": "rt-at-code"}),
         ),
         (
             json!(["id_token", "tokens"]),
             200,
-            json!({"access_token": "at-code", "refresh_token": "rt-code", "id_token": token, "token_type": "Bearer", "expires_in": 300}),
+            json!({"access_token": "at-code", "refresh_token": "rt-at-code", "id_token": token, "token_type": "Bearer", "expires_in": 300}),
         ),
         (json!([]), 204, json!(null)),
         (json!(["introspection"]), 204, json!(null)),
@@ -510,7 +305,7 @@ fn login_action_response_answers_the_login_tokens() {
         );
         let started = start_login(&settings, "/login");
         let mut run = started.good_callback(&settings, "/login");
-        run.feed(&settings, token_answer(&token), NOW);
+        run.feed(&settings, code_tokens(&token), NOW);
         let response = run.response();
         assert_eq!(response.status, status, "{tokens}");
         assert_eq!(header(&response.headers, "cache-control"), Some("no-store"));
@@ -536,7 +331,7 @@ fn login_action_redirect_goes_back_to_the_page_that_started_the_login() {
     let started = start_login(&settings, "/app/page?tab=2");
     let mut run = started.good_callback(&settings, "/app/page");
     let token = id_token("k1", started.nonce());
-    run.feed(&settings, token_answer(&token), NOW);
+    run.feed(&settings, code_tokens(&token), NOW);
     let response = run.response();
     assert_eq!(response.status, 302);
     assert_eq!(
@@ -556,7 +351,7 @@ fn login_action_redirect_goes_back_to_the_page_that_started_the_login() {
     let mut run = started.good_callback(&settings, "/x");
     run.feed(
         &settings,
-        token_answer(&id_token("k1", started.nonce())),
+        code_tokens(&id_token("k1", started.nonce())),
         NOW,
     );
     assert_eq!(
@@ -590,11 +385,11 @@ fn form_post_reads_and_strips_the_body() {
         "a form POST may be the authorization response"
     );
     post.body = Some(body.into_bytes());
-    let mut run = Run::start(&settings, post, NOW);
+    let mut run = Run::new(&settings, post, NOW);
     assert_eq!(arg(&form::decode(&run.call().body), "code"), Some("c1"));
     run.feed(
         &settings,
-        token_answer(&id_token("k1", started.nonce())),
+        code_tokens(&id_token("k1", started.nonce())),
         NOW,
     );
     let forward = run.forward();
@@ -686,10 +481,10 @@ fn a_forged_or_stale_state_is_401_and_never_a_new_redirect() {
     assert!(expires(&stale.response().headers, "authorization"));
 
     // No cookie at all: another browser, or the cookie was never stored.
-    let cookieless = Run::start(&settings, request("GET", &format!("/p?{query}"), &[]), NOW);
+    let cookieless = Run::new(&settings, request("GET", &format!("/p?{query}"), &[]), NOW);
     assert_refused(&cookieless, "invalid_state");
     assert!(cookieless.calls.is_empty());
-    let error_without_cookie = Run::start(
+    let error_without_cookie = Run::new(
         &settings,
         request("GET", "/p?error=login_required&state=s", &[]),
         NOW,
@@ -750,7 +545,7 @@ fn the_id_token_must_carry_the_nonce_of_this_login() {
     let mut run = started.good_callback(&settings, "/p");
     run.feed(
         &settings,
-        token_answer(&id_token("k1", "another-login")),
+        code_tokens(&id_token("k1", "another-login")),
         NOW,
     );
     assert_refused(&run, "invalid_token");
@@ -764,24 +559,12 @@ fn the_id_token_must_carry_the_nonce_of_this_login() {
     let lenient = self::settings(json!({"verify_nonce": false}));
     let started = start_login(&lenient, "/p");
     let mut run = started.good_callback(&lenient, "/p");
-    run.feed(
-        &lenient,
-        token_answer(&id_token("k1", "another-login")),
-        NOW,
-    );
+    run.feed(&lenient, code_tokens(&id_token("k1", "another-login")), NOW);
     run.forward();
 
     // Without an ID token the nonce cannot be checked: refused while `openid` is asked for.
     let mut run = started.good_callback(&lenient, "/p");
-    run.feed(
-        &lenient,
-        CallResponse {
-            status: Some(200),
-            headers: vec![],
-            body: br#"{"access_token":"at"}"#.to_vec(),
-        },
-        NOW,
-    );
+    run.feed(&lenient, answer(200, r#"{"access_token":"at"}"#), NOW);
     assert_refused(&run, "invalid_token");
 }
 
@@ -792,20 +575,11 @@ fn a_new_signing_key_is_fetched_once_and_the_nonce_still_checked() {
     let mut run = started.good_callback(&settings, "/p");
     run.feed(
         &settings,
-        token_answer(&id_token("k2", started.nonce())),
+        code_tokens(&id_token("k2", started.nonce())),
         NOW,
     );
     assert_eq!(run.call().path, "/jwks");
-    let jwks = testkeys::jwks_json(&[testkeys::p256_jwk(&testkeys::p256_key(), "k2")]);
-    run.feed(
-        &settings,
-        CallResponse {
-            status: Some(200),
-            headers: vec![],
-            body: jwks,
-        },
-        NOW,
-    );
+    run.feed(&settings, ok_bytes(jwks("rsa1", "k2")), NOW);
     assert!(expires(
         &run.forward().add_response_headers,
         "authorization"
@@ -832,7 +606,7 @@ fn kongs_credential_order_with_password_and_code_flow() {
     let settings = settings(json!({"auth_methods": ["authorization_code", "password", "session"]}));
     // Basic credentials: the password grant, no redirect.
     let auth = basic::client_authorization("john", "doe");
-    let run = Run::start(
+    let run = Run::new(
         &settings,
         request("GET", "/", &[("authorization", &auth)]),
         NOW,
@@ -843,7 +617,7 @@ fn kongs_credential_order_with_password_and_code_flow() {
     );
     // None: the browser is sent to the login page.
     assert_eq!(
-        Run::start(&settings, request("GET", "/", &[]), NOW)
+        Run::new(&settings, request("GET", "/", &[]), NOW)
             .response()
             .status,
         302
@@ -851,7 +625,7 @@ fn kongs_credential_order_with_password_and_code_flow() {
     // Code flow off: a plain 401.
     let no_code = self::settings(json!({"auth_methods": ["password", "session"]}));
     assert_eq!(
-        Run::start(&no_code, request("GET", "/", &[]), NOW)
+        Run::new(&no_code, request("GET", "/", &[]), NOW)
             .response()
             .status,
         401
@@ -865,7 +639,9 @@ fn configuration_problems_are_500_not_a_broken_redirect() {
         request("GET", "/", &[]),
         Some(provider_with(json!({"authorization_endpoint": null}))),
     );
-    let step = env_with(NOW, |env| flow.start(&settings, env));
+    let step = with_env(NOW, &MemoryShared::default(), |env| {
+        flow.start(&settings, env)
+    });
     assert!(
         matches!(&step, Step::Respond(r) if r.status == 500 && r.reason.contains("authorization endpoint")),
         "{step:?}"
@@ -873,7 +649,7 @@ fn configuration_problems_are_500_not_a_broken_redirect() {
 
     let mut no_host = request("GET", "/", &[]);
     no_host.authority = String::new();
-    let run = Run::start(&settings, no_host, NOW);
+    let run = Run::new(&settings, no_host, NOW);
     assert_eq!(run.response().status, 500);
     assert!(run.response().reason.contains("redirect_uri"));
 }
@@ -886,7 +662,7 @@ fn a_code_flow_session_logs_out_with_revocation_and_end_session() {
     let started = start_login(&settings, "/p");
     let mut run = started.good_callback(&settings, "/p");
     let token = id_token("k1", started.nonce());
-    run.feed(&settings, token_answer(&token), NOW);
+    run.feed(&settings, code_tokens(&token), NOW);
     let session = cookie_named(&run.forward().add_response_headers, "session").unwrap();
 
     let form_post = [
@@ -894,7 +670,7 @@ fn a_code_flow_session_logs_out_with_revocation_and_end_session() {
         ("content-length", "0"),
         ("cookie", session.as_str()),
     ];
-    let mut run = Run::start(
+    let mut run = Run::new(
         &settings,
         request("POST", "/app/logout", &form_post),
         NOW + 20,
@@ -907,7 +683,7 @@ fn a_code_flow_session_logs_out_with_revocation_and_end_session() {
         .collect();
     assert_eq!(
         revoked,
-        vec![Some("rt-code".to_string()), Some("at-code".to_string())]
+        vec![Some("rt-at-code".to_string()), Some("at-code".to_string())]
     );
     run.feed(&settings, answer(200, ""), NOW + 20);
     run.feed(&settings, answer(200, ""), NOW + 20);
