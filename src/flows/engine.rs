@@ -64,11 +64,13 @@ mod authorize;
 mod backchannel_logout;
 mod code_flow;
 mod logout_flow;
+mod session_liveness;
 mod session_refresh;
 
 use api_clients::{BearerCheck, GrantLogin};
 use authorize::{Authorized, Ending, SessionStep};
 use logout_flow::LogoutInProgress;
+use session_liveness::LivenessCheck;
 use session_refresh::SessionRefresh;
 
 /// How a fresh login got its tokens: decides the ID token's nonce check, the `auth_method` kept
@@ -103,6 +105,10 @@ enum Waiting {
     Refresh(Box<SessionRefresh>),
     /// Another request of the session is refreshing it: a poll, then look again.
     RefreshWait(Box<SessionRefresh>),
+    /// The session check at the provider (`session_idp_check_interval`).
+    Liveness(Box<LivenessCheck>),
+    /// Another request of the session is checking it: a poll, then look again.
+    LivenessWait(Box<LivenessCheck>),
     Revocation(Box<LogoutInProgress>),
     /// The back-channel logout token named a key the JWKS lacks.
     BackchannelJwksRefetch,
@@ -254,6 +260,8 @@ impl RequestFlow {
             Waiting::Enrich(auth, kind) => self.on_enrich(settings, env, response, *auth, kind),
             Waiting::Refresh(refresh) => self.on_refresh(settings, env, response, *refresh),
             Waiting::RefreshWait(refresh) => self.on_refresh_wait(settings, env, *refresh),
+            Waiting::Liveness(check) => self.on_liveness(settings, env, response, *check),
+            Waiting::LivenessWait(check) => self.on_liveness_wait(settings, env, *check),
             Waiting::Revocation(logout) => self.on_revocations(settings, vec![response], *logout),
             Waiting::BackchannelJwksRefetch => {
                 self.on_backchannel_jwks_refetch(settings, env, response)
@@ -379,7 +387,7 @@ impl RequestFlow {
         let audience = settings.config.session_audience.as_str();
         if settings.config.enabled(AuthMethod::Session) {
             if let Some(session) = session.filter(|s| s.data(audience).is_some()) {
-                return self.session_auth(settings, env, session);
+                return self.session_with_idp_check(settings, env, session);
             }
         }
 

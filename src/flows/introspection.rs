@@ -42,17 +42,30 @@ pub fn request(
     provider: &Provider,
     token: &str,
 ) -> Result<OutboundRequest, IntrospectionError> {
+    request_with_hint(
+        settings,
+        provider,
+        token,
+        &settings.config.introspection_hint,
+    )
+}
+
+/// The same request with another `token_type_hint` (empty: none), for the session check at
+/// the provider, which asks about the session's refresh token.
+pub fn request_with_hint(
+    settings: &Settings,
+    provider: &Provider,
+    token: &str,
+    hint: &str,
+) -> Result<OutboundRequest, IntrospectionError> {
     let config = &settings.config;
     let url = endpoint(settings, provider).ok_or(IntrospectionError::NoEndpoint)?;
     let mut body = vec![(
         config.introspection_token_param_name.clone(),
         token.to_string(),
     )];
-    if !config.introspection_hint.is_empty() {
-        body.push((
-            "token_type_hint".to_string(),
-            config.introspection_hint.clone(),
-        ));
+    if !hint.is_empty() {
+        body.push(("token_type_hint".to_string(), hint.to_string()));
     }
     let method = client_auth::choose(settings, Endpoint::Introspection, &[]);
     let mut headers = Vec::new();

@@ -16,6 +16,7 @@ pub mod client_credentials;
 mod engine;
 pub mod grants;
 pub mod introspection;
+pub mod liveness_answer;
 pub mod outbound;
 pub mod password;
 pub mod provider;

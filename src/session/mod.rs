@@ -17,6 +17,7 @@ pub mod ended;
 pub mod error;
 pub mod header;
 pub mod keys;
+pub mod liveness;
 pub mod payload;
 pub mod plaintext;
 pub mod request_cookies;

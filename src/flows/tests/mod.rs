@@ -11,6 +11,7 @@ mod password;
 mod refresh_param;
 mod scopes;
 mod session;
+mod session_liveness;
 mod session_refresh;
 mod token_cache;
 mod userinfo;
