@@ -2,18 +2,22 @@
 //!
 //! The adapter fetches; this module decides where to fetch from ([`discovery_url`]), reads what
 //! came back ([`ProviderMetadata`], [`Jwks`]), picks the key for a token ([`Jwks::select`]) and
-//! says when a forced JWKS refetch is allowed ([`JwksRefetchGate`]).
+//! says when a forced JWKS refetch is allowed ([`JwksRefetchGate`]). When discovery lacks the
+//! revocation or introspection endpoint a setting needs, RFC 8414 metadata can supply it
+//! ([`oauth_metadata_url`], [`merge_endpoints`]).
 //! Parsing is tolerant where the IdP is merely unusual (unknown members, keys we cannot use)
 //! and strict where trust is at stake (which key verifies which algorithm).
 
 mod algorithm;
 mod jwks;
 mod metadata;
+mod oauth_metadata;
 mod refetch;
 
 pub use algorithm::Algorithm;
 pub use jwks::{Jwk, Jwks, KeyError, PublicKey, SkipReason, SkippedKey, MAX_KEYS};
 pub use metadata::ProviderMetadata;
+pub use oauth_metadata::{merge_endpoints, oauth_metadata_url, EndpointGaps, OptionalEndpoint};
 pub use refetch::JwksRefetchGate;
 
 /// The path OpenID Connect Discovery 1.0 puts under an issuer.
@@ -42,6 +46,9 @@ pub enum DiscoveryError {
     MissingIssuer,
     #[error("the JWKS has no \"keys\" array")]
     MissingKeys,
+    /// RFC 8414 section 3.3: metadata must name the issuer it was fetched for.
+    #[error("the metadata names issuer {found:?}, not {expected:?}")]
+    IssuerMismatch { expected: String, found: String },
 }
 
 /// The URL of the discovery document for a configured `issuer`, by Kong's rule: an issuer that

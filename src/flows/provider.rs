@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::discovery::{Jwks, ProviderMetadata};
+use crate::discovery::{EndpointGaps, Jwks, ProviderMetadata};
 
 /// What discovery produced. Workers share the documents as the IdP sent them (see
 /// [`Provider::to_shared`]) and each parses them once.
@@ -17,6 +17,9 @@ pub struct Provider {
     /// The documents as received, for sharing.
     pub metadata_document: Value,
     pub jwks_document: Value,
+    /// Endpoints a setting needs that the fetch found in no document, on documents this worker
+    /// fetched (None on a copy read from shared data: only the fetcher reports them).
+    pub endpoint_gaps: Option<EndpointGaps>,
 }
 
 impl Provider {
@@ -42,6 +45,7 @@ impl Provider {
             fetched_at,
             metadata_document,
             jwks_document,
+            endpoint_gaps: None,
         })
     }
 

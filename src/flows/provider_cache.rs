@@ -5,20 +5,36 @@
 
 use std::rc::Rc;
 
+use crate::discovery::OptionalEndpoint;
 use crate::flows::provider::Provider;
+use crate::flows::provider_fetch;
 use crate::shared::{self, SharedData};
 use crate::step::Note;
 
 /// This worker's parsed copy of the shared documents.
 pub struct ProviderCache {
     key: String,
+    /// Where the node remembers which missing endpoints were announced (see
+    /// [`provider_fetch::announce`]); None: publications announce nothing.
+    gaps_key: Option<String>,
     cached: Option<(u32, Rc<Provider>)>,
 }
 
 impl ProviderCache {
     /// The documents stored under `key`.
     pub fn new(key: String) -> ProviderCache {
-        ProviderCache { key, cached: None }
+        ProviderCache {
+            key,
+            gaps_key: None,
+            cached: None,
+        }
+    }
+
+    /// Publications also announce, once per node, the endpoints a setting needs that the
+    /// fetched documents lack, remembered under `gaps_key`.
+    pub fn announcing_gaps_at(mut self, gaps_key: String) -> ProviderCache {
+        self.gaps_key = Some(gaps_key);
+        self
     }
 
     /// The documents as shared now; the last good ones when the shared copy is gone or
@@ -61,14 +77,31 @@ impl ProviderCache {
     }
 
     /// Shares freshly fetched documents with every worker (whatever the host means by CAS 0);
-    /// the next [`current`](Self::current) parses them again from shared data.
-    pub fn publish(&mut self, data: &dyn SharedData, provider: &Provider, notes: &mut Vec<Note>) {
+    /// the next [`current`](Self::current) parses them again from shared data. When the fetch
+    /// left endpoints missing that no publication on this node announced yet, says so (one
+    /// warning) and returns them, for the metrics.
+    pub fn publish(
+        &mut self,
+        data: &dyn SharedData,
+        provider: &Provider,
+        notes: &mut Vec<Note>,
+    ) -> Vec<OptionalEndpoint> {
         if !shared::overwrite(data, &self.key, &provider.to_shared()) {
             notes.push(Note::Warn(
                 "cannot share provider documents (shared data refused the write)".into(),
             ));
         }
         self.cached = None;
+        let (Some(gaps_key), Some(gaps)) = (&self.gaps_key, &provider.endpoint_gaps) else {
+            return Vec::new();
+        };
+        match provider_fetch::announce(data, gaps_key, gaps) {
+            Some(announcement) => {
+                notes.push(Note::Warn(announcement.message));
+                announcement.missing
+            }
+            None => Vec::new(),
+        }
     }
 }
 
@@ -142,5 +175,41 @@ mod tests {
             Some(100)
         );
         assert_eq!(notes.len(), 2, "{notes:?}");
+    }
+
+    #[test]
+    fn a_missing_endpoint_is_announced_by_one_publication_per_node() {
+        use crate::discovery::EndpointGaps;
+        const GAPS: &str = "openid_connect/endpoint_gaps.test";
+        for host in Host::ALL {
+            let data = MemoryData::new(host);
+            provider_fetch::prepare(&data, GAPS);
+            let mut fetched = provider(100);
+            fetched.endpoint_gaps = Some(EndpointGaps {
+                missing: vec![OptionalEndpoint::Revocation],
+                oauth_metadata: Some("it answered 404".into()),
+            });
+            let mut notes = Vec::new();
+            let mut root = ProviderCache::new(KEY.into()).announcing_gaps_at(GAPS.into());
+            let mut request = ProviderCache::new(KEY.into()).announcing_gaps_at(GAPS.into());
+            assert_eq!(
+                root.publish(&data, &fetched, &mut notes),
+                [OptionalEndpoint::Revocation]
+            );
+            assert_eq!(notes.len(), 1, "{host:?}: {notes:?}");
+            // Another worker's fetch, and the periodic refreshes: nothing new to say.
+            assert!(request.publish(&data, &fetched, &mut notes).is_empty());
+            assert!(root.publish(&data, &fetched, &mut notes).is_empty());
+            // A copy read from shared data (no gaps known) changes nothing either.
+            let shared = root.current(&data, &mut notes).unwrap();
+            assert!(request.publish(&data, &shared, &mut notes).is_empty());
+            assert!(root.publish(&data, &fetched, &mut notes).is_empty());
+            assert_eq!(notes.len(), 1, "{host:?}: {notes:?}");
+            // Without a key to remember them in, nothing is announced.
+            let mut quiet = ProviderCache::new(KEY.into());
+            assert!(quiet
+                .publish(&MemoryData::new(host), &fetched, &mut notes)
+                .is_empty());
+        }
     }
 }

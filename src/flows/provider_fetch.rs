@@ -1,7 +1,12 @@
-//! Fetching the provider's documents: the discovery metadata, then the JWKS it points to. Used
-//! by a request that finds no documents yet and by the root context's periodic refresh.
+//! Fetching the provider's documents: the discovery metadata, RFC 8414 metadata when discovery
+//! lacks an endpoint a setting needs, then the JWKS. Used by a request that finds no documents
+//! yet and by the root context's periodic refresh.
 
-use crate::discovery::{self, ProviderMetadata};
+mod endpoint_gaps;
+
+pub use endpoint_gaps::{announce, prepare, unmet, Announcement};
+
+use crate::discovery::{self, EndpointGaps, OptionalEndpoint, ProviderMetadata};
 use crate::flows::outbound;
 use crate::flows::provider::Provider;
 use crate::flows::settings::Settings;
@@ -17,8 +22,13 @@ pub struct ProviderFetch {
 #[derive(Debug)]
 enum Stage {
     Metadata,
-    /// The discovery document as received.
-    Jwks(Vec<u8>),
+    /// The discovery document as received; RFC 8414 metadata may supply `wanted`.
+    OAuthMetadata {
+        discovery: Vec<u8>,
+        wanted: Vec<OptionalEndpoint>,
+    },
+    /// The discovery document (merged with RFC 8414's endpoints, if any) and what it lacks.
+    Jwks(Vec<u8>, EndpointGaps),
 }
 
 /// Where a fetch stands after an answer.
@@ -61,33 +71,102 @@ impl ProviderFetch {
                         return FetchProgress::Failed(format!("discovery document rejected: {e}"))
                     }
                 };
-                let Some(jwks_url) =
-                    Provider::jwks_endpoint(settings, &metadata).map(str::to_string)
-                else {
-                    // Nothing to verify tokens with; logout and opaque flows still work.
-                    return done(Provider::from_documents(body, None, now));
-                };
-                match outbound::get(settings, &jwks_url) {
+                let wanted = endpoint_gaps::unmet(settings, &metadata);
+                if wanted.is_empty() {
+                    return jwks_next(settings, body.to_vec(), EndpointGaps::default(), now);
+                }
+                match oauth_metadata_request(settings, &metadata.issuer) {
                     Ok(request) => FetchProgress::Next(
                         ProviderFetch {
-                            stage: Stage::Jwks(body.to_vec()),
+                            stage: Stage::OAuthMetadata {
+                                discovery: body.to_vec(),
+                                wanted,
+                            },
                         },
                         request,
                     ),
-                    Err(e) => FetchProgress::Failed(e),
+                    Err(why) => {
+                        let gaps = EndpointGaps {
+                            missing: wanted,
+                            oauth_metadata: Some(why),
+                        };
+                        jwks_next(settings, body.to_vec(), gaps, now)
+                    }
                 }
             }
-            Stage::Jwks(metadata) => match ok_body(response, "JWKS") {
-                Ok(jwks) => done(Provider::from_documents(&metadata, Some(jwks), now)),
+            Stage::OAuthMetadata { discovery, wanted } => {
+                // Whatever this answer is, discovery goes on: the endpoints are optional.
+                let merged = ok_body(response, "it")
+                    .and_then(|oauth| {
+                        discovery::merge_endpoints(&discovery, oauth, &wanted)
+                            .map_err(|e| e.to_string())
+                    })
+                    .map(|(merged, _gained)| merged);
+                let (document, outcome) = match merged {
+                    Ok(merged) => (merged, "it has none".to_string()),
+                    Err(why) => (discovery, why),
+                };
+                let missing = ProviderMetadata::parse(&document)
+                    .map(|metadata| endpoint_gaps::unmet(settings, &metadata))
+                    .unwrap_or(wanted);
+                let gaps = EndpointGaps {
+                    missing,
+                    oauth_metadata: Some(outcome),
+                };
+                jwks_next(settings, document, gaps, now)
+            }
+            Stage::Jwks(metadata, gaps) => match ok_body(response, "JWKS") {
+                Ok(jwks) => done(Provider::from_documents(&metadata, Some(jwks), now), gaps),
                 Err(e) => FetchProgress::Failed(e),
             },
         }
     }
 }
 
-fn done(provider: Result<Provider, String>) -> FetchProgress {
+/// The RFC 8414 request for `issuer` (the discovered one: RFC 8414 forms the URL from the
+/// issuer, and the configured one may be a discovery URL). Not when that URL is the one
+/// discovery already came from (an issuer configured as its RFC 8414 URL).
+fn oauth_metadata_request(settings: &Settings, issuer: &str) -> Result<OutboundRequest, String> {
+    let url = discovery::oauth_metadata_url(issuer)
+        .ok_or_else(|| format!("not asked (no RFC 8414 URL for issuer {issuer:?})"))?;
+    if url == discovery::discovery_url(&settings.config.issuer) {
+        return Err("not asked (discovery is the RFC 8414 document)".to_string());
+    }
+    outbound::get(settings, &url)
+}
+
+/// The JWKS request for a usable discovery document, or the provider at once when there are
+/// no keys to fetch.
+fn jwks_next(
+    settings: &Settings,
+    document: Vec<u8>,
+    gaps: EndpointGaps,
+    now: u64,
+) -> FetchProgress {
+    let jwks_url = ProviderMetadata::parse(&document)
+        .ok()
+        .and_then(|metadata| Provider::jwks_endpoint(settings, &metadata).map(str::to_string));
+    let Some(jwks_url) = jwks_url else {
+        // Nothing to verify tokens with; logout and opaque flows still work.
+        return done(Provider::from_documents(&document, None, now), gaps);
+    };
+    match outbound::get(settings, &jwks_url) {
+        Ok(request) => FetchProgress::Next(
+            ProviderFetch {
+                stage: Stage::Jwks(document, gaps),
+            },
+            request,
+        ),
+        Err(e) => FetchProgress::Failed(e),
+    }
+}
+
+fn done(provider: Result<Provider, String>, gaps: EndpointGaps) -> FetchProgress {
     match provider {
-        Ok(provider) => FetchProgress::Done(provider),
+        Ok(mut provider) => {
+            provider.endpoint_gaps = Some(gaps);
+            FetchProgress::Done(provider)
+        }
         Err(e) => FetchProgress::Failed(e),
     }
 }
@@ -103,3 +182,6 @@ pub fn ok_body<'a>(response: &'a CallResponse, what: &str) -> Result<&'a [u8], S
         )),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -262,10 +262,11 @@ impl OidcHttp {
         };
         let mut notes = flow.take_notes();
         if let Some(provider) = flow.take_provider_update() {
-            parts
+            let missing = parts
                 .provider
                 .borrow_mut()
                 .publish(&HostData, &provider, &mut notes);
+            parts.metrics.record_missing_endpoints(&missing);
         }
         for event in flow.take_events() {
             parts.metrics.record(&event);

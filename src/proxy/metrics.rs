@@ -4,6 +4,7 @@
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
 
+use crate::discovery::OptionalEndpoint;
 use crate::flows::Event;
 
 /// Metric ids, defined once per root context.
@@ -15,6 +16,8 @@ pub struct Metrics {
     revocations_ok: Option<u32>,
     revocations_failed: Option<u32>,
     idp_call_failures: Option<u32>,
+    revocation_endpoint_missing: Option<u32>,
+    introspection_endpoint_missing: Option<u32>,
 }
 
 fn counter(name: &str) -> Option<u32> {
@@ -31,6 +34,12 @@ impl Metrics {
             revocations_ok: counter("openid_connect_revocations_ok_total"),
             revocations_failed: counter("openid_connect_revocations_failed_total"),
             idp_call_failures: counter("openid_connect_idp_call_failures_total"),
+            revocation_endpoint_missing: counter(
+                "openid_connect_revocation_endpoint_missing_total",
+            ),
+            introspection_endpoint_missing: counter(
+                "openid_connect_introspection_endpoint_missing_total",
+            ),
         }
     }
 
@@ -50,6 +59,20 @@ impl Metrics {
         };
         if let Some(id) = id {
             let _ = hostcalls::increment_metric(id, 1);
+        }
+    }
+
+    /// Endpoints a setting needs that the provider's documents were found to lack (counted
+    /// once per node each time the gap appears, see `ProviderCache::publish`).
+    pub fn record_missing_endpoints(&self, endpoints: &[OptionalEndpoint]) {
+        for endpoint in endpoints {
+            let id = match endpoint {
+                OptionalEndpoint::Revocation => self.revocation_endpoint_missing,
+                OptionalEndpoint::Introspection => self.introspection_endpoint_missing,
+            };
+            if let Some(id) = id {
+                let _ = hostcalls::increment_metric(id, 1);
+            }
         }
     }
 }

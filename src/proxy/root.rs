@@ -10,6 +10,7 @@ use proxy_wasm::types::{ContextType, LogLevel};
 
 use crate::config::Config;
 use crate::flows::provider_cache::ProviderCache;
+use crate::flows::provider_fetch;
 use crate::flows::provider_refresh::ProviderRefresh;
 use crate::flows::Settings;
 use crate::proxy::dispatch;
@@ -72,10 +73,14 @@ impl OidcRoot {
         };
         let settings = Settings::new(config, &secret).map_err(|e| e.to_string())?;
         lock::prepare(&HostData, &keys);
+        provider_fetch::prepare(&HostData, &keys.endpoint_gaps);
         Ok(Configured {
             settings: Rc::new(settings),
             config_json: json.to_vec(),
-            provider: Rc::new(RefCell::new(ProviderCache::new(keys.provider.clone()))),
+            provider: Rc::new(RefCell::new(
+                ProviderCache::new(keys.provider.clone())
+                    .announcing_gaps_at(keys.endpoint_gaps.clone()),
+            )),
             keys,
             generated_secret,
             refresh: ProviderRefresh::default(),
@@ -117,10 +122,11 @@ impl Context for OidcRoot {
                 .refresh
                 .on_response(&state.settings, &response, host::now(), &mut notes)
         {
-            state
+            let missing = state
                 .provider
                 .borrow_mut()
                 .publish(&HostData, &provider, &mut notes);
+            self.metrics.record_missing_endpoints(&missing);
         }
         log_notes(notes);
     }

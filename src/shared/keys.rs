@@ -17,6 +17,8 @@ pub struct SharedKeys {
     pub fetch_lease: String,
     /// Prefix of the refresh lock slots (`<prefix><n>`, see [`lock`](super::lock)).
     pub refresh_lock: String,
+    /// The endpoints last announced missing (see `flows::provider_fetch::announce`).
+    pub endpoint_gaps: String,
 }
 
 impl SharedKeys {
@@ -29,6 +31,7 @@ impl SharedKeys {
             session_secret: format!("openid_connect/session_secret.{id}"),
             fetch_lease: format!("openid_connect/fetch_lease.{id}"),
             refresh_lock: format!("openid_connect/refresh_lock.{id}."),
+            endpoint_gaps: format!("openid_connect/endpoint_gaps.{id}"),
         }
     }
 }
