@@ -63,6 +63,29 @@ pub fn unlock(data: &dyn SharedData, keys: &SharedKeys, name: &str) {
     }
 }
 
+/// The locks held now, as (name, lease end): what a flow left behind, for tests.
+#[cfg(test)]
+pub fn held(data: &dyn SharedData, keys: &SharedKeys) -> Vec<(String, u64)> {
+    (0..SLOTS)
+        .filter_map(|slot| super::read(data, &slot_key(keys, slot)))
+        .filter_map(|(value, _)| holder(&value).map(|(name, until)| (name.to_string(), until)))
+        .collect()
+}
+
+/// Moves the lease end of every held lock to `until`: a holder that never finishes, for
+/// tests.
+#[cfg(test)]
+pub fn extend_held(data: &dyn SharedData, keys: &SharedKeys, until: u64) {
+    for slot in 0..SLOTS {
+        let key = slot_key(keys, slot);
+        if let Some((value, cas)) = super::read(data, &key) {
+            if let Some((name, _)) = holder(&value) {
+                data.set(&key, format!("{name} {until}").as_bytes(), cas);
+            }
+        }
+    }
+}
+
 fn slot_key(keys: &SharedKeys, slot: u8) -> String {
     format!("{}{slot}", keys.refresh_lock)
 }
@@ -154,6 +177,18 @@ mod tests {
             assert!(try_lock(&data, &keys, A, 100, 130));
             assert!(!data.set(&slot, b"aa22 130", seen), "{host:?}");
         }
+    }
+
+    #[test]
+    fn held_locks_can_be_listed_and_extended() {
+        let (data, keys) = prepared(Host::Kong);
+        assert!(held(&data, &keys).is_empty());
+        assert!(try_lock(&data, &keys, A, 100, 130));
+        assert_eq!(held(&data, &keys), [(A.to_string(), 130)]);
+        extend_held(&data, &keys, u64::MAX);
+        assert!(!try_lock(&data, &keys, A, 10_000, 10_030));
+        unlock(&data, &keys, A);
+        assert!(held(&data, &keys).is_empty());
     }
 
     #[test]

@@ -1,19 +1,35 @@
-//! Shared data as the adapter keeps it in the host: the caches' buckets in a host-like store,
-//! the refresh locks with their leases, and the JWKS refetch limit (one per shared state).
+//! Shared data as the adapter keeps it in the host: the production caches and refresh locks
+//! (`crate::shared`) over an in-memory map, and a JWKS refetch limit that counts.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::cell::Cell;
+use std::rc::Rc;
 
-use crate::flows::shared_cache::memory::MemoryStore;
-use crate::flows::shared_cache::{self, CacheKind};
 use crate::flows::SharedState;
+use crate::shared::cache::{self, CacheKind};
+use crate::shared::memory::MemoryData;
+use crate::shared::{lock, NodeShared, SharedKeys};
+use crate::token::testkeys::ISSUER;
 
-#[derive(Default)]
+/// Shared data as the adapter keeps it: the production protocol (bounded caches, refresh
+/// locks) over an in-memory map with the hosts' CAS semantics, and a JWKS refetch limit that
+/// counts the claims and grants only the first.
 pub(crate) struct MemoryShared {
-    pub(crate) store: MemoryStore,
-    pub(crate) locks: RefCell<HashMap<String, u64>>,
+    pub(crate) store: Rc<MemoryData>,
+    node: NodeShared<Rc<MemoryData>>,
     /// How many JWKS refetches were asked for; only the first is granted.
     pub(crate) refetches: Cell<u32>,
+}
+
+impl Default for MemoryShared {
+    fn default() -> MemoryShared {
+        let store = Rc::new(MemoryData::default());
+        let node = NodeShared::new(store.clone(), SharedKeys::for_issuer(ISSUER), || 0);
+        MemoryShared {
+            store,
+            node,
+            refetches: Cell::new(0),
+        }
+    }
 }
 
 impl SharedState for MemoryShared {
@@ -23,30 +39,35 @@ impl SharedState for MemoryShared {
     }
 
     fn cache_get(&self, kind: CacheKind, key: &str, now: u64) -> Option<Vec<u8>> {
-        shared_cache::get(&self.store, kind, key, now)
+        self.node.cache_get(kind, key, now)
     }
 
     fn cache_put(&self, kind: CacheKind, key: &str, value: &[u8], expires_at: u64) {
-        shared_cache::put(&self.store, kind, key, value, expires_at, 0);
+        self.node.cache_put(kind, key, value, expires_at);
     }
 
     fn try_lock(&self, key: &str, now: u64, until: u64) -> bool {
-        let mut locks = self.locks.borrow_mut();
-        if locks.get(key).is_some_and(|held_until| *held_until > now) {
-            return false;
-        }
-        locks.insert(key.to_string(), until);
-        true
+        self.node.try_lock(key, now, until)
     }
 
     fn unlock(&self, key: &str) {
-        self.locks.borrow_mut().remove(key);
+        self.node.unlock(key);
     }
 }
 
 impl MemoryShared {
     /// The entries of `kind` stored now.
     pub(crate) fn count(&self, kind: CacheKind) -> usize {
-        shared_cache::entry_count(&self.store, kind)
+        cache::entry_count(self.node.data(), kind)
+    }
+
+    /// The refresh locks held now (name, lease end).
+    pub(crate) fn locks_held(&self) -> Vec<(String, u64)> {
+        lock::held(self.node.data(), &SharedKeys::for_issuer(ISSUER))
+    }
+
+    /// Every held lock's lease never ends (a stuck holder).
+    pub(crate) fn hold_locks_forever(&self) {
+        lock::extend_held(self.node.data(), &SharedKeys::for_issuer(ISSUER), u64::MAX);
     }
 }

@@ -56,7 +56,7 @@ fn concurrent_requests_of_a_session_share_one_refresh() {
         .filter(|c| c.path == "/token")
         .count();
     assert_eq!(token_calls, 1, "one refresh for the session");
-    assert!(shared.locks.borrow().is_empty(), "the lock was given back");
+    assert!(shared.locks_held().is_empty(), "the lock was given back");
 
     // A request that comes later with the old cookie takes the shared tokens at once.
     let late = Run::with_shared(&settings, with_cookie(), later + 5, shared.clone());
@@ -108,9 +108,7 @@ fn a_lock_whose_holder_vanished_is_taken_over_after_its_lease_and_polls_are_boun
         stuck.clone(),
     );
     assert_eq!(first.last_call().path, "/token");
-    for held_until in stuck.locks.borrow_mut().values_mut() {
-        *held_until = u64::MAX;
-    }
+    stuck.hold_locks_forever();
     let mut waiter = Run::with_shared(
         &settings,
         request("GET", "/", &[("cookie", &cookie)]),
@@ -157,7 +155,7 @@ fn a_refused_refresh_releases_the_lock_and_the_session_ends() {
         later,
     );
     assert_unauthorized(&first, "refresh_failed", "invalid_grant");
-    assert!(shared.locks.borrow().is_empty());
+    assert!(shared.locks_held().is_empty());
     // The waiter then tries itself (and is refused the same way).
     second.feed(&settings, ok_json(metadata(json!({}))), later);
     assert_eq!(second.last_call().path, "/token");
