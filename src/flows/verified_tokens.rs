@@ -18,7 +18,6 @@
 //!   valid tokens, and the worst case is today's cost: a verification per request).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use sha2::{Digest, Sha256};
@@ -29,7 +28,7 @@ use crate::flows::provider::Provider;
 pub const CAPACITY: usize = 4096;
 
 /// The SHA-256 of a token: the key of its entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TokenDigest([u8; 32]);
 
 impl TokenDigest {
@@ -42,8 +41,11 @@ impl TokenDigest {
 struct Memo {
     /// The provider documents whose keys verified every entry.
     keys: Weak<Provider>,
-    /// Token digest -> the token's `exp` (seconds since the epoch).
-    expires: HashMap<TokenDigest, u64>,
+    /// (token digest, the token's `exp` in seconds since the epoch), sorted by digest: a
+    /// lookup is a binary search, and the insertion's move only happens on a miss, next to a
+    /// signature verification that costs far more (a sorted Vec is also less code in the
+    /// module than a hash map).
+    expires: Vec<(TokenDigest, u64)>,
 }
 
 impl Memo {
@@ -69,7 +71,12 @@ impl VerifiedTokens {
     pub fn contains(&self, provider: &Rc<Provider>, digest: &TokenDigest, now: u64) -> bool {
         let mut memo = self.memo.borrow_mut();
         memo.follow(provider);
-        let live = memo.expires.get(digest).is_some_and(|exp| now < *exp);
+        let live = memo
+            .expires
+            .binary_search_by(|(d, _)| d.cmp(digest))
+            .ok()
+            .and_then(|index| memo.expires.get(index))
+            .is_some_and(|(_, exp)| now < *exp);
         if live {
             self.hits.set(self.hits.get().saturating_add(1));
         }
@@ -83,13 +90,23 @@ impl VerifiedTokens {
         }
         let mut memo = self.memo.borrow_mut();
         memo.follow(provider);
-        if memo.expires.len() >= CAPACITY && !memo.expires.contains_key(&digest) {
-            memo.expires.retain(|_, exp| now < *exp);
+        let mut place = memo.expires.binary_search_by(|(d, _)| d.cmp(&digest));
+        if let Ok(index) = place {
+            if let Some(entry) = memo.expires.get_mut(index) {
+                entry.1 = exp;
+            }
+            return;
+        }
+        if memo.expires.len() >= CAPACITY {
+            memo.expires.retain(|(_, exp)| now < *exp);
             if memo.expires.len() >= CAPACITY {
                 memo.expires.clear();
             }
+            place = memo.expires.binary_search_by(|(d, _)| d.cmp(&digest));
         }
-        memo.expires.insert(digest, exp);
+        if let Err(index) = place {
+            memo.expires.insert(index, (digest, exp));
+        }
     }
 
     /// Tokens remembered now.
