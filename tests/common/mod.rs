@@ -160,6 +160,9 @@ pub struct StackOptions {
     pub workers: usize,
     /// The host; by default the one of the running test ([`Host::of_this_test`]).
     pub host: Option<Host>,
+    /// Use the IdP already listening on this port (another stack's) instead of starting one:
+    /// a second node of the same fleet ([`Stack::start_another_node`]).
+    pub idp_port: Option<u16>,
 }
 
 impl Default for StackOptions {
@@ -170,6 +173,7 @@ impl Default for StackOptions {
             start_idp: true,
             workers: 2,
             host: None,
+            idp_port: None,
         }
     }
 }
@@ -238,11 +242,15 @@ impl Stack {
         }
         ensure_built();
         let dir = tempdir::TempDir::new("oidc-e2e");
-        let (idp_port, echo_port, proxy_port, admin_port) =
-            (free_port(), free_port(), free_port(), free_port());
+        let (idp_port, echo_port, proxy_port, admin_port) = (
+            options.idp_port.unwrap_or_else(free_port),
+            free_port(),
+            free_port(),
+            free_port(),
+        );
         let root = repo_root();
 
-        let idp = options.start_idp.then(|| {
+        let idp = (options.start_idp && options.idp_port.is_none()).then(|| {
             let mut command = Command::new("node");
             command
                 .arg(root.join("tests/idp/server.js"))
@@ -379,6 +387,17 @@ impl Stack {
             echo,
             dir,
         }
+    }
+
+    /// Another node of the same fleet: its own host process(es), shared data and upstream,
+    /// with the same IdP as this stack (which must have started one). Nodes share nothing but
+    /// the IdP and the plugin config given.
+    pub fn start_another_node(&self, options: StackOptions) -> Stack {
+        Stack::start(StackOptions {
+            idp_port: Some(self.idp_port),
+            host: Some(self.host),
+            ..options
+        })
     }
 
     pub fn proxy(&self) -> String {
