@@ -168,3 +168,28 @@ fn a_filter_that_refuses_its_startup_config_stops_the_gateway_with_its_reason() 
         "{stderr}"
     );
 }
+
+#[test]
+fn readiness_is_the_gateways_own_answer_not_whoever_holds_its_admin_port() {
+    // Under load the gateway compiles its filters for seconds before it binds its ports, and a
+    // port picked free meanwhile can go to another test's server. That server answering
+    // GET /status must not pass for the gateway (the flaky failure of a loaded
+    // `cargo test -p gateway`: the test then met a closed proxy port).
+    let upstream = echo_server();
+    let squatter = echo_server();
+    let dir = TempDir::new("squatted");
+    let config = dir.write(
+        "gateway.yaml",
+        single_plugin_yaml(r#"{"mode": "noop"}"#, ""),
+    );
+    let env = [("UPSTREAM_PORT", upstream.port.to_string())];
+    let mut child = spawn_gateway(&dir, &config, free_port(), squatter.port, &env, &[]);
+    let ready = wait_ready(&mut child, squatter.port);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        ready.is_err(),
+        "the server on the admin port was taken for the gateway"
+    );
+    assert!(squatter.request_count() > 0, "the probe asked the squatter");
+}

@@ -195,6 +195,9 @@ fn status(gateway: &Gateway) -> Value {
     json!({
         "database": { "reachable": true },
         "server": {
+            // Tells a readiness probe that this process answers, not another that took a
+            // port meant for it.
+            "pid": std::process::id(),
             "workers": gateway.config.workers,
             "plugins": gateway.plugins.len(),
         },

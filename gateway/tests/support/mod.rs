@@ -883,7 +883,7 @@ impl Drop for Gateway {
     }
 }
 
-fn spawn_gateway(
+pub fn spawn_gateway(
     dir: &TempDir,
     config: &Path,
     proxy: u16,
@@ -910,8 +910,12 @@ fn spawn_gateway(
     command.spawn().expect("start the gateway binary")
 }
 
-fn wait_ready(child: &mut Child, admin_port: u16) -> Result<(), String> {
+/// Waits until `child` answers `GET /status` on `admin_port`. The answer must carry the
+/// child's pid: a port picked free can be taken by another test's server before the gateway
+/// (still compiling its filters) binds it, and that server's 200 is not the gateway's.
+pub fn wait_ready(child: &mut Child, admin_port: u16) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(60);
+    let pid = serde_json::Value::from(child.id());
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!("exited with {status}"));
@@ -927,7 +931,11 @@ fn wait_ready(child: &mut Child, admin_port: u16) -> Result<(), String> {
                 &[],
                 || {},
             )
-            .is_ok_and(|r| r.status == 200);
+            .is_ok_and(|r| {
+                r.status == 200
+                    && serde_json::from_slice::<serde_json::Value>(&r.message.body)
+                        .is_ok_and(|status| status["server"]["pid"] == pid)
+            });
         if ready {
             return Ok(());
         }
