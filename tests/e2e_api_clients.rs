@@ -7,12 +7,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use common::http::{self, basic, Response};
-use common::{Stack, StackOptions};
+use common::support::*;
+use common::Stack;
 use hmac::{Hmac, Mac};
 use rsa::{BigUint, Pkcs1v15Sign, RsaPrivateKey};
 use serde_json::{json, Value};
@@ -22,21 +21,6 @@ use sha2::{Digest, Sha256};
 // in Kong's Wasm engine (tests/common/hosts.rs). Kong's engine cannot drop a request header:
 // one the filter removes reaches the upstream empty there, so "removed" is "absent or empty".
 on_both_hosts! {
-
-fn stack_with(config: Value, idp_args: Vec<&'static str>) -> Stack {
-    Stack::start(StackOptions {
-        plugin_config: config,
-        idp_args,
-        ..Default::default()
-    })
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 /// Asks the IdP's token endpoint directly, as the `kong` client (how a program gets tokens).
 fn idp_token(stack: &Stack, form: &[(&str, &str)]) -> Value {
@@ -83,7 +67,7 @@ fn bearer_header(token: &str) -> String {
     format!("Bearer {token}")
 }
 
-/// The Authorization header the upstream received.
+/// The bearer token the upstream received (the request was let through).
 fn upstream_bearer(response: &Response) -> String {
     assert_eq!(
         response.status,
@@ -92,37 +76,7 @@ fn upstream_bearer(response: &Response) -> String {
         response.status,
         response.text()
     );
-    let echo = response.json();
-    let authorization = echo["headers"]["authorization"]
-        .as_str()
-        .expect("an Authorization header upstream");
-    authorization
-        .strip_prefix("Bearer ")
-        .expect("a bearer token upstream")
-        .to_string()
-}
-
-fn events_of(stack: &Stack, kind: &str) -> Vec<Value> {
-    stack
-        .idp_events()
-        .into_iter()
-        .filter(|e| e["type"] == kind)
-        .collect()
-}
-
-/// Waits (polling) until the gateway's log has a line with `text`.
-fn wait_for_log(stack: &Stack, text: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if stack.gateway_log().contains(text) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!(
-        "the gateway never logged {text:?}:\n{}",
-        stack.gateway_log()
-    );
+    bearer_of(&response.json())
 }
 
 fn assert_refused(stack: &Stack, response: &Response, status: u16, error: &str, reason: &str) {
@@ -206,7 +160,7 @@ fn signing_input(header: &Value, claims: &Value) -> String {
 
 #[test]
 fn jwt_access_tokens_are_verified_at_the_gateway_without_asking_the_idp() {
-    let stack = stack_with(
+    let stack = stack_with_idp(
         json!({"auth_methods": ["bearer"], "hide_credentials": true}),
         vec!["--jwt-access-tokens"],
     );
@@ -259,7 +213,7 @@ fn jwt_access_tokens_are_verified_at_the_gateway_without_asking_the_idp() {
 #[test]
 fn forged_and_wrong_tokens_are_refused_with_the_right_status_and_reason() {
     let config = json!({"auth_methods": ["bearer"], "audience_required": ["kong"], "scopes_required": ["profile"]});
-    let stack = stack_with(config, vec!["--jwt-access-tokens"]);
+    let stack = stack_with_idp(config, vec!["--jwt-access-tokens"]);
     let key = IdpKey::load(&stack);
     let now = unix_now();
     let good = key.access_token(&stack, json!({}));
@@ -364,7 +318,7 @@ fn opaque_tokens_are_introspected_once_and_the_result_goes_upstream() {
         "auth_methods": ["bearer", "introspection"], "upstream_introspection_header": "x-introspection",
         "upstream_headers_claims": ["sub"], "upstream_headers_names": ["x-user"],
     });
-    let stack = stack_with(config, vec![]);
+    let stack = stack_with_idp(config, vec![]);
     let access_token = password_tokens(&stack, "openid profile")["access_token"]
         .as_str()
         .unwrap()
@@ -421,7 +375,7 @@ fn opaque_tokens_are_introspected_once_and_the_result_goes_upstream() {
 
 #[test]
 fn userinfo_accepts_tokens_its_endpoint_accepts() {
-    let stack = stack_with(
+    let stack = stack_with_idp(
         json!({"auth_methods": ["userinfo"], "upstream_user_info_header": "x-userinfo"}),
         vec![],
     );
@@ -458,7 +412,7 @@ fn client_credentials_and_refresh_tokens_sent_by_programs_are_exchanged() {
         "auth_methods": ["client_credentials", "refresh_token"], "refresh_token_param_name": "x-refresh-token",
         "hide_credentials": true,
     });
-    let stack = stack_with(config, vec![]);
+    let stack = stack_with_idp(config, vec![]);
 
     let response = get(
         &stack,
@@ -511,7 +465,7 @@ fn client_credentials_and_refresh_tokens_sent_by_programs_are_exchanged() {
 
 #[test]
 fn the_password_grant_is_cached_so_repeated_basic_logins_cost_one_token_request() {
-    let stack = stack_with(json!({"auth_methods": ["password"]}), vec![]);
+    let stack = stack_with_idp(json!({"auth_methods": ["password"]}), vec![]);
     let first = upstream_bearer(&get(
         &stack,
         "/",
@@ -548,7 +502,7 @@ fn the_password_grant_is_cached_so_repeated_basic_logins_cost_one_token_request(
 fn concurrent_requests_of_one_session_cause_one_refresh() {
     const TTL: u64 = 3;
     const REQUESTS: usize = 8;
-    let stack = stack_with(
+    let stack = stack_with_idp(
         json!({"auth_methods": ["password", "session"]}),
         vec!["--access-token-ttl", "3"],
     );
@@ -558,10 +512,8 @@ fn concurrent_requests_of_one_session_cause_one_refresh() {
     let first_token = upstream_bearer(&response);
     let cookie = client.cookie_header().expect("a session cookie");
 
-    // Wait (polling the clock) until the gateway sees the access token as expired.
-    while unix_now() <= logged_in_at + TTL {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // Wait until the gateway sees the access token as expired.
+    wait_for_second(logged_in_at + TTL + 1);
     stack.clear_idp_events();
     let proxy = stack.proxy();
     let threads: Vec<_> = (0..REQUESTS)

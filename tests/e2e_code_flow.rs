@@ -5,8 +5,9 @@
 
 mod common;
 
-use common::http::{basic, send, Client, Response};
-use common::{Stack, StackOptions};
+use common::http::{basic, send, Response};
+use common::support::*;
+use common::Stack;
 use serde_json::{json, Value};
 
 // Every item below is compiled twice: `gateway::<test>` runs on our gateway, `kong::<test>`
@@ -26,128 +27,8 @@ fn code_flow_config(extra: Value) -> Value {
     config
 }
 
-fn stack_with(extra: Value) -> Stack {
-    Stack::start(StackOptions {
-        plugin_config: code_flow_config(extra),
-        ..Default::default()
-    })
-}
-
-/// `path?query` of an absolute or relative URL.
-fn target_of(location: &str) -> String {
-    match location.split_once("://") {
-        Some((_, rest)) => rest
-            .find('/')
-            .map(|i| rest[i..].to_string())
-            .unwrap_or_else(|| "/".into()),
-        None => location.to_string(),
-    }
-}
-
-fn query_of(url: &str) -> Vec<(String, String)> {
-    let query = url
-        .split_once('?')
-        .map(|(_, q)| q.split('#').next().unwrap_or(""))
-        .unwrap_or("");
-    form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect()
-}
-
-fn arg(pairs: &[(String, String)], name: &str) -> Option<String> {
-    pairs
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.clone())
-}
-
-fn location(response: &Response) -> String {
-    assert!(
-        matches!(response.status, 302 | 303),
-        "expected a redirect, got {} {}",
-        response.status,
-        response.text()
-    );
-    response
-        .header("location")
-        .expect("a Location header")
-        .to_string()
-}
-
-fn echo_requests(stack: &Stack) -> usize {
-    stack
-        .echo
-        .log_text()
-        .lines()
-        .filter(|l| l.starts_with("request "))
-        .count()
-}
-
-/// A browser: one cookie jar for the gateway, one for the IdP.
-struct Browser {
-    app: Client,
-    idp: Client,
-}
-
-impl Browser {
-    fn new(stack: &Stack) -> Browser {
-        Browser {
-            app: stack.client(),
-            idp: Client::new(&stack.idp_addr()),
-        }
-    }
-
-    /// Opens a protected page and expects the redirect to the IdP; returns the authorization URL.
-    fn open_protected(&mut self, target: &str) -> String {
-        let response = self.app.get(target);
-        assert_eq!(response.status, 302, "{}", response.text());
-        assert_eq!(response.header("cache-control"), Some("no-store"));
-        assert!(
-            self.app.cookies.contains_key("authorization"),
-            "no authorization cookie: {:?}",
-            response.headers
-        );
-        location(&response)
-    }
-
-    /// At the IdP: the authorization request, the login form with john/doe, the redirect back.
-    /// Returns the last IdP response (the redirect to the callback, or the form_post page).
-    fn sign_in(&mut self, authorization_url: &str) -> Response {
-        let response = self.idp.get(&target_of(authorization_url));
-        let interaction = target_of(&location(&response));
-        assert!(interaction.starts_with("/interaction/"), "{interaction}");
-        let form = self.idp.get(&interaction);
-        assert_eq!(form.status, 200);
-        assert!(
-            form.text().contains("name=\"password\""),
-            "the login page: {}",
-            form.text()
-        );
-        let login = self.idp.request(
-            "POST",
-            &format!("{interaction}/login"),
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            b"username=john&password=doe",
-        );
-        let resume = target_of(&location(&login));
-        self.idp.get(&resume)
-    }
-
-    /// The whole login; returns the callback URL the IdP redirected to.
-    fn login_until_callback(&mut self, target: &str) -> String {
-        let authorization_url = self.open_protected(target);
-        location(&self.sign_in(&authorization_url))
-    }
-}
-
-fn bearer_of(echo: &Value) -> String {
-    let authorization = echo["headers"]["authorization"]
-        .as_str()
-        .expect("an Authorization header upstream");
-    authorization
-        .strip_prefix("Bearer ")
-        .expect("a bearer token")
-        .to_string()
+fn code_flow_stack(extra: Value) -> Stack {
+    stack_with(code_flow_config(extra))
 }
 
 fn assert_refused(response: &Response, stack: &Stack, echo_before: usize, logged: &str) {
@@ -155,7 +36,7 @@ fn assert_refused(response: &Response, stack: &Stack, echo_before: usize, logged
     assert_eq!(response.json(), json!({"message": "Unauthorized"}));
     assert_eq!(response.header("cache-control"), Some("no-store"));
     assert_eq!(
-        echo_requests(stack),
+        upstream_requests(stack),
         echo_before,
         "nothing reached the upstream"
     );
@@ -168,7 +49,7 @@ fn assert_refused(response: &Response, stack: &Stack, echo_before: usize, logged
 
 #[test]
 fn login_lands_on_the_original_page_with_a_bearer_token_and_the_session_holds() {
-    let stack = stack_with(json!({}));
+    let stack = code_flow_stack(json!({}));
     let mut browser = Browser::new(&stack);
     let authorization_url = browser.open_protected("/app/page?tab=2");
     let args = query_of(&authorization_url);
@@ -232,7 +113,7 @@ fn login_lands_on_the_original_page_with_a_bearer_token_and_the_session_holds() 
 
 #[test]
 fn login_action_redirect_returns_to_the_original_url_with_its_query() {
-    let stack = stack_with(
+    let stack = code_flow_stack(
         json!({"login_action": "redirect", "login_tokens": [], "preserve_query_args": true}),
     );
     let mut browser = Browser::new(&stack);
@@ -276,7 +157,7 @@ fn hidden_inputs(html: &str) -> Vec<(String, String)> {
 #[gateway_only = "Kong's engine lets a filter replace the request body only in its headers and body steps; the filter strips the callback's arguments when the token exchange answers (a call's answer), so in Kong the form_post body still carries the (already redeemed) code, state and iss upstream"]
 #[test]
 fn form_post_callback_is_read_from_the_body_and_stripped_before_proxying() {
-    let stack = stack_with(json!({"response_mode": "form_post"}));
+    let stack = code_flow_stack(json!({"response_mode": "form_post"}));
     let mut browser = Browser::new(&stack);
     let authorization_url = browser.open_protected("/submit");
     assert_eq!(
@@ -315,11 +196,11 @@ fn form_post_callback_is_read_from_the_body_and_stripped_before_proxying() {
 
 #[test]
 fn an_error_from_the_provider_is_401_with_a_log_line_and_nothing_forwarded() {
-    let stack = stack_with(json!({}));
+    let stack = code_flow_stack(json!({}));
     let mut browser = Browser::new(&stack);
     let authorization_url = browser.open_protected("/p");
     let state = arg(&query_of(&authorization_url), "state").unwrap();
-    let before = echo_requests(&stack);
+    let before = upstream_requests(&stack);
     // What the IdP sends when the user refuses consent.
     let denied = format!("/p?error=access_denied&error_description=End-User+aborted&state={state}");
     let response = browser.app.get(&denied);
@@ -334,12 +215,12 @@ fn an_error_from_the_provider_is_401_with_a_log_line_and_nothing_forwarded() {
 
 #[test]
 fn a_forged_state_is_401_and_the_code_is_not_exchanged() {
-    let stack = stack_with(json!({}));
+    let stack = code_flow_stack(json!({}));
     let mut browser = Browser::new(&stack);
     let callback = browser.login_until_callback("/p");
     let code = arg(&query_of(&callback), "code").unwrap();
     stack.clear_idp_events();
-    let before = echo_requests(&stack);
+    let before = upstream_requests(&stack);
     let response = browser
         .app
         .get(&format!("/p?code={code}&state=forged-by-someone-else"));
@@ -352,36 +233,40 @@ fn a_forged_state_is_401_and_the_code_is_not_exchanged() {
 
 #[test]
 fn a_stale_authorization_cookie_is_401_not_a_new_redirect() {
-    let stack = stack_with(json!({"authorization_rolling_timeout": 1}));
+    let stack = code_flow_stack(json!({"authorization_rolling_timeout": 1}));
     let mut browser = Browser::new(&stack);
-    let callback = browser.login_until_callback("/p");
-    std::thread::sleep(std::time::Duration::from_millis(2500));
-    let before = echo_requests(&stack);
+    let authorization_url = browser.open_protected("/p");
+    // The authorization cookie was saved by this second; it is stale once more than
+    // authorization_rolling_timeout (1 s) has passed, i.e. from two seconds on.
+    let saved_by = unix_now();
+    let callback = location(&browser.sign_in(&authorization_url));
+    wait_for_second(saved_by + 2);
+    let before = upstream_requests(&stack);
     let response = browser.app.get(&target_of(&callback));
     assert_refused(&response, &stack, before, "expired or invalid");
 }
 
 #[test]
 fn a_callback_without_the_authorization_cookie_is_401() {
-    let stack = stack_with(json!({}));
+    let stack = code_flow_stack(json!({}));
     let mut browser = Browser::new(&stack);
     let callback = browser.login_until_callback("/p");
     let mut other_browser = stack.client();
-    let before = echo_requests(&stack);
+    let before = upstream_requests(&stack);
     let response = other_browser.get(&target_of(&callback));
     assert_refused(&response, &stack, before, "without an authorization cookie");
 }
 
 #[test]
 fn a_replayed_code_is_refused_by_the_idp_and_answered_401() {
-    let stack = stack_with(json!({}));
+    let stack = code_flow_stack(json!({}));
     let mut browser = Browser::new(&stack);
     let callback = browser.login_until_callback("/p");
     let authorization_cookie = browser.app.cookies["authorization"].clone();
     assert_eq!(browser.app.get(&target_of(&callback)).status, 200);
 
     // Someone who copied the callback URL and the authorization cookie replays them.
-    let before = echo_requests(&stack);
+    let before = upstream_requests(&stack);
     let cookie = format!("authorization={authorization_cookie}");
     let response = send(
         &stack.proxy(),
@@ -402,7 +287,7 @@ fn a_replayed_code_is_refused_by_the_idp_and_answered_401() {
 
 #[test]
 fn password_and_code_flow_follow_kongs_credential_order() {
-    let stack = stack_with(json!({"auth_methods": ["authorization_code", "password", "session"]}));
+    let stack = code_flow_stack(json!({"auth_methods": ["authorization_code", "password", "session"]}));
     let mut scripted = stack.client();
     let response = scripted.request(
         "GET",
@@ -421,7 +306,7 @@ fn password_and_code_flow_follow_kongs_credential_order() {
 
 #[test]
 fn browser_logout_revokes_ends_the_idp_session_and_the_next_visit_logs_in_again() {
-    let stack = stack_with(json!({}));
+    let stack = code_flow_stack(json!({}));
     let logged_out = format!("http://{}/logged-out", stack.proxy());
     assert_eq!(
         stack

@@ -3,57 +3,18 @@
 
 mod common;
 
-use common::http::{basic, Client, Response};
+use common::http::{basic, Response};
+use common::support::*;
 use common::{Stack, StackOptions, SESSION_SECRET};
 use openid_connect::session::{SessionCodec, SessionSettings};
-use serde_json::{json, Value};
+use serde_json::json;
 
 // Every item below is compiled twice: `gateway::<test>` runs on our gateway, `kong::<test>`
 // in Kong's Wasm engine (tests/common/hosts.rs).
 on_both_hosts! {
 
-fn config() -> Value {
-    json!({
-        "auth_methods": ["session", "password"],
-        "logout_uri_suffix": "/logout",
-        "logout_methods": ["POST"],
-        "logout_revoke": true,
-    })
-}
-
 fn stack() -> Stack {
-    Stack::start(StackOptions {
-        plugin_config: config(),
-        ..Default::default()
-    })
-}
-
-fn login(client: &mut Client) -> Response {
-    let response = client.request("GET", "/", &[("Authorization", &basic("john", "doe"))], b"");
-    assert_eq!(response.status, 200, "{}", response.text());
-    response
-}
-
-fn assert_unauthorized(response: &Response) {
-    assert_eq!(
-        response.status,
-        401,
-        "{} {:?}",
-        response.text(),
-        response.headers
-    );
-    assert_eq!(response.json(), json!({"message": "Unauthorized"}));
-    assert!(response.header("www-authenticate").is_some());
-}
-
-/// How many requests reached the echo upstream (it logs one line per request).
-fn upstream_requests(stack: &Stack) -> usize {
-    stack
-        .echo
-        .log_text()
-        .lines()
-        .filter(|l| l.starts_with("request "))
-        .count()
+    stack_with(seed_config())
 }
 
 fn with_session_cookie(stack: &Stack, value: &str) -> Response {
@@ -267,7 +228,7 @@ fn idp_hanging_during_login_times_out_with_an_error() {
 fn a_cookie_copied_before_logout_is_refused_by_every_worker_right_after_logout() {
     let workers = 4;
     let stack = Stack::start(StackOptions {
-        plugin_config: config(),
+        plugin_config: seed_config(),
         workers,
         ..Default::default()
     });

@@ -4,112 +4,21 @@
 
 mod common;
 
-use common::http::{basic, send, Client, Response};
+use common::http::send;
+use common::support::*;
 use common::{Stack, StackOptions};
-use serde_json::{json, Value};
+use serde_json::json;
 
 // Every item below is compiled twice: `gateway::<test>` runs on our gateway, `kong::<test>`
 // in Kong's Wasm engine (tests/common/hosts.rs).
 on_both_hosts! {
-
-fn stack_with(config: Value) -> Stack {
-    Stack::start(StackOptions {
-        plugin_config: config,
-        ..Default::default()
-    })
-}
-
-fn seed_config() -> Value {
-    json!({
-        "auth_methods": ["session", "password"],
-        "logout_uri_suffix": "/logout",
-        "logout_methods": ["POST"],
-        "logout_revoke": true,
-    })
-}
-
-/// Logs john in with Basic credentials; returns the echo of the upstream request.
-fn login(client: &mut Client) -> Value {
-    let response = client.request(
-        "GET",
-        "/anything",
-        &[("Authorization", &basic("john", "doe"))],
-        b"",
-    );
-    assert_eq!(
-        response.status,
-        200,
-        "login failed: {} {:?}",
-        response.text(),
-        response.headers
-    );
-    assert!(
-        client.cookies.contains_key("session"),
-        "no session cookie: {:?}",
-        response.headers
-    );
-    response.json()
-}
-
-fn bearer_of(echo: &Value) -> String {
-    let authorization = echo["headers"]["authorization"]
-        .as_str()
-        .expect("an Authorization header upstream");
-    authorization
-        .strip_prefix("Bearer ")
-        .expect("a bearer token upstream")
-        .to_string()
-}
-
-fn events_of<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    events.iter().filter(|e| e["type"] == kind).collect()
-}
-
-fn query_of(location: &str) -> Vec<(String, String)> {
-    let query = location.split_once('?').map(|(_, q)| q).unwrap_or("");
-    query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), urldecode(v)))
-        .collect()
-}
-
-fn urldecode(s: &str) -> String {
-    let bytes = s.replace('+', " ").into_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            out.push(
-                u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap(), 16).unwrap(),
-            );
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
-fn assert_unauthorized(response: &Response) {
-    assert_eq!(response.status, 401, "{}", response.text());
-    assert_eq!(response.json(), json!({"message": "Unauthorized"}));
-    let challenge = response
-        .header("www-authenticate")
-        .expect("WWW-Authenticate");
-    assert!(
-        challenge.starts_with("Bearer realm=\"127.0.0.1\""),
-        "{challenge}"
-    );
-}
 
 #[test]
 fn password_login_then_session_then_logout_with_revocation_and_end_session() {
     let stack = stack_with(seed_config());
     let mut client = stack.client();
 
-    let echo = login(&mut client);
+    let echo = login(&mut client).json();
     let access_token = bearer_of(&echo);
     assert!(
         echo["headers"].get("cookie").is_none(),
@@ -156,7 +65,7 @@ fn password_login_then_session_then_logout_with_revocation_and_end_session() {
 
     // Kong's order: the refresh token first, then the access token; both end up inactive.
     let events = stack.idp_events();
-    let revocations = events_of(&events, "revocation");
+    let revocations = events_of(&stack, "revocation");
     assert_eq!(revocations.len(), 2, "{events:?}");
     assert_eq!(revocations[0]["token_type_hint"], "refresh_token");
     assert_eq!(revocations[1]["token_type_hint"], "access_token");
@@ -366,46 +275,6 @@ fn an_http10_logout_also_gets_pragma_no_cache() {
     assert!(head.contains("pragma: no-cache"), "{head}");
 }
 
-/// `path?query` of an absolute or relative URL.
-fn path_of(location: &str) -> String {
-    match location.split_once("://") {
-        Some((_, rest)) => rest
-            .find('/')
-            .map(|i| rest[i..].to_string())
-            .unwrap_or_else(|| "/".into()),
-        None => location.to_string(),
-    }
-}
-
-fn redirect_of(response: &Response) -> String {
-    assert!(
-        matches!(response.status, 302 | 303),
-        "expected a redirect, got {} {}",
-        response.status,
-        response.text()
-    );
-    path_of(response.header("location").expect("a Location header"))
-}
-
-/// A browser's code flow login: the protected page, the IdP's login form with john/doe, the
-/// redirect back to the callback. `app` and `idp` are the browser's two cookie jars.
-fn browser_login(app: &mut Client, idp: &mut Client) {
-    let authorization = redirect_of(&app.get("/p"));
-    let interaction = redirect_of(&idp.get(&authorization));
-    assert!(interaction.starts_with("/interaction/"), "{interaction}");
-    assert_eq!(idp.get(&interaction).status, 200);
-    let login = idp.request(
-        "POST",
-        &format!("{interaction}/login"),
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        b"username=john&password=doe",
-    );
-    let resume = redirect_of(&login);
-    let callback = redirect_of(&idp.get(&resume));
-    let landed = app.get(&callback);
-    assert_eq!(landed.status, 200, "{}", landed.text());
-}
-
 #[test]
 fn the_idp_ending_its_session_ends_the_gateway_session_by_back_channel_logout() {
     let stack = Stack::start(StackOptions {
@@ -419,10 +288,9 @@ fn the_idp_ending_its_session_ends_the_gateway_session_by_back_channel_logout() 
         ],
         ..Default::default()
     });
-    let mut app = stack.client();
-    let mut idp = Client::new(&stack.idp_addr());
-    browser_login(&mut app, &mut idp);
-    let cookie = app.cookie_header().expect("the session cookie");
+    let mut browser = Browser::new(&stack);
+    browser.login("/p");
+    let cookie = browser.app.cookie_header().expect("the session cookie");
     let proxy = stack.proxy();
     let with_cookie = || send(&proxy, "GET", "/p", &[("Cookie", cookie.as_str())], b"");
     assert_eq!(with_cookie().status, 200, "the session works before");
@@ -430,10 +298,10 @@ fn the_idp_ending_its_session_ends_the_gateway_session_by_back_channel_logout() 
 
     // The user logs out at the IdP itself: it POSTs the logout token to the gateway and
     // answers only after the gateway answered.
-    let ended = idp.get("/session/end?client_id=kong");
+    let ended = browser.idp.get("/session/end?client_id=kong");
     assert_eq!(ended.status, 200, "{}", ended.text());
     let events = stack.idp_events();
-    let sent = events_of(&events, "backchannel_logout");
+    let sent = events_of(&stack, "backchannel_logout");
     assert_eq!(sent.len(), 1, "{events:?}");
     assert_eq!(sent[0]["ok"], true, "the gateway answered 200: {:?}", sent[0]);
 

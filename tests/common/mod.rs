@@ -7,6 +7,7 @@
 
 pub mod hosts;
 pub mod http;
+pub mod support;
 
 pub use hosts::Host;
 
