@@ -309,15 +309,7 @@ fn the_idp_ending_its_session_ends_the_gateway_session_by_back_channel_logout() 
     // enabled, a request without a usable session is sent to log in again (302 to the IdP;
     // with session-only auth it is 401, see flows::backchannel_tests), and nothing is
     // forwarded.
-    let echo_requests = || {
-        stack
-            .echo
-            .log_text()
-            .lines()
-            .filter(|l| l.starts_with("request "))
-            .count()
-    };
-    let echo_before = echo_requests();
+    let echo_before = upstream_requests(&stack);
     let refused = with_cookie();
     assert_eq!(refused.status, 302, "{}", refused.text());
     let location = refused.header("location").unwrap_or_default();
@@ -325,7 +317,7 @@ fn the_idp_ending_its_session_ends_the_gateway_session_by_back_channel_logout() 
         location.starts_with(&format!("http://{}/auth?", stack.idp_addr())),
         "a new login at the IdP: {location}"
     );
-    assert_eq!(echo_requests(), echo_before, "nothing reached the upstream");
+    assert_eq!(upstream_requests(&stack), echo_before, "nothing reached the upstream");
 
     // A forged logout token from anyone else is 400 and never reaches the upstream.
     let forged = send(

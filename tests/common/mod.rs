@@ -2,6 +2,12 @@
 //! filter in a real host, each on a free port, stopped when the [`Stack`] drops (also when a test
 //! fails). The host is our gateway or Kong's Wasm engine (hosts.rs: [`on_both_hosts!`] runs each
 //! test on both).
+//!
+//! What the suites share besides the stack is in [`support`] (stacks with a config, the
+//! password login, the code-flow `Browser`, redirects and query arguments, what the upstream
+//! got, the IdP's events, Kong's 401, and waiting on a condition) and the HTTP client in
+//! [`http`]: use those before writing a helper in a suite, and add one there when a second
+//! suite needs it.
 
 #![allow(dead_code)]
 
