@@ -15,6 +15,8 @@ use super::value::describe;
 use super::Config;
 
 /// Runs every check. `given` names the fields the user set (to a non-null value).
+/// The value sets, the whole numbers and non-empty strings are the types' business
+/// ([`super::value`]); these are the rules that go beyond a field's type.
 pub(super) fn check_config(
     config: &Config,
     given: &BTreeSet<&'static str>,
@@ -22,6 +24,7 @@ pub(super) fn check_config(
 ) {
     let mut report = Report { problems };
     provider_urls(config, &mut report);
+    dispatch_clusters(config, &mut report);
     one_client(config, &mut report);
     redirect_uris(config, &mut report);
     auth_methods(config, given, &mut report);
@@ -67,6 +70,19 @@ fn provider_urls(config: &Config, report: &mut Report) {
     for (field, url) in endpoints {
         if let Some(url) = url.as_deref() {
             report.check(field, check_http_url(url));
+        }
+    }
+}
+
+/// `dispatch_clusters` keys are URL authorities (`host` or `host:port`).
+fn dispatch_clusters(config: &Config, report: &mut Report) {
+    for authority in config.dispatch_clusters.keys() {
+        if authority.is_empty() || authority.contains(|c: char| c.is_whitespace() || c == '/') {
+            let shown = describe(&Value::String(authority.clone()));
+            report.check(
+                "dispatch_clusters",
+                Err(format!("{shown} is not an authority (host or host:port)")),
+            );
         }
     }
 }
@@ -189,6 +205,28 @@ fn cookies(config: &Config, report: &mut Report) {
 
 /// Where API clients' credentials are looked for.
 fn credential_locations(config: &Config, report: &mut Report) {
+    // Grants take their parameters from the body, a header or the query, never a cookie.
+    let grant_fields = [
+        ("password_param_type", &config.password_param_type),
+        (
+            "client_credentials_param_type",
+            &config.client_credentials_param_type,
+        ),
+        ("refresh_token_param_type", &config.refresh_token_param_type),
+    ];
+    for (field, locations) in grant_fields {
+        if let Some(outside) = locations
+            .iter()
+            .find(|l| !ParamType::GRANT_LOCATIONS.contains(l))
+        {
+            let allowed = ParamType::GRANT_LOCATIONS
+                .iter()
+                .map(|l| l.as_str())
+                .collect();
+            let got = describe(&Value::from(outside.as_str()));
+            report.problem(field, Problem::NotOneOf { allowed, got });
+        }
+    }
     if config.bearer_token_param_type.contains(&ParamType::Cookie)
         && config.bearer_token_cookie_name.is_none()
     {

@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use error::{ConfigError, FieldProblem, Problem};
 pub use schema::{kong_config_schema, kong_filter_meta};
@@ -43,7 +43,14 @@ pub use types::{
 ///
 /// Field names are Kong's. Arrays that Kong leaves null are empty here; strings Kong leaves
 /// null are `None`. Durations are whole seconds unless a field says otherwise.
-#[derive(Clone, PartialEq, Eq, Serialize, JsonSchema)]
+///
+/// Each field is declared once, here: its doc comment, type and default
+/// (`#[serde(default = "defaults::name")]` when Kong's default is not null) are what the
+/// parser reads (the derived `Deserialize`, with Kong's rules for each type: `value.rs`), what
+/// the JSON Schema and the configuration reference show. A new field needs a line here, its
+/// default in `defaults.rs` if it has one, and a check in `checks.rs` if its type does not say
+/// everything.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Config {
     // --- The identity provider -------------------------------------------------------------
     /// The discovery endpoint or the issuer identifier (an http or https URL). Without

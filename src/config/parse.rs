@@ -1,14 +1,21 @@
 //! From JSON bytes to a checked [`Config`]: every field read, every problem collected.
+//!
+//! Deprecated Kong names are rewritten first; the fields [`Config`] declares are then read by
+//! its derived `Deserialize`; what is left must be one of Kong's other fields at its default
+//! ([`kong_fields`]); last come the checks across fields ([`checks`]).
 
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::de::value::BorrowedStrDeserializer;
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::{forward_to_deserialize_any, Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use super::error::{ConfigError, FieldProblem, Problem};
 use super::kong_fields::{self, ShorthandTarget, SHORTHANDS};
-use super::types::ParamType;
-use super::value::{describe, describe_kind, FromKong};
-use super::{checks, defaults, Config};
+use super::value::{describe, describe_kind, KongValue, ReadError};
+use super::{checks, Config};
 
 /// Fields whose values must not appear in messages (they end up in logs).
 const SECRET_FIELDS: &[&str] = &["client_id", "client_secret", "session_secret"];
@@ -29,7 +36,10 @@ pub(super) fn parse(json: &[u8]) -> Result<Config, ConfigError> {
     };
     let mut reader = Reader::new(fields);
     reader.apply_shorthands();
-    let config = read_config(&mut reader);
+    let Some(config) = reader.read_config() else {
+        let problem = Problem::Invalid("the configuration could not be read".to_string());
+        return Err(ConfigError::new(vec![FieldProblem::new("config", problem)]));
+    };
     reader.check_remaining_fields();
     let Reader {
         given,
@@ -42,130 +52,6 @@ pub(super) fn parse(json: &[u8]) -> Result<Config, ConfigError> {
     } else {
         problems.sort_by(|a, b| a.field.cmp(&b.field));
         Err(ConfigError::new(problems))
-    }
-}
-
-/// Reads one implemented field: `read!(reader, name)` takes Kong's null default (the type's
-/// empty value), `read!(reader, name = default)` the default in `defaults`.
-macro_rules! read {
-    ($reader:ident, $name:ident) => {
-        $reader.take(stringify!($name), Default::default)
-    };
-    ($reader:ident, $name:ident = default) => {
-        $reader.take(stringify!($name), defaults::$name)
-    };
-}
-
-fn read_config(r: &mut Reader) -> Config {
-    Config {
-        issuer: r.required("issuer"),
-        rediscovery_lifetime: read!(r, rediscovery_lifetime = default),
-        timeout: read!(r, timeout = default),
-        token_endpoint: read!(r, token_endpoint),
-        revocation_endpoint: read!(r, revocation_endpoint),
-        end_session_endpoint: read!(r, end_session_endpoint),
-        jwks_endpoint: read!(r, jwks_endpoint),
-        dispatch_clusters: read!(r, dispatch_clusters),
-        client_id: read!(r, client_id),
-        client_secret: read!(r, client_secret),
-        client_auth: read!(r, client_auth),
-        token_endpoint_auth_method: read!(r, token_endpoint_auth_method),
-        revocation_endpoint_auth_method: read!(r, revocation_endpoint_auth_method),
-        introspection_endpoint_auth_method: read!(r, introspection_endpoint_auth_method),
-        auth_methods: read!(r, auth_methods = default),
-        password_param_type: r.take_grant_locations("password_param_type"),
-        scopes: read!(r, scopes = default),
-        audience: read!(r, audience),
-        refresh_tokens: read!(r, refresh_tokens = default),
-        hide_credentials: read!(r, hide_credentials),
-        session_secret: read!(r, session_secret),
-        session_cookie_name: read!(r, session_cookie_name = default),
-        session_cookie_path: read!(r, session_cookie_path = default),
-        session_cookie_domain: read!(r, session_cookie_domain),
-        session_cookie_same_site: read!(r, session_cookie_same_site = default),
-        session_cookie_http_only: read!(r, session_cookie_http_only = default),
-        session_cookie_secure: read!(r, session_cookie_secure),
-        session_rolling_timeout: read!(r, session_rolling_timeout = default),
-        session_absolute_timeout: read!(r, session_absolute_timeout = default),
-        session_idling_timeout: read!(r, session_idling_timeout = default),
-        session_audience: read!(r, session_audience = default),
-        session_idp_check_interval: read!(r, session_idp_check_interval),
-        session_idp_check_failure: read!(r, session_idp_check_failure = default),
-        session_idp_check_grace: read!(r, session_idp_check_grace = default),
-        logout_uri_suffix: read!(r, logout_uri_suffix),
-        logout_backchannel_uri_suffix: read!(r, logout_backchannel_uri_suffix),
-        logout_methods: read!(r, logout_methods = default),
-        logout_query_arg: read!(r, logout_query_arg),
-        logout_post_arg: read!(r, logout_post_arg),
-        logout_revoke: read!(r, logout_revoke),
-        logout_revoke_access_token: read!(r, logout_revoke_access_token = default),
-        logout_revoke_refresh_token: read!(r, logout_revoke_refresh_token = default),
-        logout_redirect_uri: read!(r, logout_redirect_uri),
-        revocation_token_param_name: read!(r, revocation_token_param_name = default),
-        authorization_endpoint: read!(r, authorization_endpoint),
-        redirect_uri: read!(r, redirect_uri),
-        response_mode: read!(r, response_mode = default),
-        require_proof_key_for_code_exchange: read!(r, require_proof_key_for_code_exchange),
-        verify_nonce: read!(r, verify_nonce = default),
-        login_action: read!(r, login_action = default),
-        // An empty list is Kong's "no tokens" (absent or null: the default).
-        login_tokens: read!(r, login_tokens = default),
-        login_redirect_mode: read!(r, login_redirect_mode = default),
-        login_redirect_uri: read!(r, login_redirect_uri),
-        preserve_query_args: read!(r, preserve_query_args),
-        authorization_cookie_name: read!(r, authorization_cookie_name = default),
-        authorization_cookie_path: read!(r, authorization_cookie_path = default),
-        authorization_cookie_domain: read!(r, authorization_cookie_domain),
-        authorization_cookie_same_site: read!(r, authorization_cookie_same_site = default),
-        authorization_cookie_http_only: read!(r, authorization_cookie_http_only = default),
-        authorization_cookie_secure: read!(r, authorization_cookie_secure),
-        authorization_rolling_timeout: read!(r, authorization_rolling_timeout = default),
-        leeway: read!(r, leeway),
-        verify_signature: read!(r, verify_signature = default),
-        verify_claims: read!(r, verify_claims = default),
-        issuers_allowed: read!(r, issuers_allowed),
-        audience_required: read!(r, audience_required),
-        audience_claim: read!(r, audience_claim = default),
-        scopes_required: read!(r, scopes_required),
-        scopes_claim: read!(r, scopes_claim = default),
-        groups_required: read!(r, groups_required),
-        groups_claim: read!(r, groups_claim = default),
-        roles_required: read!(r, roles_required),
-        roles_claim: read!(r, roles_claim = default),
-        enable_hs_signatures: read!(r, enable_hs_signatures),
-        bearer_token_param_type: read!(r, bearer_token_param_type = default),
-        bearer_token_cookie_name: read!(r, bearer_token_cookie_name),
-        client_credentials_param_type: r.take_grant_locations("client_credentials_param_type"),
-        refresh_token_param_name: read!(r, refresh_token_param_name),
-        refresh_token_param_type: r.take_grant_locations("refresh_token_param_type"),
-        introspection_endpoint: read!(r, introspection_endpoint),
-        introspection_hint: read!(r, introspection_hint = default),
-        introspection_check_active: read!(r, introspection_check_active = default),
-        introspect_jwt_tokens: read!(r, introspect_jwt_tokens),
-        introspection_token_param_name: read!(r, introspection_token_param_name = default),
-        userinfo_endpoint: read!(r, userinfo_endpoint),
-        disable_session: read!(r, disable_session),
-        cache_tokens: read!(r, cache_tokens = default),
-        cache_tokens_salt: read!(r, cache_tokens_salt),
-        token_cache_key_include_scope: read!(r, token_cache_key_include_scope),
-        cache_introspection: read!(r, cache_introspection = default),
-        cache_user_info: read!(r, cache_user_info = default),
-        cache_ttl: read!(r, cache_ttl = default),
-        // Null is the only way to say "send no access token header" (strings cannot be empty).
-        upstream_access_token_header: r.take_nullable(
-            "upstream_access_token_header",
-            defaults::upstream_access_token_header,
-        ),
-        upstream_id_token_header: read!(r, upstream_id_token_header),
-        upstream_headers_claims: read!(r, upstream_headers_claims),
-        upstream_headers_names: read!(r, upstream_headers_names),
-        upstream_introspection_header: read!(r, upstream_introspection_header),
-        upstream_user_info_header: read!(r, upstream_user_info_header),
-        unauthorized_error_message: read!(r, unauthorized_error_message = default),
-        unauthorized_redirect_uri: read!(r, unauthorized_redirect_uri),
-        forbidden_error_message: read!(r, forbidden_error_message = default),
-        display_errors: read!(r, display_errors),
-        expose_error_code: read!(r, expose_error_code = default),
     }
 }
 
@@ -190,75 +76,49 @@ impl Reader {
         }
     }
 
-    /// The field's value, or `default()` when it is absent, null or wrong (then with a problem).
-    fn take<T: FromKong>(&mut self, name: &'static str, default: impl FnOnce() -> T) -> T {
-        match self.fields.remove(name) {
-            None | Some(Value::Null) => default(),
-            Some(value) => self.convert(name, &value).unwrap_or_else(default),
+    /// Reads every field [`Config`] declares, through its derived `Deserialize`: a field's
+    /// declaration (its type and `#[serde(default)]`) is all this needs. A value that cannot
+    /// be read is reported and dropped, and the reading starts over without it, so that every
+    /// problem is found while the other fields are still read; a null where the field's type
+    /// has none is dropped the same way, silently: the field takes its default. None only if
+    /// serde fails outside every field (it cannot: the issuer is always there).
+    fn read_config(&mut self) -> Option<Config> {
+        let mut issuer_missing = matches!(self.fields.get("issuer"), None | Some(Value::Null));
+        if issuer_missing {
+            self.problems
+                .push(FieldProblem::new("issuer", Problem::Required));
         }
-    }
-
-    /// As [`take`](Self::take), but an explicit null means "none" rather than "the default".
-    fn take_nullable<T: FromKong>(
-        &mut self,
-        name: &'static str,
-        default: impl FnOnce() -> Option<T>,
-    ) -> Option<T> {
-        match self.fields.remove(name) {
-            None => default(),
-            Some(Value::Null) => None,
-            Some(value) => self.convert(name, &value).unwrap_or_else(default),
-        }
-    }
-
-    fn required(&mut self, name: &'static str) -> String {
-        match self.fields.remove(name) {
-            None | Some(Value::Null) => {
-                self.problems
-                    .push(FieldProblem::new(name, Problem::Required));
-                String::new()
+        loop {
+            if issuer_missing {
+                // Read on with a stand-in, so that the other fields are checked too.
+                self.fields
+                    .insert("issuer".to_string(), Value::String("-".to_string()));
             }
-            Some(value) => self.convert(name, &value).unwrap_or_default(),
-        }
-    }
-
-    /// Username/password-style locations: Kong's `body`, `header`, `query` (no `cookie`).
-    fn take_grant_locations(&mut self, name: &'static str) -> Vec<ParamType> {
-        let locations: Vec<ParamType> = self.take(name, defaults::password_param_type);
-        if locations
-            .iter()
-            .any(|l| !ParamType::GRANT_LOCATIONS.contains(l))
-        {
-            // Only `cookie` can be outside the grant locations.
-            let got = describe(&Value::from(ParamType::Cookie.as_str()));
-            let allowed = ParamType::GRANT_LOCATIONS
-                .iter()
-                .map(|l| l.as_str())
-                .collect();
-            self.problems.push(FieldProblem::new(
-                self.display_name(name),
-                Problem::NotOneOf { allowed, got },
-            ));
-            return defaults::password_param_type();
-        }
-        locations
-    }
-
-    fn convert<T: FromKong>(&mut self, name: &'static str, value: &Value) -> Option<T> {
-        match T::from_json(value) {
-            Ok(converted) => {
-                self.given.insert(name);
-                Some(converted)
-            }
-            Err(problem) => {
+            let document = Document::new(&self.fields);
+            let error = match Config::deserialize(&document) {
+                Ok(mut config) => {
+                    self.given = document.given.take().into_iter().collect();
+                    for name in document.declared.get() {
+                        self.fields.remove(*name);
+                    }
+                    if issuer_missing {
+                        config.issuer.clear();
+                    }
+                    return Some(config);
+                }
+                Err(error) => error,
+            };
+            let name = document.current.get()?;
+            let value = self.fields.remove(name).unwrap_or(Value::Null);
+            issuer_missing |= name == "issuer";
+            if !error.null_for_default {
                 let problem = if SECRET_FIELDS.contains(&name) {
-                    hide_value(problem, value)
+                    hide_value(error.problem, &value)
                 } else {
-                    problem
+                    error.problem
                 };
                 self.problems
                     .push(FieldProblem::new(self.display_name(name), problem));
-                None
             }
         }
     }
@@ -334,6 +194,95 @@ impl Reader {
                 }
             }
         }
+    }
+}
+
+/// The configuration object as serde's derived `Deserialize` of [`Config`] sees it: the
+/// fields it declares, each read with Kong's rules ([`KongValue`]). It remembers which field
+/// it was reading (to report a problem under it) and which were given.
+struct Document<'de> {
+    fields: &'de Map<String, Value>,
+    /// The field being read, then the one whose value failed.
+    current: Cell<Option<&'static str>>,
+    /// The fields read from a non-null value.
+    given: RefCell<Vec<&'static str>>,
+    /// Every field [`Config`] declares.
+    declared: Cell<&'static [&'static str]>,
+}
+
+impl<'de> Document<'de> {
+    fn new(fields: &'de Map<String, Value>) -> Document<'de> {
+        Document {
+            fields,
+            current: Cell::new(None),
+            given: RefCell::new(Vec::new()),
+            declared: Cell::new(&[]),
+        }
+    }
+}
+
+impl<'de> Deserializer<'de> for &Document<'de> {
+    type Error = ReadError;
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ReadError> {
+        self.declared.set(fields);
+        visitor.visit_map(DeclaredFields {
+            document: self,
+            names: fields.iter(),
+            value: None,
+        })
+    }
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, ReadError> {
+        Err(de::Error::custom("the configuration is read as a struct"))
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
+/// The declared fields present in the document, in declaration order.
+struct DeclaredFields<'a, 'de> {
+    document: &'a Document<'de>,
+    names: std::slice::Iter<'static, &'static str>,
+    value: Option<&'de Value>,
+}
+
+impl<'de> MapAccess<'de> for DeclaredFields<'_, 'de> {
+    type Error = ReadError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, ReadError> {
+        for name in self.names.by_ref() {
+            if let Some(value) = self.document.fields.get(*name) {
+                self.document.current.set(Some(name));
+                self.value = Some(value);
+                return seed
+                    .deserialize(BorrowedStrDeserializer::new(name))
+                    .map(Some);
+            }
+        }
+        self.document.current.set(None);
+        Ok(None)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, ReadError> {
+        let value = self.value.take().unwrap_or(&Value::Null);
+        let read = seed.deserialize(KongValue(value))?;
+        if let (Some(name), false) = (self.document.current.get(), value.is_null()) {
+            self.document.given.borrow_mut().push(name);
+        }
+        Ok(read)
     }
 }
 

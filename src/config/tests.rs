@@ -291,13 +291,17 @@ fn each_kind_of_error_names_its_field() {
         (with_issuer(json!({"end_session_endpoint": "https:///logout"})).to_string().into_bytes(), "end_session_endpoint: the URL has no host"),
         (with_issuer(json!({"logout_redirect_uri": ["/home"]})).to_string().into_bytes(), "logout_redirect_uri: expected an absolute URL"),
         (with_issuer(json!({"upstream_headers_names": ["x user"]})).to_string().into_bytes(), "upstream_headers_names: \"x user\" is not a header name"),
-        (with_issuer(json!({"dispatch_clusters": {"idp:8080": 3}})).to_string().into_bytes(), "dispatch_clusters: expected a cluster name for \"idp:8080\", got 3"),
+        (with_issuer(json!({"dispatch_clusters": {"idp:8080": 3}})).to_string().into_bytes(), "dispatch_clusters: expected a string for \"idp:8080\", got 3"),
         (with_issuer(json!({"client_secret": "{vault://env/oidc-secret}"})).to_string().into_bytes(), "client_secret: vault references are not supported"),
         (with_issuer(json!({"session_storage": "redis"})).to_string().into_bytes(), "session_storage: not supported yet"),
         (with_issuer(json!({"logout_backchannel_uri_suffix": "/"})).to_string().into_bytes(), "logout_backchannel_uri_suffix: must name a path below the root"),
         (with_issuer(json!({"session_idp_check_failure": "ignore"})).to_string().into_bytes(), "session_idp_check_failure: expected one of"),
         (with_issuer(json!({"session_idp_check_interval": -5})).to_string().into_bytes(), "session_idp_check_interval: expected a whole number"),
         (with_issuer(json!({"session_idp_check_grace": "5m"})).to_string().into_bytes(), "session_idp_check_grace: expected a whole number"),
+        (with_issuer(json!({"dispatch_clusters": {"http://idp": "c"}})).to_string().into_bytes(), "dispatch_clusters: \"http://idp\" is not an authority"),
+        (with_issuer(json!({"client_credentials_param_type": ["query", "cookie"]})).to_string().into_bytes(), "client_credentials_param_type: expected one of body, header, query, got \"cookie\""),
+        (with_issuer(json!({"client_auth": [null]})).to_string().into_bytes(), "client_auth: expected one of client_secret_basic"),
+        (json!({"issuer": null, "leeway": 5}).to_string().into_bytes(), "issuer: required"),
         (with_issuer(json!({"redis": {"hots": "x"}})).to_string().into_bytes(), "redis.hots: unknown field"),
         (with_issuer(json!({"session_cookie_samesite": 1})).to_string().into_bytes(), "session_cookie_samesite: expected a string, got 1"),
     ];
@@ -308,6 +312,32 @@ fn each_kind_of_error_names_its_field() {
             shown.starts_with(expected),
             "{}\n  gave: {shown}\n  want: {expected}",
             String::from_utf8_lossy(&input)
+        );
+    }
+}
+
+/// Parsing is derived from the declarations in `Config`: a field declared there is read (not
+/// refused as unknown), with its type's rules, and nothing else needs writing for it.
+#[test]
+fn every_declared_field_is_read_with_its_type() {
+    for name in implemented_field_names() {
+        let mut config = with_issuer(json!({}));
+        config[name.as_str()] = json!([[1]]);
+        let error = parse(config).expect_err(&name);
+        let problems: Vec<&FieldProblem> = error
+            .problems()
+            .iter()
+            .filter(|p| p.field == name)
+            .collect();
+        assert!(
+            matches!(
+                problems.as_slice(),
+                [FieldProblem {
+                    problem: Problem::WrongType { .. } | Problem::NotOneOf { .. },
+                    ..
+                }]
+            ),
+            "{name}: {error}"
         );
     }
 }
