@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use crate::flows::harness::{provider, with_env, MemoryShared};
+use crate::flows::harness::{provider, request, with_env, MemoryShared};
 use crate::flows::{IncomingRequest, Provider, RequestFlow, Settings};
 use crate::step::{CallResponse, Forward, LocalResponse, OutboundRequest, Step};
 
@@ -31,6 +31,17 @@ impl Run {
         shared: Rc<MemoryShared>,
     ) -> Run {
         Run::start(settings, request, Some(provider()), now, shared)
+    }
+
+    /// `GET /` with the one header `(name, value)` (credentials, a cookie) over `shared`.
+    pub(crate) fn get(
+        settings: &Settings,
+        (name, value): (&str, &str),
+        now: u64,
+        shared: &Rc<MemoryShared>,
+    ) -> Run {
+        let request = request("GET", "/", &[(name, value)]);
+        Run::with_shared(settings, request, now, shared.clone())
     }
 
     /// With `provider` (`None`: not discovered yet) and shared data of its own.

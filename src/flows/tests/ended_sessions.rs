@@ -40,24 +40,14 @@ fn a_copy_of_a_logged_out_session_is_refused_at_once() {
     let settings = logout_settings();
     let shared = Rc::new(MemoryShared::default());
     let copy = login_cookie(&settings, &shared);
-    let run = Run::with_shared(
-        &settings,
-        request("GET", "/", &[("cookie", &copy)]),
-        NOW + 1,
-        shared.clone(),
-    );
+    let run = Run::get(&settings, ("cookie", &copy), NOW + 1, &shared);
     run.forward();
     // Another login of the same user, later: another session.
     let other = {
         let auth = basic::client_authorization("john", "doe");
         let no_cache =
             self::settings(json!({"auth_methods": ["password", "session"], "cache_tokens": false}));
-        let mut run = Run::with_shared(
-            &no_cache,
-            request("GET", "/", &[("authorization", &auth)]),
-            NOW + 5,
-            shared.clone(),
-        );
+        let mut run = Run::get(&no_cache, ("authorization", &auth), NOW + 5, &shared);
         run.feed(&no_cache, token_answer("at-other", 300), NOW + 5);
         first_cookie(&run.forward().add_response_headers)
     };
@@ -65,12 +55,7 @@ fn a_copy_of_a_logged_out_session_is_refused_at_once() {
     log_out(&settings, &shared, &copy, NOW + 10);
     assert_eq!(shared.count(CacheKind::Ended), 1);
 
-    let mut replay = Run::with_shared(
-        &settings,
-        request("GET", "/", &[("cookie", &copy)]),
-        NOW + 11,
-        shared.clone(),
-    );
+    let mut replay = Run::get(&settings, ("cookie", &copy), NOW + 11, &shared);
     assert_unauthorized(&replay, "no_credentials", "no suitable");
     let expired = set_cookies(&replay.response().headers);
     assert!(
@@ -82,12 +67,7 @@ fn a_copy_of_a_logged_out_session_is_refused_at_once() {
     );
     assert!(replay.notes().contains("ended on this node"));
 
-    let run = Run::with_shared(
-        &settings,
-        request("GET", "/", &[("cookie", &other)]),
-        NOW + 11,
-        shared.clone(),
-    );
+    let run = Run::get(&settings, ("cookie", &other), NOW + 11, &shared);
     run.forward();
 }
 
@@ -102,12 +82,7 @@ fn a_session_destroyed_by_a_refusal_is_ended_on_the_node() {
     let strict = self::settings(
         json!({"auth_methods": ["password", "session"], "scopes_required": ["admin"]}),
     );
-    let mut run = Run::with_shared(
-        &strict,
-        request("GET", "/", &[("cookie", &cookie)]),
-        NOW + 1,
-        shared.clone(),
-    );
+    let mut run = Run::get(&strict, ("cookie", &cookie), NOW + 1, &shared);
     // The opaque access token is introspected for its scopes.
     run.feed(
         &strict,
@@ -115,12 +90,7 @@ fn a_session_destroyed_by_a_refusal_is_ended_on_the_node() {
         NOW + 1,
     );
     assert_eq!(run.response().status, 403);
-    let again = Run::with_shared(
-        &settings,
-        request("GET", "/", &[("cookie", &cookie)]),
-        NOW + 2,
-        shared.clone(),
-    );
+    let again = Run::get(&settings, ("cookie", &cookie), NOW + 2, &shared);
     assert_eq!(again.response().status, 401);
 }
 
@@ -133,22 +103,12 @@ fn a_session_holding_revoked_tokens_never_forwards_them() {
     let shared = Rc::new(MemoryShared::default());
     login_cookie(&settings, &shared);
     let auth = basic::client_authorization("john", "doe");
-    let second_login = Run::with_shared(
-        &settings,
-        request("GET", "/", &[("authorization", &auth)]),
-        NOW + 5,
-        shared.clone(),
-    );
+    let second_login = Run::get(&settings, ("authorization", &auth), NOW + 5, &shared);
     assert!(second_login.calls.is_empty(), "served by the token cache");
     let second = first_cookie(&second_login.forward().add_response_headers);
 
     revoke(&shared, "at-1", NOW + 300);
-    let run = Run::with_shared(
-        &settings,
-        request("GET", "/", &[("cookie", &second)]),
-        NOW + 11,
-        shared.clone(),
-    );
+    let run = Run::get(&settings, ("cookie", &second), NOW + 11, &shared);
     assert_unauthorized(&run, "invalid_token", "revoked at logout");
     assert!(
         !set_cookies(&run.response().headers).is_empty(),
@@ -164,23 +124,13 @@ fn refreshed_tokens_revoked_at_logout_are_not_picked_up() {
     let shared = Rc::new(MemoryShared::default());
     let copy = login_cookie(&settings, &shared);
     let later = NOW + 301;
-    let mut refresh = Run::with_shared(
-        &settings,
-        request("GET", "/", &[("cookie", &copy)]),
-        later,
-        shared.clone(),
-    );
+    let mut refresh = Run::get(&settings, ("cookie", &copy), later, &shared);
     refresh.feed(&settings, token_answer("at-2", 300), later);
     let refreshed = first_cookie(&refresh.forward().add_response_headers);
     // A logout with the refreshed cookie revokes at-2 (and its refresh token).
     assert!(refreshed.starts_with("session="));
     revoke(&shared, "at-2", later + 300);
-    let replay = Run::with_shared(
-        &settings,
-        request("GET", "/", &[("cookie", &copy)]),
-        later + 2,
-        shared.clone(),
-    );
+    let replay = Run::get(&settings, ("cookie", &copy), later + 2, &shared);
     // Not forwarded with at-2: the copy refreshes with its own refresh token instead.
     assert_eq!(
         arg(&body_of(replay.last_call()), "refresh_token"),

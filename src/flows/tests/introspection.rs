@@ -231,12 +231,7 @@ fn twenty_thousand_random_tokens_leave_bounded_shared_state() {
     };
     for i in 0..10_000u32 {
         let bearer = format!("Bearer {}", token(i));
-        let mut run = Run::with_shared(
-            &settings,
-            request("GET", "/", &[("authorization", &bearer)]),
-            NOW,
-            shared.clone(),
-        );
+        let mut run = Run::get(&settings, ("authorization", &bearer), NOW, &shared);
         run.feed(&settings, ok_json(json!({"active": false})), NOW);
         assert_eq!(run.response().status, 401);
     }
@@ -249,12 +244,7 @@ fn twenty_thousand_random_tokens_leave_bounded_shared_state() {
 
     for i in 10_000..20_000u32 {
         let bearer = format!("Bearer {}", token(i));
-        let mut run = Run::with_shared(
-            &settings,
-            request("GET", "/", &[("authorization", &bearer)]),
-            NOW,
-            shared.clone(),
-        );
+        let mut run = Run::get(&settings, ("authorization", &bearer), NOW, &shared);
         let answer = json!({"active": true, "sub": format!("client-{i}"), "exp": NOW + 3600});
         run.feed(&settings, ok_json(answer), NOW);
         run.forward();
