@@ -53,10 +53,10 @@ pub struct Record {
 }
 
 impl Record {
-    fn encode(self) -> [u8; 16] {
-        let mut bytes = [0u8; 16];
-        bytes[..8].copy_from_slice(&self.confirmed_at.to_be_bytes());
-        bytes[8..].copy_from_slice(&self.failed_at.to_be_bytes());
+    fn encode(self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(16);
+        bytes.extend_from_slice(&self.confirmed_at.to_be_bytes());
+        bytes.extend_from_slice(&self.failed_at.to_be_bytes());
         bytes
     }
 
