@@ -5,6 +5,36 @@
 //! Ed25519 key EdDSA. HMAC algorithms never use a JWKS key (that is how "HS256 signed with the
 //! RSA public key" forgeries work); they use the configured client secret, and only when the
 //! policy enables HS signatures.
+//!
+//! # Why not `jwt-simple`
+//!
+//! The design named `jwt-simple` (0.15, `default-features = false, features = ["pure-rust"]`).
+//! It builds for wasm32-wasip1, and was measured in place of the checks below (its
+//! `verify_token` per key type, with the claims still checked by `claims.rs`), on the commit
+//! whose module was 1,030,438 bytes:
+//!
+//! - **Module size** (`make wasm`, cap 1 MiB = 1,048,576): every algorithm on jwt-simple
+//!   1,306,254 bytes (+275,816); RSA and HMAC only 1,258,743 (+228,305); EC and EdDSA only
+//!   1,243,525 (+213,087). Over the cap in every split: it brings a second generation of the
+//!   RustCrypto curves (p256/p384 0.14 next to the 0.13 our JWKS keys are parsed into),
+//!   superboring's OpenSSL-like layer, ed25519-compact, hmac-sha256/512 and anyhow.
+//! - **Speed** (`bench/session-timing.sh`'s "verify_jwt, keys parsed", ours and jwt-simple's
+//!   builds run in turn, µs per token, best of 6-7 runs on a 2-core machine at load 5-9):
+//!   wasm32 under Node's WASI RS256 725 (ours) against 1,047 (jwt-simple, +44%: the 64-bit
+//!   digits below), ES256 1,073 against 825 (-23%: p256 0.14 against our 0.13; upgrading our
+//!   p256 would get that without jwt-simple); natively RS256 319 against 185, ES256 225
+//!   against 255.
+//! - **Rules of ours it does not express** (read in its 0.15.0 sources): Kong's
+//!   `verify_claims = false` cannot switch off its `exp` check (only by setting its clock to
+//!   0); a negative NumericDate fails to parse instead of being expired; a `typ` header other
+//!   than `JWT` or `*+JWT` (e.g. RFC 7515's `JOSE`) is rejected; RSA keys must be 2048-4096
+//!   bits with exponent 65537, where our JWKS takes up to 8192 bits. Key selection by `kid`
+//!   and the refetch on a key miss stay ours either way (it verifies with one given key).
+//! - Its RSA back end (superboring) enables the `rsa` crate's `u64_digit`, `std` and `pem`
+//!   features, and Cargo unifies features, so our own RSA would get 64-bit digits too: on
+//!   wasm32 that is the change Cargo.toml documents as ~950 -> ~1,500 µs per RS256 token.
+//!
+//! So the verification stays on the RustCrypto crates, called directly.
 
 use hmac::{Hmac, Mac};
 use rsa::{Pkcs1v15Sign, Pss, RsaPublicKey};
