@@ -606,11 +606,7 @@ fn kongs_credential_order_with_password_and_code_flow() {
     let settings = settings(json!({"auth_methods": ["authorization_code", "password", "session"]}));
     // Basic credentials: the password grant, no redirect.
     let auth = basic::client_authorization("john", "doe");
-    let run = Run::new(
-        &settings,
-        request("GET", "/", &[("authorization", &auth)]),
-        NOW,
-    );
+    let run = Run::get(&settings, ("authorization", &auth), NOW);
     assert_eq!(
         arg(&form::decode(&run.call().body), "grant_type"),
         Some("password")

@@ -33,8 +33,14 @@ impl Run {
         Run::start(settings, request, Some(provider()), now, shared)
     }
 
-    /// `GET /` with the one header `(name, value)` (credentials, a cookie) over `shared`.
-    pub(crate) fn get(
+    /// `GET /` with the one header `(name, value)` (credentials, a cookie), with shared data
+    /// of its own.
+    pub(crate) fn get(settings: &Settings, header: (&str, &str), now: u64) -> Run {
+        Run::get_over(settings, header, now, &Rc::default())
+    }
+
+    /// [`Run::get`] over `shared` (what other requests left there).
+    pub(crate) fn get_over(
         settings: &Settings,
         (name, value): (&str, &str),
         now: u64,

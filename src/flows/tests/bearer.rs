@@ -83,11 +83,7 @@ fn forged_and_invalid_jwts_are_refused_with_their_reason() {
         ("not-a-jwt".to_string(), "malformed"),
     ];
     for (token, reason) in cases {
-        let run = Run::new(
-            &settings,
-            request("GET", "/", &[("authorization", &bearer(&token))]),
-            NOW,
-        );
+        let run = Run::get(&settings, ("authorization", &bearer(&token)), NOW);
         assert!(run.calls.is_empty(), "{reason}");
         assert_unauthorized(&run, "invalid_token", reason);
     }
@@ -100,11 +96,7 @@ fn forged_and_invalid_jwts_are_refused_with_their_reason() {
         &good,
         &Signer::Hmac(&public_key_bytes),
     );
-    let run = Run::new(
-        &hs,
-        request("GET", "/", &[("authorization", &bearer(&forged))]),
-        NOW,
-    );
+    let run = Run::get(&hs, ("authorization", &bearer(&forged)), NOW);
     assert_unauthorized(&run, "invalid_token", "signature is invalid");
     let genuine = testkeys::token(
         Algorithm::HS256,
@@ -112,21 +104,13 @@ fn forged_and_invalid_jwts_are_refused_with_their_reason() {
         &good,
         &Signer::Hmac(CLIENT_SECRET.as_bytes()),
     );
-    let run = Run::new(
-        &hs,
-        request("GET", "/", &[("authorization", &bearer(&genuine))]),
-        NOW,
-    );
+    let run = Run::get(&hs, ("authorization", &bearer(&genuine)), NOW);
     assert!(run
         .forward()
         .set_request_headers
         .iter()
         .any(|(_, v)| v == &bearer(&genuine)));
-    let run = Run::new(
-        &settings,
-        request("GET", "/", &[("authorization", &bearer(&genuine))]),
-        NOW,
-    );
+    let run = Run::get(&settings, ("authorization", &bearer(&genuine)), NOW);
     assert_unauthorized(&run, "invalid_token", "HS signatures are disabled");
 }
 
@@ -134,20 +118,12 @@ fn forged_and_invalid_jwts_are_refused_with_their_reason() {
 fn leeway_and_issuers_allowed_apply() {
     let token = access_token(json!({"exp": NOW - 5}));
     let lenient = settings(json!({"auth_methods": ["bearer"], "leeway": 10}));
-    let run = Run::new(
-        &lenient,
-        request("GET", "/", &[("authorization", &bearer(&token))]),
-        NOW,
-    );
+    let run = Run::get(&lenient, ("authorization", &bearer(&token)), NOW);
     run.forward();
     let other_issuer = access_token(json!({"iss": "https://other.example"}));
     let allowed =
         settings(json!({"auth_methods": ["bearer"], "issuers_allowed": ["https://other.example"]}));
-    let run = Run::new(
-        &allowed,
-        request("GET", "/", &[("authorization", &bearer(&other_issuer))]),
-        NOW,
-    );
+    let run = Run::get(&allowed, ("authorization", &bearer(&other_issuer)), NOW);
     run.forward();
     let run = Run::new(
         &allowed,
@@ -170,11 +146,7 @@ fn an_unknown_key_id_refetches_the_jwks_once_then_decides() {
         &json!({"iss": ISSUER, "sub": "x", "exp": NOW + 60}),
         &Signer::Rsa(testkeys::rsa_key()),
     );
-    let mut run = Run::new(
-        &settings,
-        request("GET", "/", &[("authorization", &bearer(&rotated))]),
-        NOW,
-    );
+    let mut run = Run::get(&settings, ("authorization", &bearer(&rotated)), NOW);
     assert_eq!(run.last_call().path, "/jwks");
     run.feed(&settings, ok_bytes(jwks("rsa2", "k1")), NOW);
     run.forward();
@@ -191,11 +163,11 @@ fn an_unknown_key_id_refetches_the_jwks_once_then_decides() {
         &json!({"iss": ISSUER, "exp": NOW + 60}),
         &Signer::Rsa(testkeys::rsa_key()),
     );
-    let mut run = Run::with_shared(
+    let mut run = Run::get_over(
         &settings,
-        request("GET", "/", &[("authorization", &bearer(&unknown))]),
+        ("authorization", &bearer(&unknown)),
         NOW,
-        shared.clone(),
+        &shared,
     );
     run.feed(&settings, ok_bytes(jwks("rsa1", "k1")), NOW);
     assert_unauthorized(
@@ -204,11 +176,11 @@ fn an_unknown_key_id_refetches_the_jwks_once_then_decides() {
         "key id \"nope\" is not in the provider's JWKS",
     );
     // The refetch is rate-limited across requests: the next one with a random kid gets no call.
-    let run = Run::with_shared(
+    let run = Run::get_over(
         &settings,
-        request("GET", "/", &[("authorization", &bearer(&unknown))]),
+        ("authorization", &bearer(&unknown)),
         NOW,
-        shared,
+        &shared,
     );
     assert!(run.calls.is_empty());
     assert_unauthorized(&run, "invalid_token", "not in the provider's JWKS");
@@ -237,11 +209,7 @@ fn token_locations_and_hide_credentials_remove_exactly_the_credential_used() {
         Some(token.as_str())
     );
 
-    let run = Run::new(
-        &settings,
-        request("GET", "/", &[("x-access-token", &token)]),
-        NOW,
-    );
+    let run = Run::get(&settings, ("x-access-token", &token), NOW);
     assert_eq!(run.forward().remove_request_headers, ["x-access-token"]);
 
     let run = Run::new(

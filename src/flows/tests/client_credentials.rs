@@ -90,11 +90,7 @@ fn client_credentials_are_exchanged_as_the_callers_client() {
 fn basic_credentials_try_the_password_grant_then_client_credentials() {
     let settings = settings(json!({"auth_methods": ["password", "client_credentials"]}));
     let auth = basic::client_authorization("service-a", "s3cret");
-    let mut run = Run::new(
-        &settings,
-        request("GET", "/", &[("authorization", &auth)]),
-        NOW,
-    );
+    let mut run = Run::get(&settings, ("authorization", &auth), NOW);
     assert_eq!(
         arg(&body_of(run.last_call()), "grant_type"),
         Some("password")
@@ -110,11 +106,7 @@ fn basic_credentials_try_the_password_grant_then_client_credentials() {
         Some("Bearer cc")
     );
 
-    let mut run = Run::new(
-        &settings,
-        request("GET", "/", &[("authorization", &auth)]),
-        NOW,
-    );
+    let mut run = Run::get(&settings, ("authorization", &auth), NOW);
     run.feed(&settings, answer(400, r#"{"error":"invalid_grant"}"#), NOW);
     run.feed(&settings, answer(401, r#"{"error":"invalid_client"}"#), NOW);
     assert_unauthorized(&run, "invalid_credentials", "invalid_client");

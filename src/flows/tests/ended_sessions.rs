@@ -40,14 +40,14 @@ fn a_copy_of_a_logged_out_session_is_refused_at_once() {
     let settings = logout_settings();
     let shared = Rc::new(MemoryShared::default());
     let copy = login_cookie(&settings, &shared);
-    let run = Run::get(&settings, ("cookie", &copy), NOW + 1, &shared);
+    let run = Run::get_over(&settings, ("cookie", &copy), NOW + 1, &shared);
     run.forward();
     // Another login of the same user, later: another session.
     let other = {
         let auth = basic::client_authorization("john", "doe");
         let no_cache =
             self::settings(json!({"auth_methods": ["password", "session"], "cache_tokens": false}));
-        let mut run = Run::get(&no_cache, ("authorization", &auth), NOW + 5, &shared);
+        let mut run = Run::get_over(&no_cache, ("authorization", &auth), NOW + 5, &shared);
         run.feed(&no_cache, token_answer("at-other", 300), NOW + 5);
         first_cookie(&run.forward().add_response_headers)
     };
@@ -55,7 +55,7 @@ fn a_copy_of_a_logged_out_session_is_refused_at_once() {
     log_out(&settings, &shared, &copy, NOW + 10);
     assert_eq!(shared.count(CacheKind::Ended), 1);
 
-    let mut replay = Run::get(&settings, ("cookie", &copy), NOW + 11, &shared);
+    let mut replay = Run::get_over(&settings, ("cookie", &copy), NOW + 11, &shared);
     assert_unauthorized(&replay, "no_credentials", "no suitable");
     let expired = set_cookies(&replay.response().headers);
     assert!(
@@ -67,7 +67,7 @@ fn a_copy_of_a_logged_out_session_is_refused_at_once() {
     );
     assert!(replay.notes().contains("ended on this node"));
 
-    let run = Run::get(&settings, ("cookie", &other), NOW + 11, &shared);
+    let run = Run::get_over(&settings, ("cookie", &other), NOW + 11, &shared);
     run.forward();
 }
 
@@ -82,7 +82,7 @@ fn a_session_destroyed_by_a_refusal_is_ended_on_the_node() {
     let strict = self::settings(
         json!({"auth_methods": ["password", "session"], "scopes_required": ["admin"]}),
     );
-    let mut run = Run::get(&strict, ("cookie", &cookie), NOW + 1, &shared);
+    let mut run = Run::get_over(&strict, ("cookie", &cookie), NOW + 1, &shared);
     // The opaque access token is introspected for its scopes.
     run.feed(
         &strict,
@@ -90,7 +90,7 @@ fn a_session_destroyed_by_a_refusal_is_ended_on_the_node() {
         NOW + 1,
     );
     assert_eq!(run.response().status, 403);
-    let again = Run::get(&settings, ("cookie", &cookie), NOW + 2, &shared);
+    let again = Run::get_over(&settings, ("cookie", &cookie), NOW + 2, &shared);
     assert_eq!(again.response().status, 401);
 }
 
@@ -103,12 +103,12 @@ fn a_session_holding_revoked_tokens_never_forwards_them() {
     let shared = Rc::new(MemoryShared::default());
     login_cookie(&settings, &shared);
     let auth = basic::client_authorization("john", "doe");
-    let second_login = Run::get(&settings, ("authorization", &auth), NOW + 5, &shared);
+    let second_login = Run::get_over(&settings, ("authorization", &auth), NOW + 5, &shared);
     assert!(second_login.calls.is_empty(), "served by the token cache");
     let second = first_cookie(&second_login.forward().add_response_headers);
 
     revoke(&shared, "at-1", NOW + 300);
-    let run = Run::get(&settings, ("cookie", &second), NOW + 11, &shared);
+    let run = Run::get_over(&settings, ("cookie", &second), NOW + 11, &shared);
     assert_unauthorized(&run, "invalid_token", "revoked at logout");
     assert!(
         !set_cookies(&run.response().headers).is_empty(),
@@ -124,13 +124,13 @@ fn refreshed_tokens_revoked_at_logout_are_not_picked_up() {
     let shared = Rc::new(MemoryShared::default());
     let copy = login_cookie(&settings, &shared);
     let later = NOW + 301;
-    let mut refresh = Run::get(&settings, ("cookie", &copy), later, &shared);
+    let mut refresh = Run::get_over(&settings, ("cookie", &copy), later, &shared);
     refresh.feed(&settings, token_answer("at-2", 300), later);
     let refreshed = first_cookie(&refresh.forward().add_response_headers);
     // A logout with the refreshed cookie revokes at-2 (and its refresh token).
     assert!(refreshed.starts_with("session="));
     revoke(&shared, "at-2", later + 300);
-    let replay = Run::get(&settings, ("cookie", &copy), later + 2, &shared);
+    let replay = Run::get_over(&settings, ("cookie", &copy), later + 2, &shared);
     // Not forwarded with at-2: the copy refreshes with its own refresh token instead.
     assert_eq!(
         arg(&body_of(replay.last_call()), "refresh_token"),

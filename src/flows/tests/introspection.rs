@@ -15,11 +15,11 @@ fn opaque_tokens_are_introspected_and_the_result_is_cached_until_exp_or_cache_tt
     }));
     let shared = Rc::new(MemoryShared::default());
     let result = json!({"active": true, "sub": "user-john", "username": "john", "scope": "openid", "exp": NOW + 120, "client_id": "kong"});
-    let mut run = Run::with_shared(
+    let mut run = Run::get_over(
         &settings,
-        request("GET", "/", &[("authorization", "Bearer opaque-1")]),
+        ("authorization", "Bearer opaque-1"),
         NOW,
-        shared.clone(),
+        &shared,
     );
     let call = run.last_call().clone();
     assert_eq!(
@@ -58,20 +58,20 @@ fn opaque_tokens_are_introspected_and_the_result_is_cached_until_exp_or_cache_tt
     assert_eq!(shared.count(CacheKind::Introspection), 1);
 
     // Cached: no call, on any worker (the shared state).
-    let run = Run::with_shared(
+    let run = Run::get_over(
         &settings,
-        request("GET", "/", &[("authorization", "Bearer opaque-1")]),
+        ("authorization", "Bearer opaque-1"),
         NOW + 60,
-        shared.clone(),
+        &shared,
     );
     assert!(run.calls.is_empty());
     run.forward();
     // The entry ends at the token's exp (before cache_ttl): asked again.
-    let run = Run::with_shared(
+    let run = Run::get_over(
         &settings,
-        request("GET", "/", &[("authorization", "Bearer opaque-1")]),
+        ("authorization", "Bearer opaque-1"),
         NOW + 120,
-        shared.clone(),
+        &shared,
     );
     assert_eq!(run.calls.len(), 1);
 
@@ -79,19 +79,9 @@ fn opaque_tokens_are_introspected_and_the_result_is_cached_until_exp_or_cache_tt
     let uncached =
         self::settings(json!({"auth_methods": ["introspection"], "cache_introspection": false}));
     let shared = Rc::new(MemoryShared::default());
-    let mut run = Run::with_shared(
-        &uncached,
-        request("GET", "/", &[("authorization", "Bearer o")]),
-        NOW,
-        shared.clone(),
-    );
+    let mut run = Run::get_over(&uncached, ("authorization", "Bearer o"), NOW, &shared);
     run.feed(&uncached, ok_json(json!({"active": true})), NOW);
-    let run = Run::with_shared(
-        &uncached,
-        request("GET", "/", &[("authorization", "Bearer o")]),
-        NOW,
-        shared.clone(),
-    );
+    let run = Run::get_over(&uncached, ("authorization", "Bearer o"), NOW, &shared);
     assert_eq!(run.calls.len(), 1);
     assert_eq!(shared.count(CacheKind::Introspection), 0);
 }
@@ -99,11 +89,7 @@ fn opaque_tokens_are_introspected_and_the_result_is_cached_until_exp_or_cache_tt
 #[test]
 fn inactive_unknown_and_failed_introspections_are_401() {
     let settings = settings(json!({"auth_methods": ["introspection"]}));
-    let mut run = Run::new(
-        &settings,
-        request("GET", "/", &[("authorization", "Bearer gone")]),
-        NOW,
-    );
+    let mut run = Run::get(&settings, ("authorization", "Bearer gone"), NOW);
     run.feed(&settings, ok_json(json!({"active": false})), NOW);
     assert_unauthorized(&run, "inactive_token", "not active");
 
@@ -112,11 +98,7 @@ fn inactive_unknown_and_failed_introspections_are_401() {
         (CallResponse::default(), "could not be reached"),
         (answer(200, "<html>"), "JSON object"),
     ] {
-        let mut run = Run::new(
-            &settings,
-            request("GET", "/", &[("authorization", "Bearer t")]),
-            NOW,
-        );
+        let mut run = Run::get(&settings, ("authorization", "Bearer t"), NOW);
         run.feed(&settings, failure, NOW);
         assert_unauthorized(&run, "invalid_token", reason);
     }
@@ -125,20 +107,12 @@ fn inactive_unknown_and_failed_introspections_are_401() {
     let lax = self::settings(
         json!({"auth_methods": ["introspection"], "introspection_check_active": false}),
     );
-    let mut run = Run::new(
-        &lax,
-        request("GET", "/", &[("authorization", "Bearer gone")]),
-        NOW,
-    );
+    let mut run = Run::get(&lax, ("authorization", "Bearer gone"), NOW);
     run.feed(&lax, ok_json(json!({"active": false})), NOW);
     run.forward();
 
     // An introspection result whose exp passed is an expired token.
-    let mut run = Run::new(
-        &settings,
-        request("GET", "/", &[("authorization", "Bearer old")]),
-        NOW,
-    );
+    let mut run = Run::get(&settings, ("authorization", "Bearer old"), NOW);
     run.feed(
         &settings,
         ok_json(json!({"active": true, "exp": NOW - 1})),
@@ -151,11 +125,7 @@ fn inactive_unknown_and_failed_introspections_are_401() {
         "auth_methods": ["introspection"], "introspection_hint": "refresh_token", "introspection_token_param_name": "t",
         "introspection_endpoint_auth_method": "client_secret_post", "introspection_endpoint": "http://other:9/introspect",
     }));
-    let run = Run::new(
-        &custom,
-        request("GET", "/", &[("authorization", "Bearer x")]),
-        NOW,
-    );
+    let run = Run::get(&custom, ("authorization", "Bearer x"), NOW);
     let call = run.last_call();
     assert_eq!(
         (call.authority.as_str(), call.path.as_str()),
@@ -177,11 +147,7 @@ fn inactive_unknown_and_failed_introspections_are_401() {
 fn a_jwt_that_fails_verification_is_introspected_and_introspect_jwt_tokens_checks_revocation() {
     let settings = settings(json!({"auth_methods": ["bearer", "introspection"]}));
     let expired = access_token(json!({"exp": NOW - 1}));
-    let mut run = Run::new(
-        &settings,
-        request("GET", "/", &[("authorization", &bearer(&expired))]),
-        NOW,
-    );
+    let mut run = Run::get(&settings, ("authorization", &bearer(&expired)), NOW);
     assert_eq!(run.last_call().path, "/token/introspection");
     run.feed(&settings, ok_json(json!({"active": false})), NOW);
     assert_unauthorized(&run, "inactive_token", "not active");
@@ -190,26 +156,14 @@ fn a_jwt_that_fails_verification_is_introspected_and_introspect_jwt_tokens_check
         json!({"auth_methods": ["bearer", "introspection"], "introspect_jwt_tokens": true}),
     );
     let token = access_token(json!({}));
-    let mut run = Run::new(
-        &strict,
-        request("GET", "/", &[("authorization", &bearer(&token))]),
-        NOW,
-    );
+    let mut run = Run::get(&strict, ("authorization", &bearer(&token)), NOW);
     assert_eq!(run.last_call().path, "/token/introspection");
     run.feed(&strict, ok_json(json!({"active": false})), NOW);
     assert_unauthorized(&run, "inactive_token", "revoked");
-    let mut run = Run::new(
-        &strict,
-        request("GET", "/", &[("authorization", &bearer(&token))]),
-        NOW,
-    );
+    let mut run = Run::get(&strict, ("authorization", &bearer(&token)), NOW);
     run.feed(&strict, ok_json(json!({"active": true})), NOW);
     run.forward();
-    let mut run = Run::new(
-        &strict,
-        request("GET", "/", &[("authorization", &bearer(&token))]),
-        NOW,
-    );
+    let mut run = Run::get(&strict, ("authorization", &bearer(&token)), NOW);
     run.feed(
         &strict,
         answer(400, r#"{"error":"unsupported_token_type"}"#),
@@ -231,7 +185,7 @@ fn twenty_thousand_random_tokens_leave_bounded_shared_state() {
     };
     for i in 0..10_000u32 {
         let bearer = format!("Bearer {}", token(i));
-        let mut run = Run::get(&settings, ("authorization", &bearer), NOW, &shared);
+        let mut run = Run::get_over(&settings, ("authorization", &bearer), NOW, &shared);
         run.feed(&settings, ok_json(json!({"active": false})), NOW);
         assert_eq!(run.response().status, 401);
     }
@@ -244,7 +198,7 @@ fn twenty_thousand_random_tokens_leave_bounded_shared_state() {
 
     for i in 10_000..20_000u32 {
         let bearer = format!("Bearer {}", token(i));
-        let mut run = Run::get(&settings, ("authorization", &bearer), NOW, &shared);
+        let mut run = Run::get_over(&settings, ("authorization", &bearer), NOW, &shared);
         let answer = json!({"active": true, "sub": format!("client-{i}"), "exp": NOW + 3600});
         run.feed(&settings, ok_json(answer), NOW);
         run.forward();

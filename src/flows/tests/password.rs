@@ -98,11 +98,7 @@ fn password_grant_creates_a_session_and_forwards_the_access_token() {
 fn client_secret_post_when_configured() {
     let settings = settings(json!({"token_endpoint_auth_method": "client_secret_post"}));
     let auth = basic::client_authorization("john", "doe");
-    let run = Run::new(
-        &settings,
-        request("GET", "/", &[("authorization", &auth)]),
-        NOW,
-    );
+    let run = Run::get(&settings, ("authorization", &auth), NOW);
     let call = run.last_call();
     assert_eq!(header(&call.headers, "authorization"), None);
     let body = body_of(call);
@@ -139,11 +135,7 @@ fn password_from_query_and_body_by_password_param_type() {
 
     // Basic credentials are not read when `header` is not listed.
     let auth = basic::client_authorization("john", "doe");
-    let run = Run::new(
-        &settings,
-        request("GET", "/", &[("authorization", &auth)]),
-        NOW,
-    );
+    let run = Run::get(&settings, ("authorization", &auth), NOW);
     assert_eq!(run.response().status, 401);
 }
 
@@ -153,11 +145,7 @@ fn refused_credentials_are_401_and_idp_failures_500() {
     // client's too (api_clients_tests covers that).
     let settings = settings(json!({"auth_methods": ["session", "password"]}));
     let auth = basic::client_authorization("john", "bad");
-    let mut run = Run::new(
-        &settings,
-        request("GET", "/", &[("authorization", &auth)]),
-        NOW,
-    );
+    let mut run = Run::get(&settings, ("authorization", &auth), NOW);
     run.feed(&settings, answer(400, r#"{"error":"invalid_grant"}"#), NOW);
     let response = run.response();
     assert_eq!(response.status, 401);
@@ -169,11 +157,7 @@ fn refused_credentials_are_401_and_idp_failures_500() {
     assert!(response.reason.contains("invalid_grant"));
 
     for failure in [CallResponse::default(), answer(502, "")] {
-        let mut run = Run::new(
-            &settings,
-            request("GET", "/", &[("authorization", &auth)]),
-            NOW,
-        );
+        let mut run = Run::get(&settings, ("authorization", &auth), NOW);
         run.feed(&settings, failure, NOW);
         assert_eq!(run.response().status, 500);
     }
@@ -192,11 +176,7 @@ fn a_forged_id_token_is_refused() {
     let wrong_audience = id_token_by("k1", json!({"aud": "someone-else"}));
     let expired = id_token_by("k1", json!({"exp": NOW - 10}));
     for token in [forged, wrong_audience, expired] {
-        let mut run = Run::new(
-            &settings,
-            request("GET", "/", &[("authorization", &auth)]),
-            NOW,
-        );
+        let mut run = Run::get(&settings, ("authorization", &auth), NOW);
         run.feed(&settings, token_answer_with("at", 300, &token), NOW);
         if let Step::Call(call) = run.last() {
             // A key that does not fit the token may have rotated: one JWKS refetch, then refused.
@@ -211,11 +191,7 @@ fn a_forged_id_token_is_refused() {
 fn an_unknown_key_id_refetches_the_jwks_once() {
     let settings = settings(json!({}));
     let auth = basic::client_authorization("john", "doe");
-    let mut run = Run::new(
-        &settings,
-        request("GET", "/", &[("authorization", &auth)]),
-        NOW,
-    );
+    let mut run = Run::get(&settings, ("authorization", &auth), NOW);
     run.feed(
         &settings,
         token_answer_with("at", 300, &id_token_by("rotated", json!({}))),
@@ -233,11 +209,7 @@ fn an_unknown_key_id_refetches_the_jwks_once() {
     );
 
     // A kid that the new JWKS does not have either: one refetch, then 401 (no loop).
-    let mut run = Run::new(
-        &settings,
-        request("GET", "/", &[("authorization", &auth)]),
-        NOW,
-    );
+    let mut run = Run::get(&settings, ("authorization", &auth), NOW);
     run.feed(
         &settings,
         token_answer_with("at", 300, &id_token_by("unknown", json!({}))),

@@ -8,11 +8,7 @@ fn the_refresh_token_method_exchanges_a_refresh_token_from_the_request() {
         json!({"auth_methods": ["refresh_token", "session"], "refresh_token_param_name": "x-refresh-token",
                                     "refresh_token_param_type": ["header", "query"], "hide_credentials": true}),
     );
-    let mut run = Run::new(
-        &settings,
-        request("GET", "/", &[("x-refresh-token", "Bearer rt-1")]),
-        NOW,
-    );
+    let mut run = Run::get(&settings, ("x-refresh-token", "Bearer rt-1"), NOW);
     let body = body_of(run.last_call());
     assert_eq!(
         (arg(&body, "grant_type"), arg(&body, "refresh_token")),
@@ -39,11 +35,7 @@ fn the_refresh_token_method_exchanges_a_refresh_token_from_the_request() {
         arg(&body_of(run.last_call()), "refresh_token"),
         Some("rt-q")
     );
-    let mut run = Run::new(
-        &settings,
-        request("GET", "/", &[("x-refresh-token", "rt-bad")]),
-        NOW,
-    );
+    let mut run = Run::get(&settings, ("x-refresh-token", "rt-bad"), NOW);
     run.feed(&settings, answer(400, r#"{"error":"invalid_grant"}"#), NOW);
     assert_unauthorized(&run, "invalid_credentials", "invalid_grant");
 

@@ -15,11 +15,7 @@ fn required_scopes_audience_groups_and_roles_are_403_insufficient_scope() {
     ];
     for extra in allowed {
         let settings = settings(merged(json!({"auth_methods": ["bearer"]}), extra.clone()));
-        let run = Run::new(
-            &settings,
-            request("GET", "/", &[("authorization", &bearer(&token))]),
-            NOW,
-        );
+        let run = Run::get(&settings, ("authorization", &bearer(&token)), NOW);
         assert!(
             matches!(run.last(), Step::Forward(_)),
             "{extra}: {:?}",
@@ -57,11 +53,7 @@ fn required_scopes_audience_groups_and_roles_are_403_insufficient_scope() {
             json!({"auth_methods": ["bearer", "session"]}),
             extra,
         ));
-        let run = Run::new(
-            &settings,
-            request("GET", "/", &[("authorization", &bearer(&token))]),
-            NOW,
-        );
+        let run = Run::get(&settings, ("authorization", &bearer(&token)), NOW);
         assert_forbidden(&run, reason);
         assert!(
             set_cookies(&run.response().headers).is_empty(),
@@ -76,11 +68,7 @@ fn requirements_apply_to_logins_and_sessions_and_opaque_tokens_are_introspected_
         json!({"auth_methods": ["password", "session"], "scopes_required": ["email"]}),
     );
     let auth = basic::client_authorization("john", "doe");
-    let mut run = Run::new(
-        &settings,
-        request("GET", "/", &[("authorization", &auth)]),
-        NOW,
-    );
+    let mut run = Run::get(&settings, ("authorization", &auth), NOW);
     run.feed(&settings, token_answer("opaque-at", 300), NOW);
     // The access token is opaque: its scopes come from introspection.
     assert_eq!(run.last_call().path, "/token/introspection");
@@ -92,11 +80,7 @@ fn requirements_apply_to_logins_and_sessions_and_opaque_tokens_are_introspected_
     assert_forbidden(&run, "required scopes were not found [ openid ]");
     assert!(set_cookies(&run.response().headers).is_empty());
 
-    let mut run = Run::new(
-        &settings,
-        request("GET", "/", &[("authorization", &auth)]),
-        NOW,
-    );
+    let mut run = Run::get(&settings, ("authorization", &auth), NOW);
     run.feed(&settings, token_answer("opaque-at", 300), NOW);
     run.feed(
         &settings,
@@ -109,11 +93,7 @@ fn requirements_apply_to_logins_and_sessions_and_opaque_tokens_are_introspected_
     let stricter = self::settings(
         json!({"auth_methods": ["password", "session"], "scopes_required": ["admin"]}),
     );
-    let mut run = Run::new(
-        &stricter,
-        request("GET", "/", &[("cookie", &cookie)]),
-        NOW + 10,
-    );
+    let mut run = Run::get(&stricter, ("cookie", &cookie), NOW + 10);
     run.feed(
         &stricter,
         ok_json(json!({"active": true, "scope": "openid email"})),

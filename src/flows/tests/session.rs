@@ -8,11 +8,7 @@ fn a_session_authenticates_without_calling_the_provider_and_never_reaches_the_up
     let settings = settings(json!({"auth_methods": ["session", "password"]}));
     let cookie = login(&settings);
     let cookie_header = format!("theme=dark; {cookie}; lang=en");
-    let run = Run::new(
-        &settings,
-        request("GET", "/", &[("cookie", &cookie_header)]),
-        NOW + 10,
-    );
+    let run = Run::get(&settings, ("cookie", &cookie_header), NOW + 10);
     let forward = run.forward();
     assert!(run.calls.is_empty());
     assert_eq!(
@@ -43,11 +39,7 @@ fn session_is_not_used_when_the_method_is_not_enabled() {
     let settings = settings(json!({"auth_methods": ["password"]}));
     // Without the session method no session is made (Kong); one made elsewhere is not read.
     let cookie = login(&self::settings(json!({})));
-    let run = Run::new(
-        &settings,
-        request("GET", "/", &[("cookie", &cookie)]),
-        NOW + 10,
-    );
+    let run = Run::get(&settings, ("cookie", &cookie), NOW + 10);
     assert_eq!(run.response().status, 401);
 }
 
@@ -56,11 +48,7 @@ fn an_expired_access_token_is_refreshed_with_the_refresh_token() {
     let settings = settings(json!({}));
     let cookie = login(&settings);
     let later = NOW + 301;
-    let mut run = Run::new(
-        &settings,
-        request("GET", "/", &[("cookie", &cookie)]),
-        later,
-    );
+    let mut run = Run::get(&settings, ("cookie", &cookie), later);
     let body = body_of(run.last_call());
     assert_eq!(arg(&body, "grant_type"), Some("refresh_token"));
     assert_eq!(arg(&body, "refresh_token"), Some("rt-at-1"));
@@ -87,11 +75,7 @@ fn an_expired_access_token_is_refreshed_with_the_refresh_token() {
     assert_eq!(data["expires"], later + 300);
 
     // A refused refresh is 401 and the session is destroyed.
-    let mut run = Run::new(
-        &settings,
-        request("GET", "/", &[("cookie", &cookie)]),
-        later,
-    );
+    let mut run = Run::get(&settings, ("cookie", &cookie), later);
     run.feed(
         &settings,
         answer(400, r#"{"error":"invalid_grant"}"#),
@@ -105,11 +89,7 @@ fn an_expired_access_token_is_refreshed_with_the_refresh_token() {
     // refresh_tokens=false: an expired token is simply 401.
     let no_refresh = self::settings(json!({"refresh_tokens": false}));
     let cookie = login(&no_refresh);
-    let run = Run::new(
-        &no_refresh,
-        request("GET", "/", &[("cookie", &cookie)]),
-        later,
-    );
+    let run = Run::get(&no_refresh, ("cookie", &cookie), later);
     assert_eq!(run.response().status, 401);
     assert!(run.calls.is_empty());
 }
@@ -120,7 +100,7 @@ fn a_bad_session_cookie_is_401_and_destroyed() {
     let cookie = login(&settings);
     let tampered = format!("{}x", &cookie[..cookie.len() - 1]);
     for bad in [tampered.as_str(), "session=AAAA", "session=", "SESSION=%%"] {
-        let run = Run::new(&settings, request("GET", "/", &[("cookie", bad)]), NOW);
+        let run = Run::get(&settings, ("cookie", bad), NOW);
         let response = run.response();
         assert_eq!(response.status, 401, "{bad}");
         assert!(
@@ -131,11 +111,7 @@ fn a_bad_session_cookie_is_401_and_destroyed() {
         );
     }
     // Idle for longer than session_idling_timeout (900 s).
-    let run = Run::new(
-        &settings,
-        request("GET", "/", &[("cookie", &cookie)]),
-        NOW + 901,
-    );
+    let run = Run::get(&settings, ("cookie", &cookie), NOW + 901);
     assert_eq!(run.response().status, 401);
 }
 

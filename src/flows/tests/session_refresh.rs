@@ -73,11 +73,11 @@ fn a_lock_whose_holder_vanished_is_taken_over_after_its_lease_and_polls_are_boun
     let shared = Rc::new(MemoryShared::default());
     let cookie = login_cookie(&settings, &shared);
     let later = NOW + 301;
-    let holder = Run::get(&settings, ("cookie", &cookie), later, &shared);
+    let holder = Run::get_over(&settings, ("cookie", &cookie), later, &shared);
     assert_eq!(holder.last_call().path, "/token");
     // The holder never hears back (its worker died). After the lease (timeout + 1 s) the
     // waiter takes the lock and refreshes itself.
-    let mut waiter = Run::get(&settings, ("cookie", &cookie), later, &shared);
+    let mut waiter = Run::get_over(&settings, ("cookie", &cookie), later, &shared);
     waiter.feed(&settings, ok_json(metadata(json!({}))), later + 1);
     assert_eq!(waiter.last_call().path, "/.well-known/openid-configuration");
     waiter.feed(&settings, ok_json(metadata(json!({}))), later + 3);
@@ -91,10 +91,10 @@ fn a_lock_whose_holder_vanished_is_taken_over_after_its_lease_and_polls_are_boun
     // A lease that never ends (a stuck slot): after MAX_POLLS polls the waiter refreshes anyway.
     let stuck = Rc::new(MemoryShared::default());
     let cookie = login_cookie(&settings, &stuck);
-    let mut first = Run::get(&settings, ("cookie", &cookie), later, &stuck);
+    let mut first = Run::get_over(&settings, ("cookie", &cookie), later, &stuck);
     assert_eq!(first.last_call().path, "/token");
     stuck.hold_locks_forever();
-    let mut waiter = Run::get(&settings, ("cookie", &cookie), later, &stuck);
+    let mut waiter = Run::get_over(&settings, ("cookie", &cookie), later, &stuck);
     let mut polls = 0;
     while waiter.last_call().path != "/token" {
         polls += 1;
@@ -117,8 +117,8 @@ fn a_refused_refresh_releases_the_lock_and_the_session_ends() {
     let shared = Rc::new(MemoryShared::default());
     let cookie = login_cookie(&settings, &shared);
     let later = NOW + 301;
-    let mut first = Run::get(&settings, ("cookie", &cookie), later, &shared);
-    let mut second = Run::get(&settings, ("cookie", &cookie), later, &shared);
+    let mut first = Run::get_over(&settings, ("cookie", &cookie), later, &shared);
+    let mut second = Run::get_over(&settings, ("cookie", &cookie), later, &shared);
     first.feed(
         &settings,
         answer(400, r#"{"error":"invalid_grant"}"#),

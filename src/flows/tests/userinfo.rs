@@ -12,12 +12,7 @@ fn userinfo_accepts_a_token_its_endpoint_accepts_and_follows_failed_introspectio
                                     "upstream_headers_claims": ["email"], "upstream_headers_names": ["x-email"]}),
     );
     let shared = Rc::new(MemoryShared::default());
-    let mut run = Run::with_shared(
-        &settings,
-        request("GET", "/", &[("authorization", "Bearer u1")]),
-        NOW,
-        shared.clone(),
-    );
+    let mut run = Run::get_over(&settings, ("authorization", "Bearer u1"), NOW, &shared);
     let call = run.last_call().clone();
     assert_eq!((call.method.as_str(), call.path.as_str()), ("GET", "/me"));
     assert_eq!(header(&call.headers, "authorization"), Some("Bearer u1"));
@@ -33,28 +28,15 @@ fn userinfo_accepts_a_token_its_endpoint_accepts_and_follows_failed_introspectio
         serde_json::from_slice::<Value>(&STANDARD.decode(sent).unwrap()).unwrap(),
         claims
     );
-    let run = Run::with_shared(
-        &settings,
-        request("GET", "/", &[("authorization", "Bearer u1")]),
-        NOW + 10,
-        shared.clone(),
-    );
+    let run = Run::get_over(&settings, ("authorization", "Bearer u1"), NOW + 10, &shared);
     assert!(run.calls.is_empty(), "cache_user_info");
 
-    let mut run = Run::new(
-        &settings,
-        request("GET", "/", &[("authorization", "Bearer bad")]),
-        NOW,
-    );
+    let mut run = Run::get(&settings, ("authorization", "Bearer bad"), NOW);
     run.feed(&settings, answer(401, r#"{"error":"invalid_token"}"#), NOW);
     assert_unauthorized(&run, "invalid_token", "userinfo endpoint answered 401");
 
     let both = self::settings(json!({"auth_methods": ["introspection", "userinfo"]}));
-    let mut run = Run::new(
-        &both,
-        request("GET", "/", &[("authorization", "Bearer t")]),
-        NOW,
-    );
+    let mut run = Run::get(&both, ("authorization", "Bearer t"), NOW);
     run.feed(&both, answer(503, ""), NOW);
     assert_eq!(run.last_call().path, "/me");
     run.feed(&both, ok_json(json!({"sub": "s"})), NOW);
@@ -69,11 +51,7 @@ fn a_userinfo_answer_for_another_subject_is_not_used() {
                                    "upstream_user_info_header": "x-userinfo", "cache_user_info": false}));
     let auth = basic::client_authorization("john", "doe");
     for (sub, used) in [("someone-else", false), ("user-john", true)] {
-        let mut run = Run::new(
-            &settings,
-            request("GET", "/", &[("authorization", &auth)]),
-            NOW,
-        );
+        let mut run = Run::get(&settings, ("authorization", &auth), NOW);
         run.feed(&settings, token_answer("at-1", 300), NOW);
         assert_eq!(run.last_call().path, "/me");
         run.feed(
