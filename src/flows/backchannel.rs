@@ -18,12 +18,12 @@ use serde_json::Value;
 use crate::flows::provider::Provider;
 use crate::flows::request::IncomingRequest;
 use crate::flows::settings::Settings;
-use crate::flows::shared_cache::{self, CacheKind};
 use crate::flows::SharedState;
 use crate::http::form;
 use crate::logout::detect::suffix_matches;
 use crate::logout::logout_token::{verify_logout_token, LogoutClaims, LogoutTokenError};
 use crate::session::{Session, SessionPayload};
+use crate::shared::cache::{self as shared_cache, CacheKind};
 use crate::step::LocalResponse;
 use crate::token::decode_unverified;
 

@@ -7,8 +7,8 @@ use crate::flows::client_auth::{self, Endpoint};
 use crate::flows::outbound;
 use crate::flows::provider::Provider;
 use crate::flows::settings::Settings;
-use crate::flows::shared_cache;
 use crate::flows::tokens::failure_reason;
+use crate::shared::cache as shared_cache;
 use crate::step::{CallResponse, OutboundRequest};
 
 /// Why an introspection gave no result.

@@ -29,7 +29,6 @@ pub mod required_claims;
 pub mod responses;
 pub mod revocation;
 pub mod settings;
-pub mod shared_cache;
 pub mod token_cache;
 pub mod token_lookup;
 pub mod tokens;

@@ -152,8 +152,14 @@ mod tests {
         }
     }
 
+    /// Discovery with every endpoint the settings need (no RFC 8414 metadata fetch).
     fn discovery() -> CallResponse {
-        ok(serde_json::json!({"issuer": ISSUER, "jwks_uri": format!("{ISSUER}/jwks")}))
+        ok(serde_json::json!({
+            "issuer": ISSUER,
+            "jwks_uri": format!("{ISSUER}/jwks"),
+            "revocation_endpoint": format!("{ISSUER}/revoke"),
+            "introspection_endpoint": format!("{ISSUER}/introspect"),
+        }))
     }
 
     fn jwks() -> CallResponse {

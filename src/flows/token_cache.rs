@@ -7,9 +7,9 @@
 //! Entries expire with the access token (`expires_in`), else after `cache_ttl`.
 
 use crate::flows::settings::Settings;
-use crate::flows::shared_cache::{self, CacheKind};
 use crate::flows::tokens::TokenSet;
 use crate::flows::SharedState;
+use crate::shared::cache::{self as shared_cache, CacheKind};
 
 /// The cache key of a grant's credentials. Unlike Kong, each credential is form-encoded
 /// before it is joined, so that `&` in a user name or password cannot make two different

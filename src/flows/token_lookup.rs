@@ -7,9 +7,9 @@ use serde_json::{Map, Value};
 
 use crate::flows::provider::Provider;
 use crate::flows::settings::Settings;
-use crate::flows::shared_cache::{self, CacheKind};
 use crate::flows::SharedState;
 use crate::flows::{introspection, userinfo};
+use crate::shared::cache::{self as shared_cache, CacheKind};
 use crate::step::{CallResponse, OutboundRequest};
 use crate::token;
 

@@ -6,8 +6,8 @@ use serde_json::{Map, Value};
 use crate::flows::outbound;
 use crate::flows::provider::Provider;
 use crate::flows::settings::Settings;
-use crate::flows::shared_cache;
 use crate::flows::tokens::failure_reason;
+use crate::shared::cache as shared_cache;
 use crate::step::{CallResponse, OutboundRequest};
 
 /// Why the userinfo endpoint did not accept a token.

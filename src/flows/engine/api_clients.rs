@@ -19,12 +19,12 @@ use crate::flows::introspection;
 use crate::flows::provider::Provider;
 use crate::flows::responses::Rejection;
 use crate::flows::settings::Settings;
-use crate::flows::shared_cache::CacheKind;
 use crate::flows::token_cache;
 use crate::flows::token_lookup::{self, LookupKind};
 use crate::flows::tokens::TokenSet;
 use crate::flows::used_credential::UsedCredential;
 use crate::flows::{outbound, provider_fetch};
+use crate::shared::cache::CacheKind;
 use crate::step::{CallResponse, Step};
 
 use super::authorize::{Authorized, Ending, Lookup, SessionStep};

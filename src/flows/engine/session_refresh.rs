@@ -25,11 +25,11 @@ use crate::discovery;
 use crate::flows::password;
 use crate::flows::responses::Rejection;
 use crate::flows::settings::Settings;
-use crate::flows::shared_cache::{self, CacheKind};
 use crate::flows::token_cache;
 use crate::flows::tokens::{self, TokenSet};
 use crate::flows::{outbound, verify};
 use crate::session::{Session, SessionPayload};
+use crate::shared::cache::{self as shared_cache, CacheKind};
 use crate::step::{CallResponse, Step};
 
 use super::authorize::{Authorized, Ending, SessionStep};

@@ -20,9 +20,9 @@ pub(crate) use run::Run;
 
 // What flow tests name besides the harness.
 pub(crate) use crate::discovery::Algorithm;
-pub(crate) use crate::flows::shared_cache::CacheKind;
 pub(crate) use crate::flows::{Env, Event, IncomingRequest, Provider, RequestFlow, Settings};
 pub(crate) use crate::http::basic;
+pub(crate) use crate::shared::cache::CacheKind;
 pub(crate) use crate::step::{CallResponse, LocalResponse, Step};
 pub(crate) use crate::token::testkeys::{self, Signer, ISSUER, NOW};
 pub(crate) use serde_json::{json, Value};
