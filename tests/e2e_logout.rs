@@ -331,4 +331,119 @@ fn the_idp_ending_its_session_ends_the_gateway_session_by_back_channel_logout() 
     assert_eq!(forged.json()["error"], "invalid_request");
 }
 
+
+// RFC 8414 fallback (issue 10 part 4). These tests use no helper of this file, so they stand
+// whatever the shared helpers look like.
+
+/// The seed's plugin configuration, with the test IdP started with `idp_flag`.
+fn rfc8414_stack(idp_flag: &'static str) -> crate::common::Stack {
+    crate::common::Stack::start(crate::common::StackOptions {
+        plugin_config: serde_json::json!({
+            "auth_methods": ["session", "password"],
+            "logout_uri_suffix": "/logout",
+            "logout_methods": ["POST"],
+            "logout_revoke": true,
+        }),
+        idp_args: vec![idp_flag],
+        ..Default::default()
+    })
+}
+
+/// The seed's password login, then the seed's logout; the logout's answer.
+fn rfc8414_login_then_logout(
+    stack: &crate::common::Stack,
+    before_logout: impl FnOnce(),
+) -> crate::common::http::Response {
+    let mut client = stack.client();
+    let authorization = crate::common::http::basic("john", "doe");
+    let login = client.request("GET", "/anything", &[("Authorization", &authorization)], b"");
+    assert_eq!(login.status, 200, "login failed: {}", login.text());
+    assert!(client.cookies.contains_key("session"), "{:?}", login.headers);
+    before_logout();
+    let logout = client.request("POST", "/logout", &[], b"");
+    assert!(
+        !client.cookies.contains_key("session"),
+        "the session cookie was not expired: {:?}",
+        logout.headers
+    );
+    logout
+}
+
+/// The gateway's log once it has a line containing `text` (the provider documents may be
+/// published by the root context's refresh, logged asynchronously); fails after 10 s.
+fn rfc8414_log_with(stack: &crate::common::Stack, text: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let log = stack.gateway_log();
+        if log.contains(text) {
+            return log;
+        }
+        assert!(std::time::Instant::now() < deadline, "no log line with {text:?}:\n{log}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn logout_revokes_at_the_endpoint_only_the_rfc_8414_metadata_names() {
+    let stack = rfc8414_stack("--revocation-only-in-oauth-metadata");
+    let response = rfc8414_login_then_logout(&stack, || {
+        // Discovery lacked the endpoint, so the filter read the RFC 8414 document.
+        let events = stack.idp_events();
+        let asked: Vec<&serde_json::Value> =
+            events.iter().filter(|e| e["type"] == "oauth_metadata").collect();
+        assert!(!asked.is_empty(), "RFC 8414 metadata not fetched: {events:?}");
+        assert!(asked.iter().all(|e| e["status"] == 200), "{asked:?}");
+        stack.clear_idp_events();
+    });
+    assert_eq!(response.status, 302, "{}", response.text());
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+
+    // Both tokens revoked, in Kong's order, at the endpoint discovery did not name.
+    let events = stack.idp_events();
+    let revocations: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["type"] == "revocation").collect();
+    assert_eq!(revocations.len(), 2, "{events:?}");
+    assert_eq!(revocations[0]["token_type_hint"], "refresh_token");
+    assert_eq!(revocations[1]["token_type_hint"], "access_token");
+    // The IdP knew the refresh token (revoking it ends its grant, and so the access token).
+    assert_eq!(revocations[0]["found"], true, "{revocations:?}");
+    assert!(revocations.iter().all(|e| e["status"] == 200), "{revocations:?}");
+    assert!(!stack.gateway_log().contains("no revocation_endpoint"));
+}
+
+#[test]
+fn without_any_revocation_endpoint_logout_still_works_and_the_gap_is_said_once() {
+    // No revocation endpoint in discovery, nor in the RFC 8414 document oidc-provider serves.
+    let stack = rfc8414_stack("--no-revocation");
+    let gap = "no revocation_endpoint is configured or published";
+    for _ in 0..2 {
+        let response = rfc8414_login_then_logout(&stack, || {});
+        assert_eq!(response.status, 302, "{}", response.text());
+    }
+    let log = rfc8414_log_with(&stack, gap);
+    let said: Vec<&str> = log.lines().filter(|l| l.contains(gap)).collect();
+    assert_eq!(said.len(), 1, "said once per node, not per fetch or logout: {said:?}");
+    assert!(said[0].contains("RFC 8414 metadata: it has none"), "{}", said[0]);
+    // Each logout's skipped revocations are info lines now, not a warning per logout.
+    let skipped: Vec<&str> = log.lines().filter(|l| l.contains("revocation skipped")).collect();
+    assert!(!skipped.is_empty(), "{log}");
+    assert!(skipped.iter().all(|l| !l.contains("[warn]")), "{skipped:?}");
+    let events = stack.idp_events();
+    assert!(events.iter().any(|e| e["type"] == "oauth_metadata"), "{events:?}");
+    assert!(events.iter().all(|e| e["type"] != "revocation"), "{events:?}");
+
+    if crate::common::Host::of_this_test() == crate::common::Host::Gateway {
+        // Kong's engine has no metrics endpoint; our gateway serves them at /metrics.
+        let metrics = crate::common::http::send(&stack.admin(), "GET", "/metrics", &[], b"").text();
+        let name = "openid_connect_revocation_endpoint_missing_total";
+        let counted: u64 = metrics
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.contains(name))
+            .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+            .map(|v| v as u64)
+            .sum();
+        assert_eq!(counted, 1, "{metrics}");
+    }
+}
+
 } // on_both_hosts!

@@ -107,10 +107,14 @@ impl RequestFlow {
                     logout.current.push(revocation);
                 }
                 Err(e) => {
-                    self.notes.push(Note::Warn(format!(
-                        "{} revocation skipped: {e}",
-                        revocation.hint
-                    )));
+                    let line = format!("{} revocation skipped: {e}", revocation.hint);
+                    // No endpoint at all was announced once per node when the documents were
+                    // fetched (provider_fetch::announce): a warning per logout adds nothing.
+                    self.notes
+                        .push(match provider.revocation_endpoint(settings) {
+                            None => Note::Info(line),
+                            Some(_) => Note::Warn(line),
+                        });
                     self.events.push(Event::RevocationFailed);
                 }
             }
