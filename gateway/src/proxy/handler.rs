@@ -7,19 +7,16 @@
 //! the request, as in Envoy.
 
 use std::cell::RefCell;
-use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
 
 use crate::abi::headers::HeaderList;
 use crate::abi::Action;
-use crate::config::host::Authority;
 use crate::config::{Route, Service};
 use crate::dispatch::to_header_map;
 use crate::gateway::Gateway;
@@ -30,17 +27,11 @@ use crate::proxy::finish::{AccessRecord, StreamGuard};
 use crate::proxy::forward::{self, ForwardContext};
 use crate::proxy::pipeline::{Direction, Event, Filters, Pipeline, Progress};
 use crate::proxy::reply::{self, HostError, Stop};
+use crate::proxy::request::{self, Connection};
 use crate::proxy::resources::Worker;
-use crate::routing::RouteMatch;
-use crate::vm::exchange::{Exchange, LocalResponse, RequestInfo};
+use crate::vm::exchange::{Exchange, LocalResponse};
 use crate::vm::instance::StreamCallback;
 use crate::vm::slot::{PluginSlot, VmError};
-
-pub(crate) struct Connection {
-    pub(crate) peer: SocketAddr,
-    pub(crate) local: SocketAddr,
-    pub(crate) id: u64,
-}
 
 /// The request ends without an answer: the connection is closed (proxy_close_stream).
 #[derive(Debug, thiserror::Error)]
@@ -110,9 +101,9 @@ pub(crate) async fn handle(
             "no Route matched with those values",
         )));
     };
-    let chain = chain(&gateway, &worker, &matched);
-    let info = request_info(&parts, &connection, route, service);
-    let headers = filter_view(&gateway, &parts, &connection, &original_path);
+    let chain = request::chain(&gateway, &worker, &matched);
+    let info = request::request_info(&parts, &connection, route, service);
+    let headers = request::filter_view(&gateway, &parts, &connection, &original_path);
     let exchange = Rc::new(RefCell::new(Exchange::new(info, headers, chain.len())));
     guard.set_exchange(exchange.clone());
     let mut flow = Flow {
@@ -130,77 +121,6 @@ pub(crate) async fn handle(
     };
     let response = flow.run(body).await?;
     Ok(guard.attach(response))
-}
-
-/// The route's enabled plugins, as this worker's VM slots.
-fn chain(gateway: &Gateway, worker: &Worker, matched: &RouteMatch) -> Vec<Rc<PluginSlot>> {
-    gateway
-        .router
-        .chain(matched.route)
-        .iter()
-        .filter(|p| gateway.plugins.get(**p).is_some_and(|p| p.enabled()))
-        .filter_map(|p| worker.slots.get(*p).cloned())
-        .collect()
-}
-
-/// The request's properties as filters read them.
-fn request_info(
-    parts: &Parts,
-    connection: &Connection,
-    route: &Route,
-    service: &Service,
-) -> RequestInfo {
-    let request_id = parts
-        .headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
-        .map(str::to_string)
-        .unwrap_or_else(new_request_id);
-    RequestInfo {
-        client: connection.peer,
-        local: connection.local,
-        connection_id: connection.id,
-        request_id,
-        protocol: if parts.version == http::Version::HTTP_10 {
-            "HTTP/1.0"
-        } else {
-            "HTTP/1.1"
-        },
-        started: SystemTime::now(),
-        route_name: route.name.clone(),
-        service_name: service.name.clone(),
-    }
-}
-
-/// The request headers as filters see them: `:authority` per the host profile, forwarding
-/// headers of untrusted clients removed, and the normalised path that routing used and that
-/// goes upstream.
-fn filter_view(
-    gateway: &Gateway,
-    parts: &Parts,
-    connection: &Connection,
-    original_path: &str,
-) -> HeaderList {
-    let mut headers = forward::request_header_list(parts);
-    if gateway.config.host.authority == Authority::ServerName {
-        // Kong's engine: `:authority` is the server name and port; Host stays a header.
-        let host = headers.get(b":authority").map(<[u8]>::to_vec);
-        let server = format!(
-            "{}:{}",
-            gateway.config.host.server_name,
-            connection.local.port()
-        );
-        headers.replace(b":authority", server.as_bytes());
-        if let Some(host) = host {
-            headers.add(b"host", &host);
-        }
-    }
-    if !gateway.config.trusted_ips.contains(connection.peer.ip()) {
-        forward::strip_untrusted_forwarding(&mut headers);
-    }
-    headers.replace(b":path", original_path.as_bytes());
-    headers
 }
 
 struct Flow<'a> {
@@ -625,24 +545,4 @@ fn body_error(direction: Direction, why: String) -> Stop {
             through_filters: false,
         },
     })
-}
-
-/// A random (version 4) UUID for `request.id` when the client sent no x-request-id.
-fn new_request_id() -> String {
-    let mut bytes = [0u8; 16];
-    if getrandom::getrandom(&mut bytes).is_err() {
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        bytes = nanos.to_le_bytes();
-    }
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let (a, rest) = hex.split_at(8);
-    let (b, rest) = rest.split_at(4);
-    let (c, rest) = rest.split_at(4);
-    let (d, e) = rest.split_at(4);
-    format!("{a}-{b}-{c}-{d}-{e}")
 }

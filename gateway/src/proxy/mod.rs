@@ -7,6 +7,7 @@ pub(crate) mod forward;
 pub(crate) mod handler;
 pub(crate) mod pipeline;
 pub(crate) mod reply;
+pub(crate) mod request;
 pub(crate) mod resources;
 pub(crate) mod worker;
 

@@ -13,8 +13,8 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use crate::gateway::{Gateway, WorkerMessage};
 use crate::log::{self, Level};
 use crate::proxy::conn::{self, Activity, Tracked};
-use crate::proxy::handler;
 use crate::proxy::resources::Worker;
+use crate::proxy::{handler, request};
 
 /// Starts worker `index`; `ready` hears whether its VM instances came up.
 pub(crate) fn spawn(
@@ -129,7 +129,7 @@ impl Worker {
             Ok(local) => local,
             Err(_) => return,
         };
-        let connection = Rc::new(handler::Connection { peer, local, id });
+        let connection = Rc::new(request::Connection { peer, local, id });
         let worker = self.clone();
         let activity = Activity::new();
         tokio::task::spawn_local(async move {
