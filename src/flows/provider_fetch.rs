@@ -4,7 +4,7 @@
 
 mod endpoint_gaps;
 
-pub use endpoint_gaps::{announce, prepare, unmet, Announcement};
+pub use endpoint_gaps::{announce, prepare, unmet, wanted, Announcement};
 
 use crate::discovery::{self, EndpointGaps, OptionalEndpoint, ProviderMetadata};
 use crate::flows::outbound;
@@ -71,7 +71,7 @@ impl ProviderFetch {
                         return FetchProgress::Failed(format!("discovery document rejected: {e}"))
                     }
                 };
-                let wanted = endpoint_gaps::unmet(settings, &metadata);
+                let wanted = endpoint_gaps::wanted(settings, &metadata);
                 if wanted.is_empty() {
                     return jwks_next(settings, body.to_vec(), EndpointGaps::default(), now);
                 }
@@ -87,7 +87,7 @@ impl ProviderFetch {
                     ),
                     Err(why) => {
                         let gaps = EndpointGaps {
-                            missing: wanted,
+                            missing: endpoint_gaps::unmet(settings, &metadata),
                             oauth_metadata: Some(why),
                         };
                         jwks_next(settings, body.to_vec(), gaps, now)
@@ -106,9 +106,10 @@ impl ProviderFetch {
                     Ok(merged) => (merged, "it has none".to_string()),
                     Err(why) => (discovery, why),
                 };
+                // Discovery parsed before, and merging only adds strings: this parse succeeds.
                 let missing = ProviderMetadata::parse(&document)
                     .map(|metadata| endpoint_gaps::unmet(settings, &metadata))
-                    .unwrap_or(wanted);
+                    .unwrap_or_default();
                 let gaps = EndpointGaps {
                     missing,
                     oauth_metadata: Some(outcome),

@@ -7,6 +7,22 @@ use crate::discovery::{EndpointGaps, OptionalEndpoint, ProviderMetadata};
 use crate::flows::settings::Settings;
 use crate::shared::{self, SharedData};
 
+/// The optional endpoints worth asking RFC 8414 metadata for: the [`unmet`] ones, and
+/// introspection for the session checks at the provider (`session_idp_check_interval`), which
+/// prefer it but fall back to a refresh (so its absence is not a gap to announce).
+pub fn wanted(settings: &Settings, metadata: &ProviderMetadata) -> Vec<OptionalEndpoint> {
+    let config = &settings.config;
+    let mut wanted = unmet(settings, metadata);
+    if config.session_idp_check_interval.is_some()
+        && config.introspection_endpoint.is_none()
+        && metadata.introspection_endpoint.is_none()
+        && !wanted.contains(&OptionalEndpoint::Introspection)
+    {
+        wanted.push(OptionalEndpoint::Introspection);
+    }
+    wanted
+}
+
 /// The optional endpoints the configuration needs and neither it nor `metadata` gives:
 /// revocation with `logout_revoke`, introspection with the `introspection` auth method.
 pub fn unmet(settings: &Settings, metadata: &ProviderMetadata) -> Vec<OptionalEndpoint> {
@@ -239,5 +255,21 @@ mod tests {
                 OptionalEndpoint::Introspection
             ]
         );
+    }
+
+    #[test]
+    fn session_checks_want_introspection_without_needing_it() {
+        let none = ProviderMetadata::default();
+        let checking = settings(serde_json::json!({
+            "auth_methods": ["session", "password"],
+            "session_idp_check_interval": 5,
+        }));
+        assert_eq!(wanted(&checking, &none), [OptionalEndpoint::Introspection]);
+        assert!(unmet(&checking, &none).is_empty(), "a refresh does instead");
+        let published = ProviderMetadata {
+            introspection_endpoint: Some("http://127.0.0.1:9000/i".into()),
+            ..ProviderMetadata::default()
+        };
+        assert!(wanted(&checking, &published).is_empty());
     }
 }

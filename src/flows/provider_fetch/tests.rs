@@ -132,6 +132,25 @@ fn introspection_is_taken_when_the_introspection_method_is_on() {
 }
 
 #[test]
+fn session_checks_take_introspection_from_rfc_8414_and_do_not_miss_it() {
+    let settings = settings(json!({"logout_revoke": false, "session_idp_check_interval": 5}));
+    let provider = with_oauth_answer(&settings, ok(&oauth_metadata()));
+    assert_eq!(
+        provider.metadata.introspection_endpoint.as_deref(),
+        Some("http://idp.test/o/introspect/")
+    );
+    // Without it the checks refresh instead: no gap to announce.
+    let provider = with_oauth_answer(&settings, answer(Some(404), &json!({})));
+    assert_eq!(
+        provider.endpoint_gaps,
+        Some(EndpointGaps {
+            missing: Vec::new(),
+            oauth_metadata: Some("it answered 404".into())
+        })
+    );
+}
+
+#[test]
 fn rfc_8414_metadata_of_another_issuer_gives_nothing() {
     let settings = settings(json!({}));
     let mut foreign = oauth_metadata();
