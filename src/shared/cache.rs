@@ -138,7 +138,8 @@ impl CacheKind {
     /// The bucket of an entry's key (a hex digest; anything else still lands somewhere).
     fn bucket_of(self, key: &str) -> u16 {
         let hash = Sha256::digest(key.as_bytes());
-        let n = u16::from_be_bytes([hash[0], hash[1]]);
+        let [first, second, ..] = <[u8; 32]>::from(hash);
+        let n = u16::from_be_bytes([first, second]);
         n % self.limits().buckets
     }
 }
@@ -175,7 +176,9 @@ fn parse_bucket(bytes: &[u8]) -> Vec<Record> {
             id,
             value: value.to_vec(),
         });
-        rest = &rest[RECORD_HEADER + len..];
+        rest = rest
+            .get(RECORD_HEADER.saturating_add(len)..)
+            .unwrap_or_default();
     }
     records
 }
