@@ -1,7 +1,10 @@
 -- wrk script for bench/run.sh: every request carries one credential picked at random from a
 -- file of request header lines (`Cookie: ...` or `Authorization: Bearer ...`, one per line).
 --
---   wrk -t N -c N -s bench/pick-header.lua URL -- FILE N
+--   wrk -t N -c N -s bench/pick-header.lua URL -- FILE N [once]
+--
+-- With `once`, each thread sends its lines in order, each exactly once, and stops after the
+-- answer to its last one (a run of first sights: e.g. bearer tokens no worker has verified).
 --
 -- Run with as many threads as connections, N of each (run.sh does): thread k then owns lines
 -- k, k+N, k+2N, ... (the credentials are spread over the connections, each line used by one
@@ -24,8 +27,11 @@ names, values, line_numbers = {}, {}, {}
 cookies_set = 0
 local last
 
+local once, sent, answered = false, 0, 0
+
 function init(args)
   file = args[1]
+  once = args[3] == "once"
   local thread_count = tonumber(args[2])
   local line_number = 0
   for line in io.lines(file) do
@@ -44,6 +50,11 @@ function init(args)
 end
 
 function request()
+  if once then
+    last = math.min(sent + 1, #values)
+    sent = sent + 1
+    return wrk.format(nil, nil, { [names[last]] = values[last] })
+  end
   last = math.random(#values)
   return wrk.format(nil, nil, { [names[last]] = values[last] })
 end
@@ -64,6 +75,13 @@ local function replace_cookie(header, name, value)
 end
 
 function response(status, headers, body)
+  if once then
+    answered = answered + 1
+    if answered >= #values then
+      wrk.thread:stop()
+    end
+    return
+  end
   local set_cookie = headers["set-cookie"] or headers["Set-Cookie"]
   if last == nil or set_cookie == nil or names[last] ~= "Cookie" then
     return

@@ -39,6 +39,7 @@ CARGO=${CARGO:-cargo}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 OIDC_WASM=${OIDC_WASM:-$TARGET_DIR/filters/openid_connect.wasm}
 SESSIONS=${SESSIONS:-10000}
+PEER_SESSIONS=${PEER_SESSIONS:-$SESSIONS}
 TOKENS=${TOKENS:-1000}
 LOAD_DURATION=${LOAD_DURATION:-300}
 LOAD_CONNECTIONS=${LOAD_CONNECTIONS:-64}
@@ -82,7 +83,14 @@ NOOP_WASM=$(realpath "$TARGET_DIR/wasm32-wasip1/release/conformance_filter.wasm"
 WORK=$(mktemp -d)
 chmod 755 "$WORK" # Apache's workers run as www-data
 PIDS=()
+# BENCH_LOGS=DIR keeps the run's logs (gateway, IdPs, Apache, the load run's IdP events) there.
+BENCH_LOGS=${BENCH_LOGS:-}
 cleanup() {
+  if [ -n "$BENCH_LOGS" ]; then
+    mkdir -p "$BENCH_LOGS"
+    cp "$WORK"/*.log "$WORK"/*.json "$BENCH_LOGS"/ 2>/dev/null || true
+    [ -f "$WORK/peer/error.log" ] && cp "$WORK/peer/error.log" "$BENCH_LOGS/apache-error.log"
+  fi
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$WORK"
@@ -111,7 +119,13 @@ if command -v node >/dev/null && [ -d tests/idp/node_modules ]; then
   IDP=yes
   IDP_PORT=$(free_port)
   # The IdP's keys with a P-256 key beside its RSA key, and the bearer scenarios' tokens.
-  node bench/mint-tokens.mjs "$WORK/jwks.json" "http://127.0.0.1:$IDP_PORT" kong "$TOKENS" "$WORK/tokens"
+  # Twice TOKENS per algorithm: the first half for the (cached) bearer rows, the second for
+  # the cold runs, where each token is sent once to a route that has seen none of them.
+  node bench/mint-tokens.mjs "$WORK/jwks.json" "http://127.0.0.1:$IDP_PORT" kong "$((2 * TOKENS))" "$WORK/minted"
+  for alg in RS256 ES256; do
+    head -n "$TOKENS" "$WORK/minted-$alg.txt" >"$WORK/tokens-$alg.txt"
+    tail -n "$TOKENS" "$WORK/minted-$alg.txt" >"$WORK/cold-tokens-$alg.txt"
+  done
   node tests/idp/server.js --port "$IDP_PORT" --jwks-file "$WORK/jwks.json" --quiet >"$WORK/idp.log" 2>&1 &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$IDP_PORT/.well-known/openid-configuration" "the test IdP"
@@ -156,6 +170,8 @@ services:
         paths: [/bearer]
       - id: 00000000-0000-4000-8000-000000000016
         paths: [/load]
+      - id: 00000000-0000-4000-8000-000000000017
+        paths: [/bearer-cold]
 plugins:
   - id: 00000000-0000-4000-8000-000000000021
     name: noop
@@ -190,6 +206,15 @@ EOF
     name: openid-connect
     wasm: $(realpath "$OIDC_WASM")
     route: 00000000-0000-4000-8000-000000000015
+    config:
+      issuer: http://127.0.0.1:$IDP_PORT
+      client_id: [kong]
+      client_secret: [secret]
+      auth_methods: [bearer]
+  - id: 00000000-0000-4000-8000-000000000026
+    name: openid-connect
+    wasm: $(realpath "$OIDC_WASM")
+    route: 00000000-0000-4000-8000-000000000017
     config:
       issuer: http://127.0.0.1:$IDP_PORT
       client_id: [kong]
@@ -315,7 +340,7 @@ fi
 # Scenarios whose every request carries a header picked at random from a file (one line per
 # session or token) by bench/pick-header.lua, with one wrk thread per connection; each side's
 # baseline is run the same way (its file: X-Bench lines), so the script's cost is in both.
-declare -A FILE
+declare -A FILE ONCE
 seq 1 "$SESSIONS" | sed 's/^/X-Bench: /' >"$WORK/plain-headers.txt"
 add_scenario no-filter-many "http://127.0.0.1:$PROXY_PORT/plain" "" "$GATEWAY_PID" no-filter-many "ours: gateway, no filter (script)"
 FILE[no-filter-many]=$WORK/plain-headers.txt
@@ -330,7 +355,7 @@ fi
 if [ "$PEER" != no ]; then
   add_scenario peer-plain-many "http://127.0.0.1:$APACHE_PORT/plain" "" "$APACHE_PID" peer-plain-many "peer: Apache, no auth (script)"
   FILE[peer-plain-many]=$WORK/plain-headers.txt
-  add_scenario peer-many "http://127.0.0.1:$APACHE_PORT/peer/" "" "$APACHE_PID" peer-plain-many "peer: mod_auth_openidc, $SESSIONS sessions"
+  add_scenario peer-many "http://127.0.0.1:$APACHE_PORT/peer/" "" "$APACHE_PID" peer-plain-many "peer: mod_auth_openidc, $PEER_SESSIONS sessions"
   FILE[peer-many]=$WORK/peer-sessions.txt
 fi
 
@@ -342,9 +367,9 @@ if [ "$OIDC" = yes ]; then
   echo "  $((SECONDS - start)) s"
 fi
 if [ "$PEER" != no ]; then
-  echo "logging in $SESSIONS sessions (peer, authorization code flow)..."
+  echo "logging in $PEER_SESSIONS sessions (peer, authorization code flow)..."
   start=$SECONDS
-  python3 bench/login-sessions.py peer "http://127.0.0.1:$APACHE_PORT/peer/" "$SESSIONS" "$WORK/peer-sessions.txt"
+  python3 bench/login-sessions.py peer "http://127.0.0.1:$APACHE_PORT/peer/" "$PEER_SESSIONS" "$WORK/peer-sessions.txt"
   echo "  $((SECONDS - start)) s"
 fi
 
@@ -386,7 +411,7 @@ run_wrk() { # name seconds
   local out before after requests
   before=$(cpu_ticks "${SERVER_PID[$1]}")
   if [ -n "${FILE[$1]:-}" ]; then
-    out=$(timeout $(($2 + 30)) wrk -t "$CONNECTIONS" -c "$CONNECTIONS" -d "${2}s" -s bench/pick-header.lua "${URL[$1]}" -- "${FILE[$1]}" "$CONNECTIONS")
+    out=$(timeout $(($2 + 30)) wrk -t "$CONNECTIONS" -c "$CONNECTIONS" -d "${2}s" -s bench/pick-header.lua "${URL[$1]}" -- "${FILE[$1]}" "$CONNECTIONS" ${ONCE[$1]:-})
   else
     out=$(timeout $(($2 + 30)) wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${2}s" -H "${HEADER[$1]}" "${URL[$1]}")
   fi
@@ -476,10 +501,27 @@ if [ "$OIDC" = yes ]; then
 fi
 if [ "$OIDC" = yes ] && [ "$PEER" != no ]; then
   awk -v o="${MED[oidc-many]}" -v p="${MED[peer-many]}" -v oc="${MED_CPU[oidc-many]}" -v pc="${MED_CPU[peer-many]}" \
-    -v pb="${MED[peer-plain-many]}" -v pbc="${MED_CPU[peer-plain-many]}" -v n="$SESSIONS" 'BEGIN {
-      printf "peer, %d sessions: %.3f of its Apache, auth cost %.1f µs CPU per request\n", n, p / pb, pc - pbc
-      printf "ours / peer, %d sessions: %.2f x the req/s, %.2f x the CPU per request\n", n, o / p, oc / pc
+    -v pb="${MED[peer-plain-many]}" -v pbc="${MED_CPU[peer-plain-many]}" -v n="$SESSIONS" -v pn="$PEER_SESSIONS" 'BEGIN {
+      printf "peer, %d sessions: %.3f of its Apache, auth cost %.1f µs CPU per request\n", pn, p / pb, pc - pbc
+      printf "ours / peer, %d / %d sessions: %.2f x the req/s, %.2f x the CPU per request\n", n, pn, o / p, oc / pc
     }'
+fi
+
+# Cold bearer tokens: each of TOKENS tokens per algorithm sent once to a route (its own plugin
+# instance, so its own memory of verified tokens) that has seen none of them, so every request
+# verifies a signature; against the cached rows above, where every token was verified before.
+if [ "$OIDC" = yes ]; then
+  for alg in RS256 ES256; do
+    name=oidc-cold-$alg
+    URL[$name]="http://127.0.0.1:$PROXY_PORT/bearer-cold"
+    SERVER_PID[$name]=$GATEWAY_PID
+    FILE[$name]=$WORK/cold-tokens-$alg.txt
+    ONCE[$name]=once
+    run_wrk "$name" "$DURATION"
+    cached=oidc-$(tr 'A-Z' 'a-z' <<<"$alg")
+    awk -v a="$alg" -v c="$CPU_US" -v w="${MED_CPU[$cached]}" -v b="${MED_CPU[no-filter-many]}" -v n="$TOKENS" \
+      'BEGIN { printf "bearer %s, CPU per request over the no-filter gateway: cold (%d tokens, each sent once) %.1f µs, cached %.1f µs\n", a, n, c - b, w - b }'
+  done
 fi
 
 # The load run: LOAD_CONNECTIONS connections for LOAD_DURATION seconds over SESSIONS sessions of
@@ -496,8 +538,8 @@ if [ "$OIDC" = yes ] && [ "$LOAD_DURATION" -gt 0 ]; then
   out=$(timeout $((LOAD_DURATION + 60)) wrk -t "$LOAD_CONNECTIONS" -c "$LOAD_CONNECTIONS" -d "${LOAD_DURATION}s" --latency \
     -s bench/pick-header.lua "http://127.0.0.1:$PROXY_PORT/load" -- "$WORK/load-sessions.txt" "$LOAD_CONNECTIONS")
   rss_end=$(rss_kb)
-  refreshes=$(curl -fs "http://127.0.0.1:$LOAD_IDP_PORT/__test/events?type=token" \
-    | python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin) if e.get("grant_type") == "refresh_token" and e.get("status") == 200))')
+  curl -fs "http://127.0.0.1:$LOAD_IDP_PORT/__test/events?type=token" >"$WORK/load-idp-events.json" || true
+  refreshes=$(python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin) if e.get("grant_type") == "refresh_token" and e.get("status") == 200))' <"$WORK/load-idp-events.json")
   non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
   socket_errors=$(grep "Socket errors" <<<"$out" | sed 's/^ *//' || true)
   latency() { awk -v p="$1" '$1 == p {print $2}' <<<"$out"; }
