@@ -63,7 +63,7 @@ impl ProviderRefresh {
         if now < self.next_attempt {
             return None;
         }
-        let stale = current.map_or(true, |provider| provider.is_stale(settings, now));
+        let stale = current.is_none_or(|provider| provider.is_stale(settings, now));
         if !stale || !gate::claim(data, &keys.fetch_lease, now, lease(settings)) {
             return None;
         }
