@@ -3,6 +3,10 @@
 //! Deprecated Kong names are rewritten first; the fields [`Config`] declares are then read by
 //! its derived `Deserialize`; what is left must be one of Kong's other fields at its default
 //! ([`kong_fields`]); last come the checks across fields ([`checks`]).
+//!
+//! Cost, measured on the release module: deriving `Deserialize` for [`Config`] took it from
+//! 1,067,107 to 1,111,379 bytes (+44 KB; the derived visitor of ~95 fields is 31.5 KB of it,
+//! its field-name matcher 5.8 KB) against the hand-written reader it replaced.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
