@@ -126,14 +126,15 @@ if command -v node >/dev/null && [ -d tests/idp/node_modules ]; then
     head -n "$TOKENS" "$WORK/minted-$alg.txt" >"$WORK/tokens-$alg.txt"
     tail -n "$TOKENS" "$WORK/minted-$alg.txt" >"$WORK/cold-tokens-$alg.txt"
   done
-  node tests/idp/server.js --port "$IDP_PORT" --jwks-file "$WORK/jwks.json" --quiet >"$WORK/idp.log" 2>&1 &
+  node tests/idp/server.js --port "$IDP_PORT" --jwks-file "$WORK/jwks.json" --quiet \
+    --store-entries $((20 * (SESSIONS + PEER_SESSIONS) + 1000)) >"$WORK/idp.log" 2>&1 &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$IDP_PORT/.well-known/openid-configuration" "the test IdP"
   if [ "$LOAD_DURATION" -gt 0 ]; then
     # The load run's IdP: short-lived tokens, so sessions refresh theirs during the run.
     LOAD_IDP_PORT=$(free_port)
     node tests/idp/server.js --port "$LOAD_IDP_PORT" --jwks-file "$WORK/jwks.json" --quiet \
-      --access-token-ttl "$LOAD_TOKEN_TTL" >"$WORK/load-idp.log" 2>&1 &
+      --access-token-ttl "$LOAD_TOKEN_TTL" --store-entries $((20 * SESSIONS + 1000)) >"$WORK/load-idp.log" 2>&1 &
     PIDS+=($!)
     wait_http "http://127.0.0.1:$LOAD_IDP_PORT/.well-known/openid-configuration" "the load run's IdP"
   fi

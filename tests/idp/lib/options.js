@@ -20,6 +20,7 @@ const FLAGS = {
   'access-token-ttl': { type: 'string', env: 'IDP_ACCESS_TOKEN_TTL' },
   'refresh-token-ttl': { type: 'string', env: 'IDP_REFRESH_TOKEN_TTL' },
   'rotate-refresh-tokens': { type: 'boolean', env: 'IDP_ROTATE_REFRESH_TOKENS' },
+  'store-entries': { type: 'string', env: 'IDP_STORE_ENTRIES' },
   'no-end-session': { type: 'boolean', env: 'IDP_NO_END_SESSION' },
   'no-revocation': { type: 'boolean', env: 'IDP_NO_REVOCATION' },
   'revocation-only-in-oauth-metadata': { type: 'boolean', env: 'IDP_REVOCATION_ONLY_IN_OAUTH_METADATA' },
@@ -43,6 +44,9 @@ export const USAGE = `usage: node tests/idp/server.js [options]
   --refresh-token-ttl SECS   refresh token lifetime (default 86400)               IDP_REFRESH_TOKEN_TTL
   --rotate-refresh-tokens    a refresh answers a new refresh token and the old    IDP_ROTATE_REFRESH_TOKENS=1
                              one stops working (default: the same one is kept)
+  --store-entries N          grants, tokens and sessions kept in memory (default  IDP_STORE_ENTRIES
+                             1000, the library's; older ones are forgotten: a
+                             refresh of a forgotten grant is invalid_grant)
   --no-end-session           no RP-initiated logout: discovery has no             IDP_NO_END_SESSION=1
                              end_session_endpoint (tests of the RP's fallbacks)
   --no-revocation            no token revocation endpoint in discovery            IDP_NO_REVOCATION=1
@@ -105,6 +109,7 @@ export function parseOptions(argv = process.argv.slice(2), env = process.env) {
     accessTokenTtl: raw['access-token-ttl'] === undefined ? 3600 : positiveInteger('access-token-ttl', raw['access-token-ttl']),
     refreshTokenTtl: raw['refresh-token-ttl'] === undefined ? 86400 : positiveInteger('refresh-token-ttl', raw['refresh-token-ttl']),
     rotateRefreshTokens: Boolean(raw['rotate-refresh-tokens']),
+    storeEntries: raw['store-entries'] === undefined ? 1000 : positiveInteger('store-entries', raw['store-entries']),
     noEndSession: Boolean(raw['no-end-session']),
     noRevocation: Boolean(raw['no-revocation']),
     revocationOnlyInOauthMetadata: Boolean(raw['revocation-only-in-oauth-metadata']),

@@ -1,6 +1,8 @@
 // The oidc-provider instance: clients, features, token formats, and the
 // extensions the tests need (password grant, direct logout, event recording).
 import Provider, { errors } from 'oidc-provider';
+import LRU from 'oidc-provider/lib/helpers/lru.js';
+import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
 import { CLAIMS, SCOPES, findAccount } from './accounts.js';
 import { ROUTES } from './endpoints.js';
 import { escapeHtml, htmlPage } from './http-util.js';
@@ -96,9 +98,18 @@ function jwtResourceServer(options) {
 // Creates the provider. `options` are those of lib/options.js; `issuer` is
 // final (the port is known); `events` is the EventLog.
 export function createProvider({ issuer, options, jwks, events }) {
+  // The library's memory store keeps about 1000 entries (a grant, its tokens and its session
+  // are several), then forgets the oldest: with more sessions than that, their refreshes are
+  // invalid_grant. Benchmarks with thousands of sessions ask for a larger store.
+  let adapter;
+  if (options.storeEntries !== undefined && options.storeEntries !== 1000) {
+    const store = new LRU({ maxSize: options.storeEntries });
+    adapter = (model) => new MemoryAdapter(model, store);
+  }
   const jwtResource = jwtResourceServer(options);
 
   const provider = new Provider(issuer, {
+    ...(adapter ? { adapter } : {}),
     clients: clientsFor(options.clientSecret, options.backchannelLogoutUri),
     jwks,
     findAccount,
