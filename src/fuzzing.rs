@@ -7,6 +7,9 @@
 //! Inputs with several parts separate them with NUL bytes (see [`parts`]), which no JSON document,
 //! token or header value the filter accepts contains, so the fuzzer can splice parts freely.
 
+// The entry points assert the parsers' invariants: a broken one must stop the fuzzer loudly.
+#![allow(clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};

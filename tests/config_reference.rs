@@ -2,6 +2,15 @@
 //! parser uses), so the reference cannot drift from the code. Regenerate with
 //! `UPDATE_DOCS=1 cargo test --test config_reference`.
 
+// A test crate: its helpers may unwrap, panic and index like its tests (clippy.toml covers
+// only the #[test] functions themselves).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use openid_connect::config::kong_config_schema;
 use serde_json::Value;
 

@@ -3,6 +3,15 @@
 //! the filter's Kong schema (filter-config/openid_connect.meta.json); the filter config inside
 //! each must also be accepted by the filter's own parser.
 
+// A test crate: its helpers may unwrap, panic and index like its tests (clippy.toml covers
+// only the #[test] functions themselves).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::path::PathBuf;
 use std::process::Command;
 

@@ -5,6 +5,15 @@
 //! cache of the password grant, and one refresh per session when a session's requests arrive
 //! together.
 
+// A test crate: its helpers may unwrap, panic and index like its tests (clippy.toml covers
+// only the #[test] functions themselves).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

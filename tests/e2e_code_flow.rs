@@ -3,6 +3,15 @@
 //! GET /auth, the login form, the redirect back) and the echo upstream. The login with each login
 //! action and response mode, every refused callback, and logout of a code-flow session.
 
+// A test crate: its helpers may unwrap, panic and index like its tests (clippy.toml covers
+// only the #[test] functions themselves).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::http::{basic, send, Response};

@@ -1,6 +1,15 @@
 //! End to end: what the filter does with bad input and a failing identity provider. Nothing
 //! unauthenticated reaches the upstream, and nothing crashes.
 
+// A test crate: its helpers may unwrap, panic and index like its tests (clippy.toml covers
+// only the #[test] functions themselves).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::http::{basic, Response};

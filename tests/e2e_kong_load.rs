@@ -5,6 +5,15 @@
 //! worker crashed (error.log: "exited on signal"), nothing was logged at `[alert]` or `[emerg]`,
 //! and the engine still answers afterwards.
 
+// A test crate: its helpers may unwrap, panic and index like its tests (clippy.toml covers
+// only the #[test] functions themselves).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::io::{Read, Write};

@@ -2,6 +2,15 @@
 //! engine), the real test IdP (oidc-provider) and the echo upstream. Password login, session
 //! reuse and every logout path.
 
+// A test crate: its helpers may unwrap, panic and index like its tests (clippy.toml covers
+// only the #[test] functions themselves).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::http::send;

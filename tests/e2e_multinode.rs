@@ -5,6 +5,15 @@
 //! Each test waits on its condition by polling (every 100 ms, with a deadline), never for a
 //! fixed time; the measured time to refuse is printed (`--nocapture`) for docs/logout.md.
 
+// A test crate: its helpers may unwrap, panic and index like its tests (clippy.toml covers
+// only the #[test] functions themselves).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::time::{Duration, Instant};

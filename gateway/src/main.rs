@@ -11,7 +11,6 @@
 //! 4. `vm`: one instance per plugin per worker and the host functions it imports;
 //! 5. `proxy` (workers, the filter-chain pipeline and its async driver) and `admin`;
 //! 6. this file: arguments, startup, listeners.
-#![warn(unreachable_pub)]
 
 mod abi;
 mod admin;

@@ -1,6 +1,15 @@
 //! Kong's Admin API for plugins: listing, and PATCH with form or JSON bodies that reconfigures
 //! the filter live in every worker (or is refused with Kong's schema-violation error).
 
+// A test crate: its helpers may unwrap, panic and index like its tests (clippy.toml covers
+// only the #[test] functions themselves).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod support;
 
 use std::collections::HashSet;

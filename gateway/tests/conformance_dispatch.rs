@@ -1,6 +1,15 @@
 //! proxy_http_call: pause in request headers, call a real server, resume with what it said;
 //! isolation between concurrent contexts; failures and timeouts; argument checks; TLS.
 
+// A test crate: its helpers may unwrap, panic and index like its tests (clippy.toml covers
+// only the #[test] functions themselves).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod support;
 
 use std::sync::Arc;

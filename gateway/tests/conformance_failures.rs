@@ -1,6 +1,15 @@
 //! Failure handling: a trapping filter, unsupported hostcalls, and config files the gateway
 //! must refuse with the file, the field path and why.
 
+// A test crate: its helpers may unwrap, panic and index like its tests (clippy.toml covers
+// only the #[test] functions themselves).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod support;
 
 use support::*;

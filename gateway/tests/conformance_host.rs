@@ -2,6 +2,15 @@
 //! per-behaviour `host_behaviour` switches) make the gateway behave as either, so a filter can
 //! be tested against both. One test per switch, each run under both profiles.
 
+// A test crate: its helpers may unwrap, panic and index like its tests (clippy.toml covers
+// only the #[test] functions themselves).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod support;
 
 use support::*;

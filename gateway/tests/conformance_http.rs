@@ -1,6 +1,15 @@
 //! Request and response handling: header maps and pseudo-headers, properties, local responses,
 //! body buffering, pause timeouts, proxying, and logs.
 
+// A test crate: its helpers may unwrap, panic and index like its tests (clippy.toml covers
+// only the #[test] functions themselves).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod support;
 
 use std::time::{Duration, Instant};

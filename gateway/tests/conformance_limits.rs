@@ -1,6 +1,15 @@
 //! Limits that keep one client or one filter from taking a worker: client connection timeouts
 //! and the connection cap (Slowloris), and the per-callback deadline and memory cap of VMs.
 
+// A test crate: its helpers may unwrap, panic and index like its tests (clippy.toml covers
+// only the #[test] functions themselves).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod support;
 
 use std::io::{ErrorKind, Read, Write};

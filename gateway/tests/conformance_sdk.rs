@@ -2,6 +2,15 @@
 //! (gateway/sdk-examples). They are written to the SDK's idea of the host, so they show where
 //! the gateway's event order differs from Envoy's.
 
+// A test crate: its helpers may unwrap, panic and index like its tests (clippy.toml covers
+// only the #[test] functions themselves).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod support;
 
 use std::sync::atomic::{AtomicU8, Ordering};

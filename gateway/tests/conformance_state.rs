@@ -1,6 +1,15 @@
 //! State that outlives a request: shared data with CAS across workers, timers, metrics, and
 //! the context lifecycle callbacks.
 
+// A test crate: its helpers may unwrap, panic and index like its tests (clippy.toml covers
+// only the #[test] functions themselves).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod support;
 
 use std::collections::HashSet;

@@ -19,9 +19,9 @@ pub enum Endpoint {
 pub fn choose(settings: &Settings, endpoint: Endpoint, discovered: &[String]) -> ClientAuthMethod {
     let config = &settings.config;
     let explicit = match endpoint {
-        Endpoint::Token => config.token_endpoint_auth_method.clone(),
-        Endpoint::Revocation => config.revocation_endpoint_auth_method.clone(),
-        Endpoint::Introspection => config.introspection_endpoint_auth_method.clone(),
+        Endpoint::Token => config.token_endpoint_auth_method,
+        Endpoint::Revocation => config.revocation_endpoint_auth_method,
+        Endpoint::Introspection => config.introspection_endpoint_auth_method,
     };
     if let Some(method) = explicit.or_else(|| config.client_auth.first().cloned()) {
         return method;

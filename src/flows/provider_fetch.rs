@@ -32,6 +32,9 @@ enum Stage {
 }
 
 /// Where a fetch stands after an answer.
+// `Done` holds the whole provider and is moved once, at the end of a fetch (a few times per
+// provider refresh): boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum FetchProgress {
     /// Send this request and feed its answer back.

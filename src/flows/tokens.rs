@@ -51,9 +51,9 @@ impl TokenSet {
         let fields = body.ok_or_else(|| {
             TokenEndpointError::Invalid("a body that is not a JSON object".into())
         })?;
-        if !fields
+        if fields
             .get("access_token")
-            .is_some_and(|t| t.as_str().is_some_and(|s| !s.is_empty()))
+            .is_none_or(|t| t.as_str().is_none_or(|s| s.is_empty()))
         {
             return Err(TokenEndpointError::Invalid("no access_token".into()));
         }

@@ -203,7 +203,7 @@ fn decode_unreserved(path: &str) -> String {
 
 fn hex_pair(high: u8, low: u8) -> Option<u8> {
     let digit = |b: u8| char::from(b).to_digit(16);
-    Some(u8::try_from(digit(high)? * 16 + digit(low)?).ok()?)
+    u8::try_from(digit(high)? * 16 + digit(low)?).ok()
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use crate::step::{CallResponse, OutboundRequest};
 
 /// How to send the calls a flow asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Plan {
+pub(super) enum Plan {
     /// Dispatch them now.
     Now,
     /// Dispatch a body-less spacer now and the calls from its answer.
@@ -35,7 +35,7 @@ pub enum Plan {
 
 /// `answered_had_body`: `None` in a request callback, else whether the call being answered
 /// carried a body.
-pub fn plan(answered_had_body: Option<bool>, next: &[OutboundRequest]) -> Plan {
+pub(super) fn plan(answered_had_body: Option<bool>, next: &[OutboundRequest]) -> Plan {
     let next_has_body = next.iter().any(|request| !request.body.is_empty());
     if answered_had_body == Some(true) && next_has_body {
         Plan::AfterSpacer
@@ -46,7 +46,7 @@ pub fn plan(answered_had_body: Option<bool>, next: &[OutboundRequest]) -> Plan {
 
 /// Calls in flight for one stream, answered in the order they were sent.
 #[derive(Debug, Default)]
-pub struct Batch {
+pub(super) struct Batch {
     /// Per call: its host token (None when the host refused it) and whether it had a body.
     calls: Vec<(Option<u32>, bool)>,
     answers: Vec<Option<CallResponse>>,
@@ -55,7 +55,7 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub fn new(single: bool) -> Batch {
+    pub(super) fn new(single: bool) -> Batch {
         Batch {
             single,
             ..Batch::default()
@@ -63,7 +63,7 @@ impl Batch {
     }
 
     /// Records a dispatched call (`token`) or a refused one (`Err`, answered at once).
-    pub fn sent(&mut self, outcome: Result<u32, CallResponse>, had_body: bool) {
+    pub(super) fn sent(&mut self, outcome: Result<u32, CallResponse>, had_body: bool) {
         match outcome {
             Ok(token) => {
                 self.calls.push((Some(token), had_body));
@@ -77,14 +77,14 @@ impl Batch {
     }
 
     /// Whether the call with this token had a body (false for an unknown token).
-    pub fn had_body(&self, token: u32) -> bool {
+    pub(super) fn had_body(&self, token: u32) -> bool {
         self.position(token)
             .and_then(|index| self.calls.get(index))
             .is_some_and(|(_, body)| *body)
     }
 
     /// Stores an answer; true when it was ours.
-    pub fn answer(&mut self, token: u32, response: CallResponse) -> bool {
+    pub(super) fn answer(&mut self, token: u32, response: CallResponse) -> bool {
         match self.position(token) {
             Some(index) => {
                 if let Some(slot) = self.answers.get_mut(index) {
@@ -100,7 +100,7 @@ impl Batch {
     }
 
     /// Every answer, in the order the calls were sent, once all are in.
-    pub fn complete(&mut self) -> Option<Vec<CallResponse>> {
+    pub(super) fn complete(&mut self) -> Option<Vec<CallResponse>> {
         if self.answers.iter().any(Option::is_none) {
             return None;
         }
@@ -150,7 +150,7 @@ mod tests {
     impl KongModel {
         fn dispatch(&mut self, request: &OutboundRequest) -> u32 {
             assert!(
-                !(self.answering_had_body == Some(true) && !request.body.is_empty()),
+                self.answering_had_body != Some(true) || request.body.is_empty(),
                 "{} {} dispatched from the answer of a call with a body: Kong's engine hangs",
                 request.method,
                 request.path

@@ -10,7 +10,7 @@ use crate::proxy::host;
 use crate::step::{CallResponse, OutboundRequest};
 
 /// Dispatches the call; the token identifies the answer (tokens may be 0 on Kong).
-pub fn send(settings: &Settings, request: &OutboundRequest) -> Result<u32, String> {
+pub(super) fn send(settings: &Settings, request: &OutboundRequest) -> Result<u32, String> {
     let mut headers: Vec<(&str, &str)> = vec![
         (":method", request.method.as_str()),
         (":path", request.path.as_str()),
@@ -48,7 +48,7 @@ pub fn send(settings: &Settings, request: &OutboundRequest) -> Result<u32, Strin
 
 /// Reads the answer of a finished call. Hosts report a failed call as an answer without
 /// headers; any answer without a valid `:status` counts as failed.
-pub fn read_response(body_size: usize) -> CallResponse {
+pub(super) fn read_response(body_size: usize) -> CallResponse {
     let headers = host::headers(MapType::HttpCallResponseHeaders);
     let status = headers
         .iter()
@@ -68,7 +68,7 @@ pub fn read_response(body_size: usize) -> CallResponse {
 }
 
 /// The answer given to the core when the host refused to send a call at all.
-pub fn refused(reason: &str) -> CallResponse {
+pub(super) fn refused(reason: &str) -> CallResponse {
     CallResponse {
         status: None,
         headers: vec![(":dispatch_status".into(), reason.into())],

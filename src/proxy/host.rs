@@ -11,7 +11,7 @@ use crate::request_gate::BodyDelivery;
 /// `ngx.*` properties (nginx variables) and runs the body step only after the headers step
 /// continued; every other host we know (Envoy with `allow_on_headers_stop_iteration`, our
 /// gateway) delivers it while the headers are held. Asked once per VM.
-pub fn body_delivery() -> BodyDelivery {
+pub(super) fn body_delivery() -> BodyDelivery {
     thread_local! {
         static DELIVERY: std::cell::OnceCell<BodyDelivery> = const { std::cell::OnceCell::new() };
     }
@@ -24,19 +24,19 @@ pub fn body_delivery() -> BodyDelivery {
 }
 
 /// Whether the host is nginx (Kong's engine) with the nginx variable `name` defined.
-pub fn has_nginx_variable(name: &str) -> bool {
+pub(super) fn has_nginx_variable(name: &str) -> bool {
     body_delivery() == BodyDelivery::AfterHeadersContinue
         && matches!(hostcalls::get_property(vec!["ngx", name]), Ok(Some(_)))
 }
 
-pub fn log(level: LogLevel, message: &str) {
+pub(super) fn log(level: LogLevel, message: &str) {
     // Nothing sensible can be done when logging itself fails.
     let _ = hostcalls::log(level, message);
 }
 
 /// Seconds since the epoch from the host clock (0 if the host cannot tell, which makes every
 /// timed check fail closed rather than pass).
-pub fn now() -> u64 {
+pub(super) fn now() -> u64 {
     hostcalls::get_current_time()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
@@ -45,7 +45,7 @@ pub fn now() -> u64 {
 }
 
 /// Header pairs of a map, with names lower-cased and values decoded leniently.
-pub fn headers(map: MapType) -> Vec<(String, String)> {
+pub(super) fn headers(map: MapType) -> Vec<(String, String)> {
     hostcalls::get_map_bytes(map)
         .unwrap_or_default()
         .into_iter()
@@ -58,18 +58,18 @@ pub fn headers(map: MapType) -> Vec<(String, String)> {
         .collect()
 }
 
-pub fn buffer(kind: BufferType, size: usize) -> Vec<u8> {
+pub(super) fn buffer(kind: BufferType, size: usize) -> Vec<u8> {
     hostcalls::get_buffer(kind, 0, size)
         .ok()
         .flatten()
         .unwrap_or_default()
 }
 
-pub fn plugin_configuration() -> Vec<u8> {
+pub(super) fn plugin_configuration() -> Vec<u8> {
     buffer(BufferType::PluginConfiguration, usize::MAX)
 }
 
-pub fn set_tick_period(period: Duration) {
+pub(super) fn set_tick_period(period: Duration) {
     if let Err(status) = hostcalls::set_tick_period(period) {
         log(
             LogLevel::Warn,
@@ -85,7 +85,7 @@ pub fn set_tick_period(period: Duration) {
 /// state, nonce and PKCE verifiers must be unguessable. A clock hash and a per-worker counter
 /// repeat across workers on a host with a coarse clock (nonce reuse) and are predictable, so
 /// the core refuses to start a session or login instead (500, `rejections_no_randomness`).
-pub fn random_bytes() -> Option<[u8; 32]> {
+pub(super) fn random_bytes() -> Option<[u8; 32]> {
     let mut bytes = [0u8; 32];
     match getrandom::getrandom(&mut bytes) {
         Ok(()) => Some(bytes),

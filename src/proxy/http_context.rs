@@ -18,7 +18,7 @@ use crate::request_gate::{BodyDelivery, Cue, Decision, RequestGate};
 use crate::shared::SharedKeys;
 use crate::step::{CallResponse, Forward, LocalResponse, OutboundRequest, Step};
 
-pub struct OidcHttp {
+pub(super) struct OidcHttp {
     context_id: u32,
     configured: Option<Parts>,
     flow: Option<RequestFlow>,
@@ -40,7 +40,7 @@ struct Parts {
 }
 
 impl OidcHttp {
-    pub fn new(
+    pub(super) fn new(
         context_id: u32,
         settings: Rc<Settings>,
         provider: SharedProviderCache,
@@ -65,7 +65,7 @@ impl OidcHttp {
     }
 
     /// A context for a root whose configuration was refused: it answers 500, never forwards.
-    pub fn unconfigured(context_id: u32) -> OidcHttp {
+    pub(super) fn unconfigured(context_id: u32) -> OidcHttp {
         OidcHttp {
             context_id,
             configured: None,

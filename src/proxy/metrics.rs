@@ -8,7 +8,7 @@ use crate::discovery::OptionalEndpoint;
 use crate::flows::Event;
 
 /// Metric ids, defined once per root context.
-pub struct Metrics {
+pub(super) struct Metrics {
     logins: Option<u32>,
     session_hits: Option<u32>,
     session_refreshes: Option<u32>,
@@ -25,7 +25,7 @@ fn counter(name: &str) -> Option<u32> {
 }
 
 impl Metrics {
-    pub fn define() -> Metrics {
+    pub(super) fn define() -> Metrics {
         Metrics {
             logins: counter("openid_connect_logins_total"),
             session_hits: counter("openid_connect_session_hits_total"),
@@ -43,7 +43,7 @@ impl Metrics {
         }
     }
 
-    pub fn record(&self, event: &Event) {
+    pub(super) fn record(&self, event: &Event) {
         let id = match event {
             Event::Login => self.logins,
             Event::SessionHit => self.session_hits,
@@ -64,7 +64,7 @@ impl Metrics {
 
     /// Endpoints a setting needs that the provider's documents were found to lack (counted
     /// once per node each time the gap appears, see `ProviderCache::publish`).
-    pub fn record_missing_endpoints(&self, endpoints: &[OptionalEndpoint]) {
+    pub(super) fn record_missing_endpoints(&self, endpoints: &[OptionalEndpoint]) {
         for endpoint in endpoints {
             let id = match endpoint {
                 OptionalEndpoint::Revocation => self.revocation_endpoint_missing,

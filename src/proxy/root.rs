@@ -25,7 +25,7 @@ use crate::step::Note;
 /// How often the root context looks at the documents' age.
 const TICK: Duration = Duration::from_secs(1);
 
-pub struct OidcRoot {
+pub(super) struct OidcRoot {
     context_id: u32,
     state: Option<Configured>,
     metrics: Rc<Metrics>,
@@ -47,7 +47,7 @@ struct Configured {
 }
 
 impl OidcRoot {
-    pub fn new(context_id: u32) -> OidcRoot {
+    pub(super) fn new(context_id: u32) -> OidcRoot {
         OidcRoot {
             context_id,
             state: None,

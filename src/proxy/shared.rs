@@ -11,7 +11,7 @@ use crate::shared::{NodeShared, SharedData, Unavailable};
 
 /// The host's shared data.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct HostData;
+pub(super) struct HostData;
 
 impl SharedData for HostData {
     fn get(&self, key: &str) -> Result<Option<(Vec<u8>, u32)>, Unavailable> {
@@ -29,7 +29,7 @@ impl SharedData for HostData {
 }
 
 /// The flows' shared state on this host.
-pub type HostSharedState = NodeShared<HostData>;
+pub(super) type HostSharedState = NodeShared<HostData>;
 
 /// Shared, per-root access to the provider documents for every HTTP context of that root.
-pub type SharedProviderCache = Rc<RefCell<ProviderCache>>;
+pub(super) type SharedProviderCache = Rc<RefCell<ProviderCache>>;

@@ -171,7 +171,9 @@ impl FieldWriter<'_> {
         let rest = std::mem::take(&mut self.rest);
         let len = field.len().min(rest.len());
         let (head, tail) = rest.split_at_mut(len);
-        head.copy_from_slice(&field[..len]);
+        for (to, from) in head.iter_mut().zip(field) {
+            *to = *from;
+        }
         self.rest = tail;
     }
 }

@@ -15,38 +15,38 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::discovery::Algorithm;
 
-pub const ISSUER: &str = "http://127.0.0.1:3000";
-pub const NOW: u64 = 1_750_000_000;
+pub(crate) const ISSUER: &str = "http://127.0.0.1:3000";
+pub(crate) const NOW: u64 = 1_750_000_000;
 
-pub fn rsa_key() -> &'static RsaPrivateKey {
+pub(crate) fn rsa_key() -> &'static RsaPrivateKey {
     static KEY: OnceLock<RsaPrivateKey> = OnceLock::new();
     KEY.get_or_init(|| RsaPrivateKey::new(&mut OsRng, 2048).unwrap())
 }
 
 /// A second RSA key: same shape, different secret, for "signed by someone else" tests.
-pub fn other_rsa_key() -> &'static RsaPrivateKey {
+pub(crate) fn other_rsa_key() -> &'static RsaPrivateKey {
     static KEY: OnceLock<RsaPrivateKey> = OnceLock::new();
     KEY.get_or_init(|| RsaPrivateKey::new(&mut OsRng, 2048).unwrap())
 }
 
-pub fn p256_key() -> p256::ecdsa::SigningKey {
+pub(crate) fn p256_key() -> p256::ecdsa::SigningKey {
     p256::ecdsa::SigningKey::from_slice(&[0x11; 32]).unwrap()
 }
 
-pub fn p384_key() -> p384::ecdsa::SigningKey {
+pub(crate) fn p384_key() -> p384::ecdsa::SigningKey {
     p384::ecdsa::SigningKey::from_slice(&[0x22; 48]).unwrap()
 }
 
-pub fn ed25519_key() -> ed25519_dalek::SigningKey {
+pub(crate) fn ed25519_key() -> ed25519_dalek::SigningKey {
     ed25519_dalek::SigningKey::from_bytes(&[0x33; 32])
 }
 
-pub fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Who signs a test token.
-pub enum Signer<'a> {
+pub(crate) enum Signer<'a> {
     Rsa(&'a RsaPrivateKey),
     P256(&'a p256::ecdsa::SigningKey),
     P384(&'a p384::ecdsa::SigningKey),
@@ -55,40 +55,45 @@ pub enum Signer<'a> {
 }
 
 /// The public JWK of an RSA key (no `alg`, no `use` unless added by the caller).
-pub fn rsa_jwk(key: &RsaPrivateKey, kid: &str) -> Value {
+pub(crate) fn rsa_jwk(key: &RsaPrivateKey, kid: &str) -> Value {
     json!({"kty": "RSA", "kid": kid, "n": b64(&key.n().to_bytes_be()), "e": b64(&key.e().to_bytes_be())})
 }
 
-pub fn p256_jwk(key: &p256::ecdsa::SigningKey, kid: &str) -> Value {
+pub(crate) fn p256_jwk(key: &p256::ecdsa::SigningKey, kid: &str) -> Value {
     let point = key.verifying_key().to_encoded_point(false);
     json!({"kty": "EC", "crv": "P-256", "kid": kid,
            "x": b64(point.x().unwrap()), "y": b64(point.y().unwrap())})
 }
 
-pub fn p384_jwk(key: &p384::ecdsa::SigningKey, kid: &str) -> Value {
+pub(crate) fn p384_jwk(key: &p384::ecdsa::SigningKey, kid: &str) -> Value {
     let point = key.verifying_key().to_encoded_point(false);
     json!({"kty": "EC", "crv": "P-384", "kid": kid,
            "x": b64(point.x().unwrap()), "y": b64(point.y().unwrap())})
 }
 
-pub fn ed25519_jwk(key: &ed25519_dalek::SigningKey, kid: &str) -> Value {
+pub(crate) fn ed25519_jwk(key: &ed25519_dalek::SigningKey, kid: &str) -> Value {
     json!({"kty": "OKP", "crv": "Ed25519", "kid": kid, "x": b64(key.verifying_key().as_bytes())})
 }
 
 /// A JWK with extra members merged in (e.g. `alg`, `use`).
-pub fn with(mut jwk: Value, extra: Value) -> Value {
+pub(crate) fn with(mut jwk: Value, extra: Value) -> Value {
     if let (Some(jwk), Value::Object(extra)) = (jwk.as_object_mut(), extra) {
         jwk.extend(extra);
     }
     jwk
 }
 
-pub fn jwks_json(keys: &[Value]) -> Vec<u8> {
+pub(crate) fn jwks_json(keys: &[Value]) -> Vec<u8> {
     serde_json::to_vec(&json!({ "keys": keys })).unwrap()
 }
 
 /// Signs `header.payload` as given (the header is used verbatim, so tests can lie in it).
-pub fn sign_compact(header: &Value, claims: &Value, signer: &Signer<'_>, alg: Algorithm) -> String {
+pub(crate) fn sign_compact(
+    header: &Value,
+    claims: &Value,
+    signer: &Signer<'_>,
+    alg: Algorithm,
+) -> String {
     let input = format!(
         "{}.{}",
         b64(&serde_json::to_vec(header).unwrap()),
@@ -99,7 +104,12 @@ pub fn sign_compact(header: &Value, claims: &Value, signer: &Signer<'_>, alg: Al
 }
 
 /// A token with header `{"alg", "kid"?}` signed by `signer`.
-pub fn token(alg: Algorithm, kid: Option<&str>, claims: &Value, signer: &Signer<'_>) -> String {
+pub(crate) fn token(
+    alg: Algorithm,
+    kid: Option<&str>,
+    claims: &Value,
+    signer: &Signer<'_>,
+) -> String {
     let mut header = json!({"alg": alg.name(), "typ": "JWT"});
     if let Some(kid) = kid {
         header["kid"] = json!(kid);
@@ -108,7 +118,7 @@ pub fn token(alg: Algorithm, kid: Option<&str>, claims: &Value, signer: &Signer<
 }
 
 /// Claims that pass the default test policy at [`NOW`].
-pub fn good_claims() -> Value {
+pub(crate) fn good_claims() -> Value {
     json!({
         "iss": ISSUER, "sub": "alice", "aud": "kong", "nonce": "n-0S6_WzA2Mj",
         "iat": NOW - 10, "exp": NOW + 300, "email": "alice@example.com"

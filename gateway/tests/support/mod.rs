@@ -1,7 +1,17 @@
 //! Test harness for the conformance tests: builds the conformance filter to wasm once, starts
 //! the real `gateway` binary on free ports (stopped on drop, also when a test fails), runs small
 //! local HTTP servers as upstreams and identity providers, and speaks HTTP/1.1 over std sockets.
-#![allow(dead_code)]
+// Each conformance suite is its own crate and uses a part of this support, so the rest is dead
+// code there and its `pub` items are unreachable from that crate's root. Like a test body, it
+// may unwrap, panic and index: a broken setup should stop the test where it broke.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};

@@ -64,7 +64,7 @@ pub(in crate::flows) enum Ending {
 }
 
 impl Authorized {
-    pub fn new(
+    pub(super) fn new(
         tokens: TokenSet,
         method: AuthMethod,
         expires: u64,
@@ -87,7 +87,7 @@ impl Authorized {
 
     /// Reads the access token's claims when it is a JWT whose signature was checked before
     /// (at login) or that comes from the filter's own encrypted session.
-    pub fn with_trusted_access_claims(mut self) -> Authorized {
+    pub(super) fn with_trusted_access_claims(mut self) -> Authorized {
         if self.access_claims.is_none() && token::looks_like_jwt(self.tokens.access_token()) {
             self.access_claims = token::decode_unverified(self.tokens.access_token())
                 .ok()
@@ -342,15 +342,15 @@ pub(in crate::flows) enum Lookup {
 
 impl Lookup {
     /// An answer the request came with (a bearer token's introspection), or none yet.
-    pub fn from_answer(answer: Option<Map<String, Value>>) -> Lookup {
+    pub(super) fn from_answer(answer: Option<Map<String, Value>>) -> Lookup {
         answer.map_or(Lookup::NotAsked, Lookup::Found)
     }
 
-    pub fn was_asked(&self) -> bool {
+    pub(super) fn was_asked(&self) -> bool {
         !matches!(self, Lookup::NotAsked)
     }
 
-    pub fn found(&self) -> Option<&Map<String, Value>> {
+    pub(super) fn found(&self) -> Option<&Map<String, Value>> {
         match self {
             Lookup::Found(answer) => Some(answer),
             Lookup::NotAsked | Lookup::Failed => None,

@@ -6,10 +6,10 @@ use serde_json::Value;
 
 use crate::session::{AudienceEntry, SessionCodec, SessionSettings};
 
-pub const VECTORS_JSON: &str = include_str!("../testdata/kong-session-vectors.json");
+pub(super) const VECTORS_JSON: &str = include_str!("../testdata/kong-session-vectors.json");
 
 #[derive(Debug, Deserialize)]
-pub struct VectorFile {
+pub(super) struct VectorFile {
     pub about: Value,
     pub vectors: Vec<Vector>,
     pub negatives: Vec<Negative>,
@@ -18,7 +18,7 @@ pub struct VectorFile {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Vector {
+pub(super) struct Vector {
     pub id: String,
     pub secret: String,
     pub cookie_name: String,
@@ -32,7 +32,7 @@ pub struct Vector {
 }
 
 #[derive(Debug, Deserialize, Clone)]
-pub struct Config {
+pub(super) struct Config {
     pub cookie_name: String,
     pub idling_timeout: u64,
     pub rolling_timeout: u64,
@@ -48,14 +48,14 @@ pub struct Config {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct VectorCookie {
+pub(super) struct VectorCookie {
     pub name: String,
     pub value: String,
     pub set_cookie: String,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct VectorHeader {
+pub(super) struct VectorHeader {
     pub sid_b64url: String,
     pub flags: u16,
     pub created_at: u64,
@@ -66,7 +66,7 @@ pub struct VectorHeader {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Negative {
+pub(super) struct Negative {
     pub id: String,
     pub vector: String,
     pub now: u64,
@@ -75,18 +75,18 @@ pub struct Negative {
     pub real_error: Option<String>,
 }
 
-pub fn load() -> VectorFile {
+pub(super) fn load() -> VectorFile {
     serde_json::from_str(VECTORS_JSON).expect("vector file parses")
 }
 
-pub fn vector<'a>(file: &'a VectorFile, id: &str) -> &'a Vector {
+pub(super) fn vector<'a>(file: &'a VectorFile, id: &str) -> &'a Vector {
     file.vectors
         .iter()
         .find(|v| v.id == id)
         .unwrap_or_else(|| panic!("no vector {id}"))
 }
 
-pub fn settings(config: &Config) -> SessionSettings {
+pub(super) fn settings(config: &Config) -> SessionSettings {
     SessionSettings {
         cookie_name: config.cookie_name.clone(),
         idling_timeout: config.idling_timeout,
@@ -96,7 +96,7 @@ pub fn settings(config: &Config) -> SessionSettings {
     }
 }
 
-pub fn codec_for(vector: &Vector) -> SessionCodec {
+pub(super) fn codec_for(vector: &Vector) -> SessionCodec {
     let codec = SessionCodec::new(settings(&vector.config), vector.secret.as_bytes());
     match vector.config.compression_threshold {
         Some(threshold) => codec.with_compression_threshold(threshold),
@@ -105,7 +105,7 @@ pub fn codec_for(vector: &Vector) -> SessionCodec {
 }
 
 /// The request's Cookie header as a browser sends the vector's cookies.
-pub fn cookie_header(vector: &Vector) -> String {
+pub(super) fn cookie_header(vector: &Vector) -> String {
     vector
         .cookies
         .iter()
@@ -115,7 +115,7 @@ pub fn cookie_header(vector: &Vector) -> String {
 }
 
 /// A Cookie header built from Set-Cookie values (name=value before the first ';').
-pub fn cookie_header_from_set_cookies(set_cookies: &[String]) -> String {
+pub(super) fn cookie_header_from_set_cookies(set_cookies: &[String]) -> String {
     set_cookies
         .iter()
         .map(|c| c.split(';').next().unwrap().to_string())
@@ -125,7 +125,7 @@ pub fn cookie_header_from_set_cookies(set_cookies: &[String]) -> String {
 }
 
 /// Entries in the vectors' `audiences` shape: `[[data, audience, subject?], ...]`.
-pub fn entries_as_json(entries: &[AudienceEntry]) -> Value {
+pub(super) fn entries_as_json(entries: &[AudienceEntry]) -> Value {
     Value::Array(
         entries
             .iter()
