@@ -46,11 +46,43 @@ impl Report<'_> {
     }
 
     /// Reports `field` when `result` says why its value cannot be used.
-    fn check(&mut self, field: &str, result: Result<(), String>) {
+    fn check(&mut self, field: &str, result: Result<(), Unusable>) {
         if let Err(why) = result {
-            self.problem(field, Problem::Invalid(why));
+            self.problem(field, Problem::Invalid(why.to_string()));
         }
     }
+}
+
+/// Why a value of the right type cannot be used; reported as [`Problem::Invalid`]. The
+/// `String`s are the value as [`describe`] shows it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Unusable {
+    #[error("{0} is not an authority (host or host:port)")]
+    NotAuthority(String),
+    #[error("must differ from session_cookie_name")]
+    SameAsSessionCookie,
+    #[error("required when bearer_token_param_type lists cookie")]
+    BearerCookieUnnamed,
+    #[error("must name a path below the root, e.g. /backchannel-logout")]
+    NotBelowRoot,
+    #[error("expected an http or https URL, got {0}")]
+    NotHttp(String),
+    #[error("a URL has no spaces or control characters, got {0}")]
+    UrlWithSpaces(String),
+    #[error("expected an absolute URL (scheme://host/...), got {0}")]
+    NotAbsolute(String),
+    #[error("user names or passwords in URLs are not supported, got {0}")]
+    UrlWithUser(String),
+    #[error("the URL has no host: {0}")]
+    NoHost(String),
+    #[error("the URL's port is not a port number (1-65535): {0}")]
+    BadPort(String),
+    #[error("a cookie name has only letters, digits and !#$%&'*+-.^_`|~")]
+    CookieName,
+    #[error("must not contain ';', spaces or control characters")]
+    CookieAttribute,
+    #[error("{0} is not a header name")]
+    HeaderName(String),
 }
 
 /// The identity provider's URLs: the filter sends requests there.
@@ -79,10 +111,7 @@ fn dispatch_clusters(config: &Config, report: &mut Report) {
     for authority in config.dispatch_clusters.keys() {
         if authority.is_empty() || authority.contains(|c: char| c.is_whitespace() || c == '/') {
             let shown = describe(&Value::String(authority.clone()));
-            report.check(
-                "dispatch_clusters",
-                Err(format!("{shown} is not an authority (host or host:port)")),
-            );
+            report.check("dispatch_clusters", Err(Unusable::NotAuthority(shown)));
         }
     }
 }
@@ -163,7 +192,7 @@ fn code_flow(config: &Config, report: &mut Report) {
         // One cookie cannot hold both: each would overwrite the other mid-login.
         report.check(
             "authorization_cookie_name",
-            Err("must differ from session_cookie_name".to_string()),
+            Err(Unusable::SameAsSessionCookie),
         );
     }
 }
@@ -233,7 +262,7 @@ fn credential_locations(config: &Config, report: &mut Report) {
         // Kong silently finds nothing there; say so instead.
         report.check(
             "bearer_token_cookie_name",
-            Err("required when bearer_token_param_type lists cookie".to_string()),
+            Err(Unusable::BearerCookieUnnamed),
         );
     }
     // The refresh token may come in a header of this name.
@@ -246,10 +275,7 @@ fn logout(config: &Config, report: &mut Report) {
     // An empty or bare "/" suffix would make every POST a back-channel logout request.
     if let Some(suffix) = config.logout_backchannel_uri_suffix.as_deref() {
         if suffix.trim_matches('/').is_empty() {
-            report.check(
-                "logout_backchannel_uri_suffix",
-                Err("must name a path below the root, e.g. /backchannel-logout".into()),
-            );
+            report.check("logout_backchannel_uri_suffix", Err(Unusable::NotBelowRoot));
         }
     }
 }
@@ -285,104 +311,82 @@ fn upstream_headers(config: &Config, report: &mut Report) {
 }
 
 /// An absolute `http` or `https` URL with a host: where the filter can send requests.
-fn check_http_url(url: &str) -> Result<(), String> {
+fn check_http_url(url: &str) -> Result<(), Unusable> {
     let scheme = url
         .split_once("://")
         .map(|(scheme, _)| scheme)
         .unwrap_or_default();
     if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return Err(format!(
-            "expected an http or https URL, got {}",
-            describe(&Value::String(url.to_string()))
-        ));
+        return Err(Unusable::NotHttp(describe(&Value::String(url.to_string()))));
     }
     check_absolute_url(url)
 }
 
 /// An absolute URL (`scheme://host...`), as Kong's `url` type requires.
-fn check_absolute_url(url: &str) -> Result<(), String> {
+fn check_absolute_url(url: &str) -> Result<(), Unusable> {
     let shown = || describe(&Value::String(url.to_string()));
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "a URL has no spaces or control characters, got {}",
-            shown()
-        ));
+        return Err(Unusable::UrlWithSpaces(shown()));
     }
     let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(format!(
-            "expected an absolute URL (scheme://host/...), got {}",
-            shown()
-        ));
+        return Err(Unusable::NotAbsolute(shown()));
     };
     let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
         && scheme
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
     if !scheme_ok {
-        return Err(format!(
-            "expected an absolute URL (scheme://host/...), got {}",
-            shown()
-        ));
+        return Err(Unusable::NotAbsolute(shown()));
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.contains('@') {
-        return Err(format!(
-            "user names or passwords in URLs are not supported, got {}",
-            shown()
-        ));
+        return Err(Unusable::UrlWithUser(shown()));
     }
     let (host, port) = super::split_authority(authority);
     if host.is_empty() {
-        return Err(format!("the URL has no host: {}", shown()));
+        return Err(Unusable::NoHost(shown()));
     }
     if let Some(port) = port {
         if !port.parse::<u16>().is_ok_and(|p| p > 0) {
-            return Err(format!(
-                "the URL's port is not a port number (1-65535): {}",
-                shown()
-            ));
+            return Err(Unusable::BadPort(shown()));
         }
     } else if authority.contains(':') && !authority.ends_with(']') {
-        return Err(format!(
-            "the URL's port is not a port number (1-65535): {}",
-            shown()
-        ));
+        return Err(Unusable::BadPort(shown()));
     }
     Ok(())
 }
 
 /// RFC 6265 cookie names are HTTP tokens.
-fn check_cookie_name(name: &str) -> Result<(), String> {
+fn check_cookie_name(name: &str) -> Result<(), Unusable> {
     if name.bytes().all(is_token_byte) {
         Ok(())
     } else {
-        Err("a cookie name has only letters, digits and !#$%&'*+-.^_`|~".to_string())
+        Err(Unusable::CookieName)
     }
 }
 
 /// A cookie attribute value ends at `;` and cannot hold spaces or control characters.
-fn check_cookie_attribute(value: &str) -> Result<(), String> {
+fn check_cookie_attribute(value: &str) -> Result<(), Unusable> {
     if value.bytes().all(|b| b.is_ascii_graphic() && b != b';') {
         Ok(())
     } else {
-        Err("must not contain ';', spaces or control characters".to_string())
+        Err(Unusable::CookieAttribute)
     }
 }
 
 /// A header name, optionally followed by `:scheme` (Kong's `authorization:bearer`).
-fn check_header_spec(spec: &str) -> Result<(), String> {
+fn check_header_spec(spec: &str) -> Result<(), Unusable> {
     let name = spec.split_once(':').map_or(spec, |(name, _)| name);
     check_header_name(name)
 }
 
-fn check_header_name(name: &str) -> Result<(), String> {
+fn check_header_name(name: &str) -> Result<(), Unusable> {
     if !name.is_empty() && name.bytes().all(is_token_byte) {
         Ok(())
     } else {
-        Err(format!(
-            "{} is not a header name",
-            describe(&Value::String(name.to_string()))
-        ))
+        Err(Unusable::HeaderName(describe(&Value::String(
+            name.to_string(),
+        ))))
     }
 }
 
@@ -418,6 +422,33 @@ mod tests {
         ] {
             assert!(check_http_url(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn each_unusable_url_says_what_is_wrong() {
+        let cases = [
+            ("ftp://idp", Unusable::NotHttp("\"ftp://idp\"".into())),
+            (
+                "http://idp/a b",
+                Unusable::UrlWithSpaces("\"http://idp/a b\"".into()),
+            ),
+            (
+                "http://user:pw@idp/",
+                Unusable::UrlWithUser("\"http://user:pw@idp/\"".into()),
+            ),
+            ("http:///path", Unusable::NoHost("\"http:///path\"".into())),
+            (
+                "http://idp:0/",
+                Unusable::BadPort("\"http://idp:0/\"".into()),
+            ),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(check_http_url(url), Err(expected), "{url}");
+        }
+        assert_eq!(
+            check_http_url("http://idp:/").map_err(|e| e.to_string()),
+            Err("the URL's port is not a port number (1-65535): \"http://idp:/\"".to_string())
+        );
     }
 
     #[test]
