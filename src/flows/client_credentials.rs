@@ -3,7 +3,7 @@
 
 use crate::config::{ClientAuthMethod, ParamType};
 use crate::flows::client_auth::{self, Endpoint};
-use crate::flows::outbound;
+use crate::flows::outbound::{self, CallError};
 use crate::flows::password;
 use crate::flows::provider::Provider;
 use crate::flows::request::IncomingRequest;
@@ -110,10 +110,10 @@ pub fn token_request(
     settings: &Settings,
     provider: &Provider,
     credentials: &ClientCredentials,
-) -> Result<OutboundRequest, String> {
+) -> Result<OutboundRequest, CallError> {
     let endpoint = provider
         .token_endpoint(settings)
-        .ok_or("token endpoint was not specified")?;
+        .ok_or(CallError::NoEndpoint("token"))?;
     let mut body = vec![("grant_type".to_string(), GRANT_TYPE.to_string())];
     password::add_scope_and_audience(settings, &mut body);
     let mut headers = Vec::new();

@@ -3,6 +3,7 @@
 
 use crate::config::AuthMethod;
 use crate::flows::client_credentials::{self, ClientCredentials};
+use crate::flows::outbound::CallError;
 use crate::flows::password::{self, PasswordCredentials};
 use crate::flows::provider::Provider;
 use crate::flows::settings::Settings;
@@ -37,7 +38,7 @@ impl Grant {
         &self,
         settings: &Settings,
         provider: &Provider,
-    ) -> Result<OutboundRequest, String> {
+    ) -> Result<OutboundRequest, CallError> {
         match self {
             Grant::Password(credentials) => {
                 password::token_request(settings, provider, credentials)

@@ -17,7 +17,7 @@ pub enum IntrospectionError {
     #[error("introspection endpoint was not specified (set introspection_endpoint, or use a provider that publishes one)")]
     NoEndpoint,
     #[error("invalid introspection endpoint: {0}")]
-    BadEndpoint(String),
+    BadEndpoint(outbound::CallError),
     #[error("the introspection endpoint could not be reached ({0})")]
     Unreachable(String),
     #[error("the introspection endpoint answered {0}")]

@@ -3,7 +3,7 @@
 
 use crate::config::ParamType;
 use crate::flows::client_auth::{self, Endpoint};
-use crate::flows::outbound;
+use crate::flows::outbound::{self, CallError};
 use crate::flows::provider::Provider;
 use crate::flows::request::IncomingRequest;
 use crate::flows::settings::Settings;
@@ -71,7 +71,7 @@ pub fn token_request(
     settings: &Settings,
     provider: &Provider,
     credentials: &PasswordCredentials,
-) -> Result<OutboundRequest, String> {
+) -> Result<OutboundRequest, CallError> {
     let mut body = vec![
         ("grant_type".to_string(), "password".to_string()),
         ("username".to_string(), credentials.username.clone()),
@@ -86,7 +86,7 @@ pub fn refresh_request(
     settings: &Settings,
     provider: &Provider,
     refresh_token: &str,
-) -> Result<OutboundRequest, String> {
+) -> Result<OutboundRequest, CallError> {
     let body = vec![
         ("grant_type".to_string(), "refresh_token".to_string()),
         ("refresh_token".to_string(), refresh_token.to_string()),
@@ -107,10 +107,10 @@ fn token_endpoint_request(
     settings: &Settings,
     provider: &Provider,
     mut body: Vec<(String, String)>,
-) -> Result<OutboundRequest, String> {
+) -> Result<OutboundRequest, CallError> {
     let endpoint = provider
         .token_endpoint(settings)
-        .ok_or("token endpoint was not specified")?;
+        .ok_or(CallError::NoEndpoint("token"))?;
     let method = client_auth::choose(
         settings,
         Endpoint::Token,

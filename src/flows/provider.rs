@@ -4,7 +4,19 @@
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::discovery::{EndpointGaps, Jwks, ProviderMetadata};
+use crate::discovery::{DiscoveryError, EndpointGaps, Jwks, ProviderMetadata};
+
+/// Why the provider's documents could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    #[error("discovery document rejected: {0}")]
+    Metadata(DiscoveryError),
+    #[error("JWKS rejected: {0}")]
+    Jwks(DiscoveryError),
+    /// A document could not be kept as a JSON value, or the shared copy could not be read.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
 
 /// What discovery produced. Workers share the documents as the IdP sent them (see
 /// [`Provider::to_shared`]) and each parses them once.
@@ -28,14 +40,13 @@ impl Provider {
         metadata: &[u8],
         jwks: Option<&[u8]>,
         fetched_at: u64,
-    ) -> Result<Provider, String> {
-        let parsed_metadata = ProviderMetadata::parse(metadata)
-            .map_err(|e| format!("discovery document rejected: {e}"))?;
-        let metadata_document = serde_json::from_slice(metadata).map_err(|e| e.to_string())?;
+    ) -> Result<Provider, DocumentError> {
+        let parsed_metadata = ProviderMetadata::parse(metadata).map_err(DocumentError::Metadata)?;
+        let metadata_document = serde_json::from_slice(metadata)?;
         let (parsed_jwks, jwks_document) = match jwks {
             Some(bytes) => (
-                Jwks::parse(bytes).map_err(|e| format!("JWKS rejected: {e}"))?,
-                serde_json::from_slice(bytes).map_err(|e| e.to_string())?,
+                Jwks::parse(bytes).map_err(DocumentError::Jwks)?,
+                serde_json::from_slice(bytes)?,
             ),
             None => (Jwks::default(), json!({"keys": []})),
         };
@@ -50,9 +61,9 @@ impl Provider {
     }
 
     /// Replaces the keys after a refetch.
-    pub fn with_jwks(&self, jwks_bytes: &[u8], fetched_at: u64) -> Result<Provider, String> {
-        let jwks = Jwks::parse(jwks_bytes).map_err(|e| format!("JWKS rejected: {e}"))?;
-        let jwks_document = serde_json::from_slice(jwks_bytes).map_err(|e| e.to_string())?;
+    pub fn with_jwks(&self, jwks_bytes: &[u8], fetched_at: u64) -> Result<Provider, DocumentError> {
+        let jwks = Jwks::parse(jwks_bytes).map_err(DocumentError::Jwks)?;
+        let jwks_document = serde_json::from_slice(jwks_bytes)?;
         Ok(Provider {
             jwks,
             jwks_document,
@@ -72,16 +83,14 @@ impl Provider {
         .into_bytes()
     }
 
-    pub fn from_shared(bytes: &[u8]) -> Result<Provider, String> {
-        let shared: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    pub fn from_shared(bytes: &[u8]) -> Result<Provider, DocumentError> {
+        let shared: Value = serde_json::from_slice(bytes)?;
         let fetched_at = shared
             .get("fetched_at")
             .and_then(Value::as_u64)
             .unwrap_or(0);
-        let metadata = serde_json::to_vec(shared.get("metadata").unwrap_or(&Value::Null))
-            .map_err(|e| e.to_string())?;
-        let jwks = serde_json::to_vec(shared.get("jwks").unwrap_or(&Value::Null))
-            .map_err(|e| e.to_string())?;
+        let metadata = serde_json::to_vec(shared.get("metadata").unwrap_or(&Value::Null))?;
+        let jwks = serde_json::to_vec(shared.get("jwks").unwrap_or(&Value::Null))?;
         Provider::from_documents(&metadata, Some(&jwks), fetched_at)
     }
 

@@ -6,12 +6,36 @@ mod endpoint_gaps;
 
 pub use endpoint_gaps::{announce, prepare, unmet, wanted, Announcement};
 
-use crate::discovery::{self, EndpointGaps, OptionalEndpoint, ProviderMetadata};
-use crate::flows::outbound;
-use crate::flows::provider::Provider;
+use crate::discovery::{self, DiscoveryError, EndpointGaps, OptionalEndpoint, ProviderMetadata};
+use crate::flows::outbound::{self, CallError};
+use crate::flows::provider::{DocumentError, Provider};
 use crate::flows::settings::Settings;
 use crate::flows::tokens::failure_reason;
 use crate::step::{CallResponse, OutboundRequest};
+
+/// Why a fetch (or one of its optional steps) gave no documents.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// `what` is the document asked for (`discovery`, `JWKS`; `it` for RFC 8414 metadata).
+    #[error("{what} answered {status}")]
+    Status { what: &'static str, status: u16 },
+    #[error("{what} request failed ({reason})")]
+    NoAnswer { what: &'static str, reason: String },
+    #[error(transparent)]
+    Documents(#[from] DocumentError),
+    #[error("not asked (no RFC 8414 URL for issuer {0:?})")]
+    NoOAuthMetadataUrl(String),
+    #[error("not asked (discovery is the RFC 8414 document)")]
+    OAuthMetadataIsDiscovery,
+    /// The RFC 8414 document gave no endpoints to merge into discovery's.
+    #[error(transparent)]
+    OAuthMetadataRejected(DiscoveryError),
+    /// Keys were refetched for a request that holds no documents to add them to.
+    #[error("no provider documents")]
+    NoProvider,
+}
 
 /// A fetch in progress.
 #[derive(Debug)]
@@ -40,12 +64,12 @@ pub enum FetchProgress {
     /// Send this request and feed its answer back.
     Next(ProviderFetch, OutboundRequest),
     Done(Provider),
-    Failed(String),
+    Failed(FetchError),
 }
 
 impl ProviderFetch {
     /// The discovery request.
-    pub fn start(settings: &Settings) -> Result<(ProviderFetch, OutboundRequest), String> {
+    pub fn start(settings: &Settings) -> Result<(ProviderFetch, OutboundRequest), CallError> {
         let url = discovery::discovery_url(&settings.config.issuer);
         let request = outbound::get(settings, &url)?;
         Ok((
@@ -70,9 +94,7 @@ impl ProviderFetch {
                 };
                 let metadata = match ProviderMetadata::parse(body) {
                     Ok(metadata) => metadata,
-                    Err(e) => {
-                        return FetchProgress::Failed(format!("discovery document rejected: {e}"))
-                    }
+                    Err(e) => return FetchProgress::Failed(DocumentError::Metadata(e).into()),
                 };
                 let wanted = endpoint_gaps::wanted(settings, &metadata);
                 if wanted.is_empty() {
@@ -91,7 +113,7 @@ impl ProviderFetch {
                     Err(why) => {
                         let gaps = EndpointGaps {
                             missing: endpoint_gaps::unmet(settings, &metadata),
-                            oauth_metadata: Some(why),
+                            oauth_metadata: Some(why.to_string()),
                         };
                         jwks_next(settings, body.to_vec(), gaps, now)
                     }
@@ -102,12 +124,12 @@ impl ProviderFetch {
                 let merged = ok_body(response, "it")
                     .and_then(|oauth| {
                         discovery::merge_endpoints(&discovery, oauth, &wanted)
-                            .map_err(|e| e.to_string())
+                            .map_err(FetchError::OAuthMetadataRejected)
                     })
                     .map(|(merged, _gained)| merged);
                 let (document, outcome) = match merged {
                     Ok(merged) => (merged, "it has none".to_string()),
-                    Err(why) => (discovery, why),
+                    Err(why) => (discovery, why.to_string()),
                 };
                 // Discovery parsed before, and merging only adds strings: this parse succeeds.
                 let missing = ProviderMetadata::parse(&document)
@@ -130,13 +152,16 @@ impl ProviderFetch {
 /// The RFC 8414 request for `issuer` (the discovered one: RFC 8414 forms the URL from the
 /// issuer, and the configured one may be a discovery URL). Not when that URL is the one
 /// discovery already came from (an issuer configured as its RFC 8414 URL).
-fn oauth_metadata_request(settings: &Settings, issuer: &str) -> Result<OutboundRequest, String> {
+fn oauth_metadata_request(
+    settings: &Settings,
+    issuer: &str,
+) -> Result<OutboundRequest, FetchError> {
     let url = discovery::oauth_metadata_url(issuer)
-        .ok_or_else(|| format!("not asked (no RFC 8414 URL for issuer {issuer:?})"))?;
+        .ok_or_else(|| FetchError::NoOAuthMetadataUrl(issuer.to_string()))?;
     if url == discovery::discovery_url(&settings.config.issuer) {
-        return Err("not asked (discovery is the RFC 8414 document)".to_string());
+        return Err(FetchError::OAuthMetadataIsDiscovery);
     }
-    outbound::get(settings, &url)
+    Ok(outbound::get(settings, &url)?)
 }
 
 /// The JWKS request for a usable discovery document, or the provider at once when there are
@@ -161,29 +186,29 @@ fn jwks_next(
             },
             request,
         ),
-        Err(e) => FetchProgress::Failed(e),
+        Err(e) => FetchProgress::Failed(e.into()),
     }
 }
 
-fn done(provider: Result<Provider, String>, gaps: EndpointGaps) -> FetchProgress {
+fn done(provider: Result<Provider, DocumentError>, gaps: EndpointGaps) -> FetchProgress {
     match provider {
         Ok(mut provider) => {
             provider.endpoint_gaps = Some(gaps);
             FetchProgress::Done(provider)
         }
-        Err(e) => FetchProgress::Failed(e),
+        Err(e) => FetchProgress::Failed(e.into()),
     }
 }
 
 /// The body of a 200 answer, else why there is none.
-pub fn ok_body<'a>(response: &'a CallResponse, what: &str) -> Result<&'a [u8], String> {
+pub fn ok_body<'a>(response: &'a CallResponse, what: &'static str) -> Result<&'a [u8], FetchError> {
     match response.status {
         Some(200) => Ok(&response.body),
-        Some(status) => Err(format!("{what} answered {status}")),
-        None => Err(format!(
-            "{what} request failed ({})",
-            failure_reason(response)
-        )),
+        Some(status) => Err(FetchError::Status { what, status }),
+        None => Err(FetchError::NoAnswer {
+            what,
+            reason: failure_reason(response),
+        }),
     }
 }
 

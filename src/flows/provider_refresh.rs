@@ -73,7 +73,7 @@ impl ProviderRefresh {
                 Some(request)
             }
             Err(reason) => {
-                self.failed(now, &reason, notes);
+                self.failed(now, &reason.to_string(), notes);
                 None
             }
         }
@@ -105,7 +105,7 @@ impl ProviderRefresh {
                 Some(provider)
             }
             FetchProgress::Failed(reason) => {
-                self.failed(now, &reason, notes);
+                self.failed(now, &reason.to_string(), notes);
                 None
             }
         }

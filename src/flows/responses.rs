@@ -13,10 +13,11 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    pub fn new(label: &'static str, detail: impl Into<String>) -> Rejection {
+    /// `detail` is a message or an error, logged as it displays.
+    pub fn new(label: &'static str, detail: impl std::fmt::Display) -> Rejection {
         Rejection {
             label,
-            detail: detail.into(),
+            detail: detail.to_string(),
         }
     }
 }

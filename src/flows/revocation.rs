@@ -2,7 +2,7 @@
 //! authentication chosen as for the token endpoint's sibling fields.
 
 use crate::flows::client_auth::{self, Endpoint};
-use crate::flows::outbound;
+use crate::flows::outbound::{self, CallError};
 use crate::flows::provider::Provider;
 use crate::flows::settings::Settings;
 use crate::logout::Revocation;
@@ -14,10 +14,10 @@ pub fn revocation_request(
     settings: &Settings,
     provider: &Provider,
     revocation: &Revocation,
-) -> Result<OutboundRequest, String> {
+) -> Result<OutboundRequest, CallError> {
     let endpoint = provider
         .revocation_endpoint(settings)
-        .ok_or("revocation endpoint was not specified")?;
+        .ok_or(CallError::NoEndpoint("revocation"))?;
     let mut body = vec![
         (
             settings.config.revocation_token_param_name.clone(),

@@ -13,6 +13,15 @@ use crate::shared::cache::{self as shared_cache, CacheKind};
 use crate::step::{CallResponse, OutboundRequest};
 use crate::token;
 
+/// Why the provider gave no usable answer (or could not be asked).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    #[error(transparent)]
+    Introspection(#[from] introspection::IntrospectionError),
+    #[error(transparent)]
+    Userinfo(#[from] userinfo::UserinfoError),
+}
+
 /// Which question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LookupKind {
@@ -68,14 +77,10 @@ pub fn request(
     provider: &Provider,
     kind: LookupKind,
     token: &str,
-) -> Result<OutboundRequest, String> {
+) -> Result<OutboundRequest, LookupError> {
     match kind {
-        LookupKind::Introspection => {
-            introspection::request(settings, provider, token).map_err(|e| e.to_string())
-        }
-        LookupKind::Userinfo => {
-            userinfo::request(settings, provider, token).map_err(|e| e.to_string())
-        }
+        LookupKind::Introspection => Ok(introspection::request(settings, provider, token)?),
+        LookupKind::Userinfo => Ok(userinfo::request(settings, provider, token)?),
     }
 }
 
@@ -89,10 +94,10 @@ pub fn answer(
     token: &str,
     response: &CallResponse,
     now: u64,
-) -> Result<Map<String, Value>, String> {
+) -> Result<Map<String, Value>, LookupError> {
     let (answer, expires_at) = match kind {
         LookupKind::Introspection => {
-            let result = introspection::parse(response).map_err(|e| e.to_string())?;
+            let result = introspection::parse(response)?;
             let expires_at = introspection::cache_expiry(settings, &result, now);
             if !introspection::is_cacheable(&result) {
                 return Ok(result);
@@ -100,7 +105,7 @@ pub fn answer(
             (result, expires_at)
         }
         LookupKind::Userinfo => {
-            let claims = userinfo::parse(response).map_err(|e| e.to_string())?;
+            let claims = userinfo::parse(response)?;
             let token_exp = token::decode_unverified(token)
                 .ok()
                 .and_then(|(_, claims)| claims.get("exp").and_then(Value::as_u64));

@@ -16,7 +16,7 @@ pub enum UserinfoError {
     #[error("userinfo endpoint was not specified (set userinfo_endpoint, or use a provider that publishes one)")]
     NoEndpoint,
     #[error("invalid userinfo endpoint: {0}")]
-    BadEndpoint(String),
+    BadEndpoint(outbound::CallError),
     #[error("the userinfo endpoint could not be reached ({0})")]
     Unreachable(String),
     #[error("the userinfo endpoint answered {0}")]

@@ -3,14 +3,25 @@
 use std::time::Duration;
 
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{BufferType, MapType};
+use proxy_wasm::types::{BufferType, MapType, Status};
 
+use crate::flows::outbound::CallError;
 use crate::flows::Settings;
 use crate::proxy::host;
 use crate::step::{CallResponse, OutboundRequest};
 
+/// Why a call to the identity provider was not sent.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum DispatchError {
+    /// The core could not build it.
+    #[error(transparent)]
+    Unbuilt(#[from] CallError),
+    #[error("dispatch to {authority} refused by the host: {status:?}")]
+    Refused { authority: String, status: Status },
+}
+
 /// Dispatches the call; the token identifies the answer (tokens may be 0 on Kong).
-pub(super) fn send(settings: &Settings, request: &OutboundRequest) -> Result<u32, String> {
+pub(super) fn send(settings: &Settings, request: &OutboundRequest) -> Result<u32, DispatchError> {
     let mut headers: Vec<(&str, &str)> = vec![
         (":method", request.method.as_str()),
         (":path", request.path.as_str()),
@@ -38,11 +49,9 @@ pub(super) fn send(settings: &Settings, request: &OutboundRequest) -> Result<u32
         Vec::new(),
         Duration::from_millis(request.timeout_ms.max(1)),
     )
-    .map_err(|status| {
-        format!(
-            "dispatch to {} refused by the host: {status:?}",
-            request.authority
-        )
+    .map_err(|status| DispatchError::Refused {
+        authority: request.authority.clone(),
+        status,
     })
 }
 

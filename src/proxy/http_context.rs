@@ -175,6 +175,7 @@ impl OidcHttp {
                     &parts.settings,
                     &discovery::discovery_url(&parts.settings.config.issuer),
                 )
+                .map_err(dispatch::DispatchError::from)
                 .and_then(|spacer| dispatch::send(&parts.settings, &spacer));
                 match spacer {
                     Ok(token) => {
@@ -185,6 +186,7 @@ impl OidcHttp {
                     }
                     Err(reason) => {
                         // Never dispatch the call unsafely: it fails like a refused one.
+                        let reason = reason.to_string();
                         self.log(LogLevel::Warn, &reason);
                         step = self.answer_flow(
                             single,
@@ -200,6 +202,7 @@ impl OidcHttp {
             let mut batch = Batch::new(single);
             for request in &requests {
                 let outcome = dispatch::send(&parts.settings, request).map_err(|reason| {
+                    let reason = reason.to_string();
                     self.log(LogLevel::Warn, &reason);
                     dispatch::refused(&reason)
                 });

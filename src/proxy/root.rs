@@ -8,11 +8,11 @@ use std::time::Duration;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::flows::provider_cache::ProviderCache;
 use crate::flows::provider_fetch;
 use crate::flows::provider_refresh::ProviderRefresh;
-use crate::flows::Settings;
+use crate::flows::{Settings, SettingsError};
 use crate::proxy::dispatch;
 use crate::proxy::host;
 use crate::proxy::http_context::OidcHttp;
@@ -31,6 +31,19 @@ pub(super) struct OidcRoot {
     metrics: Rc<Metrics>,
     /// Where this worker's sweep of expired cache records goes on from.
     expiries: ExpiryIndex,
+}
+
+/// Why a configuration was not taken.
+#[derive(Debug, thiserror::Error)]
+enum ConfigureError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(
+        "session_secret: none configured and the host's shared data cannot keep a generated one"
+    )]
+    NoSecretStore,
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
 }
 
 /// Everything that exists once a configuration was accepted.
@@ -56,14 +69,14 @@ impl OidcRoot {
         }
     }
 
-    fn configure(&self, json: &[u8]) -> Result<Configured, String> {
-        let config = Config::parse(json).map_err(|e| e.to_string())?;
+    fn configure(&self, json: &[u8]) -> Result<Configured, ConfigureError> {
+        let config = Config::parse(json)?;
         let keys = SharedKeys::for_issuer(&config.issuer);
         let (secret, generated_secret) = match config.session_secret.as_deref() {
             Some(secret) => (secret.as_bytes().to_vec(), None),
             None => {
                 let generated = secret::generated(&HostData, &keys, host::random_bytes)
-                    .ok_or("session_secret: none configured and the host's shared data cannot keep a generated one")?;
+                    .ok_or(ConfigureError::NoSecretStore)?;
                 host::log(
                     LogLevel::Warn,
                     "openid-connect: session_secret is not set: using a generated secret that lasts until the proxy restarts",
@@ -71,7 +84,7 @@ impl OidcRoot {
                 (generated.clone(), Some(generated))
             }
         };
-        let settings = Settings::new(config, &secret).map_err(|e| e.to_string())?;
+        let settings = Settings::new(config, &secret)?;
         lock::prepare(&HostData, &keys);
         provider_fetch::prepare(&HostData, &keys.endpoint_gaps);
         Ok(Configured {
@@ -183,7 +196,9 @@ impl RootContext for OidcRoot {
         if let Some(request) = call {
             match dispatch::send(&state.settings, &request) {
                 Ok(token) => state.refresh_call = Some(token),
-                Err(reason) => state.refresh.send_failed(now, &reason, &mut notes),
+                Err(reason) => state
+                    .refresh
+                    .send_failed(now, &reason.to_string(), &mut notes),
             }
         }
         log_notes(notes);

@@ -2,7 +2,7 @@
 //! PKCE verifier of RFC 7636), authenticated like every token request of the filter.
 
 use crate::flows::client_auth::{self, Endpoint};
-use crate::flows::outbound;
+use crate::flows::outbound::{self, CallError};
 use crate::flows::provider::Provider;
 use crate::flows::settings::Settings;
 use crate::step::OutboundRequest;
@@ -15,10 +15,10 @@ pub fn token_request(
     code: &str,
     redirect_uri: &str,
     code_verifier: Option<&str>,
-) -> Result<OutboundRequest, String> {
+) -> Result<OutboundRequest, CallError> {
     let endpoint = provider
         .token_endpoint(settings)
-        .ok_or("token endpoint was not specified")?;
+        .ok_or(CallError::NoEndpoint("token"))?;
     let mut body = vec![
         ("grant_type".to_string(), "authorization_code".to_string()),
         ("code".to_string(), code.to_string()),

@@ -16,14 +16,15 @@ use crate::config::AuthMethod;
 use crate::flows::bearer::{self, BearerToken};
 use crate::flows::grants::Grant;
 use crate::flows::introspection;
+use crate::flows::outbound;
 use crate::flows::provider::Provider;
+use crate::flows::provider_fetch::{self, FetchError};
 use crate::flows::responses::Rejection;
 use crate::flows::settings::Settings;
 use crate::flows::token_cache;
-use crate::flows::token_lookup::{self, LookupKind};
+use crate::flows::token_lookup::{self, LookupError, LookupKind};
 use crate::flows::tokens::TokenSet;
 use crate::flows::used_credential::UsedCredential;
-use crate::flows::{outbound, provider_fetch};
 use crate::shared::cache::CacheKind;
 use crate::step::{CallResponse, Step};
 
@@ -190,7 +191,7 @@ impl RequestFlow {
         env: &mut Env,
         check: BearerCheck,
         kind: LookupKind,
-        answer: Result<Map<String, Value>, String>,
+        answer: Result<Map<String, Value>, LookupError>,
     ) -> Step {
         let config = &settings.config;
         let verified_jwt = check.jwt_claims.is_some();
@@ -229,7 +230,7 @@ impl RequestFlow {
             (_, Err(e)) => {
                 let why = match check.jwt_error {
                     Some(jwt_error) if !verified_jwt => format!("{jwt_error}; {e}"),
-                    _ => e,
+                    _ => e.to_string(),
                 };
                 self.reject(settings, Rejection::new("invalid_token", why), false)
             }
@@ -437,8 +438,8 @@ impl RequestFlow {
     pub(super) fn adopt_refetched_jwks(&mut self, response: &CallResponse, now: u64) {
         let refreshed = provider_fetch::ok_body(response, "JWKS").and_then(|body| {
             match self.provider.as_ref() {
-                Some(provider) => provider.with_jwks(body, now),
-                None => Err("no provider documents".to_string()),
+                Some(provider) => Ok(provider.with_jwks(body, now)?),
+                None => Err(FetchError::NoProvider),
             }
         });
         match refreshed {

@@ -11,7 +11,7 @@ use crate::flows::authorization_code::{finish, CodeLogin};
 use crate::flows::required_claims::{self, ClaimSources, Verdict};
 use crate::flows::responses::{self, Rejection};
 use crate::flows::settings::Settings;
-use crate::flows::token_lookup::{self, LookupKind};
+use crate::flows::token_lookup::{self, LookupError, LookupKind};
 use crate::flows::tokens::{self, TokenSet};
 use crate::flows::upstream::{self, Extras};
 use crate::flows::used_credential::UsedCredential;
@@ -187,7 +187,7 @@ impl RequestFlow {
         env: &mut Env,
         mut auth: Authorized,
         kind: LookupKind,
-        answer: Result<Map<String, Value>, String>,
+        answer: Result<Map<String, Value>, LookupError>,
     ) -> Step {
         let outcome = match (kind, answer) {
             (LookupKind::Userinfo, Ok(claims))

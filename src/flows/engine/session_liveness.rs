@@ -179,7 +179,7 @@ impl RequestFlow {
             }
             Err(e) => {
                 self.release_check(env, &check);
-                self.check_failed(settings, env, check, &e)
+                self.check_failed(settings, env, check, &e.to_string())
             }
         }
     }

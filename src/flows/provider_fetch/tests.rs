@@ -257,3 +257,52 @@ fn without_a_jwks_uri_the_documents_are_done_after_rfc_8414() {
         Some("http://idp.test/o/revoke_token/")
     );
 }
+
+/// What a failed fetch logs: the error's kind and the reason text the log lines carry.
+#[test]
+fn a_failed_fetch_says_which_document_and_why() {
+    let settings = settings(json!({"logout_revoke": false}));
+    let failed = |response: CallResponse| {
+        let (fetch, _) = ProviderFetch::start(&settings).unwrap();
+        match fetch.on_response(&settings, &response, NOW) {
+            FetchProgress::Failed(e) => e,
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    };
+    let refused = failed(answer(Some(503), &json!({})));
+    assert!(matches!(
+        refused,
+        FetchError::Status {
+            what: "discovery",
+            status: 503
+        }
+    ));
+    assert_eq!(refused.to_string(), "discovery answered 503");
+    let unanswered = failed(CallResponse {
+        status: None,
+        headers: vec![(":dispatch_status".into(), "timeout".into())],
+        body: Vec::new(),
+    });
+    assert_eq!(unanswered.to_string(), "discovery request failed (timeout)");
+    let rejected = failed(ok(&json!({"token_endpoint": "x"})));
+    assert!(matches!(
+        rejected,
+        FetchError::Documents(DocumentError::Metadata(DiscoveryError::MissingIssuer))
+    ));
+    assert!(
+        rejected
+            .to_string()
+            .starts_with("discovery document rejected: "),
+        "{rejected}"
+    );
+
+    let (fetch, _) = after_discovery(&settings, &discovery());
+    let FetchProgress::Failed(jwks) = fetch.on_response(&settings, &ok(&json!([])), NOW) else {
+        panic!("a JWKS that is not an object fails the fetch");
+    };
+    assert!(matches!(
+        jwks,
+        FetchError::Documents(DocumentError::Jwks(_))
+    ));
+    assert!(jwks.to_string().starts_with("JWKS rejected: "), "{jwks}");
+}
