@@ -54,7 +54,7 @@ fn live_configs(gateway: &Gateway) -> HashSet<(String, String)> {
         .map(|_| {
             let response = gateway.get("/");
             (
-                response.get("x-vm-instance").unwrap().to_string(),
+                response.header("x-vm-instance").unwrap().to_string(),
                 response.text(),
             )
         })
@@ -214,7 +214,7 @@ fn disabling_a_plugin_takes_it_out_of_the_chain() {
     let upstream = echo_server();
     let gateway = gateway_with_schema(&upstream);
     assert!(
-        gateway.get("/").get("x-vm-instance").is_some(),
+        gateway.get("/").header("x-vm-instance").is_some(),
         "the filter answers"
     );
     let response = gateway.admin(

@@ -56,7 +56,7 @@ fn pauses_dispatches_and_resumes_with_a_header_from_the_response() {
 
     let response = gateway.request("GET", "/hello", &[("x-call-value", "abc123")], b"");
     assert_eq!(response.status, 200, "{}", response.text());
-    assert_eq!(response.get("x-from-call"), Some("abc123"));
+    assert_eq!(response.header("x-from-call"), Some("abc123"));
     let seen = response.json();
     assert_eq!(seen["path"], "/hello");
     assert_eq!(
@@ -100,7 +100,7 @@ fn concurrent_requests_each_get_their_own_call_result() {
         let (value, response) = thread.join().expect("client thread");
         assert_eq!(response.status, 200, "{}", response.text());
         assert_eq!(
-            response.get("x-from-call"),
+            response.header("x-from-call"),
             Some(value.as_str()),
             "response header of {value}"
         );
@@ -123,8 +123,8 @@ fn a_call_to_a_dead_port_calls_back_with_no_headers() {
         response.status, 502,
         "the filter answers 502 when it sees 0 headers"
     );
-    assert_eq!(response.get("x-call-failed"), Some("true"));
-    assert_eq!(response.get("x-call-body-size"), Some("0"));
+    assert_eq!(response.header("x-call-failed"), Some("true"));
+    assert_eq!(response.header("x-call-body-size"), Some("0"));
     assert_eq!(
         upstream.request_count(),
         0,
@@ -162,7 +162,7 @@ fn a_call_past_its_timeout_calls_back_with_no_headers() {
     let response = gateway.get("/");
     let elapsed = started.elapsed();
     assert_eq!(response.status, 502);
-    assert_eq!(response.get("x-call-failed"), Some("true"));
+    assert_eq!(response.header("x-call-failed"), Some("true"));
     assert!(
         elapsed >= Duration::from_millis(250),
         "answered before the timeout: {elapsed:?}"
@@ -197,7 +197,7 @@ fn calls_without_method_path_or_authority_are_bad_arguments() {
         let response = gateway.get("/");
         assert_eq!(response.status, 200);
         assert_eq!(
-            response.get("x-dispatch-result"),
+            response.header("x-dispatch-result"),
             Some(expected),
             "omitting {omit:?}"
         );
@@ -208,7 +208,7 @@ fn calls_without_method_path_or_authority_are_bad_arguments() {
         &[("UPSTREAM_PORT", upstream.port.to_string())],
     );
     assert_eq!(
-        gateway.get("/").get("x-dispatch-result"),
+        gateway.get("/").header("x-dispatch-result"),
         Some("BadArgument"),
         "an unknown upstream"
     );
@@ -261,7 +261,7 @@ fn https_calls_use_tls_and_verify_the_certificate() {
         response.text(),
         gateway.stderr()
     );
-    assert_eq!(response.get("x-from-call"), Some("tls:v"));
+    assert_eq!(response.header("x-from-call"), Some("tls:v"));
 
     // Without the test CA the certificate is not trusted: the call fails like any other.
     let untrusted = Gateway::start(

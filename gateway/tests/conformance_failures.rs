@@ -27,7 +27,7 @@ fn a_trap_fails_the_request_and_the_vm_is_replaced() {
     );
     let before = gateway.get("/");
     assert_eq!(before.status, 200);
-    let first_vm = before.get("x-vm-instance").unwrap().to_string();
+    let first_vm = before.header("x-vm-instance").unwrap().to_string();
 
     let trapped = gateway.get("/trap");
     assert_eq!(trapped.status, 500);
@@ -41,12 +41,12 @@ fn a_trap_fails_the_request_and_the_vm_is_replaced() {
     let after = gateway.get("/");
     assert_eq!(after.status, 200, "the gateway keeps serving");
     assert_ne!(
-        after.get("x-vm-instance").unwrap(),
+        after.header("x-vm-instance").unwrap(),
         first_vm,
         "a new VM instance"
     );
     assert_eq!(
-        after.get("x-label"),
+        after.header("x-label"),
         Some("configured"),
         "the new instance was configured"
     );
@@ -80,17 +80,17 @@ fn unsupported_hostcalls_answer_a_status_instead_of_trapping() {
     let response = gateway.get("/");
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(
-        response.get("x-unknown"),
+        response.header("x-unknown"),
         Some("12"),
         "UNIMPLEMENTED for an unknown import"
     );
     assert_eq!(
-        response.get("x-continue-downstream"),
+        response.header("x-continue-downstream"),
         Some("12"),
         "no L4 streams"
     );
-    assert_eq!(response.get("x-foreign"), Some("Err(NotFound)"));
-    assert_eq!(response.get("x-grpc"), Some("Err(InternalFailure)"));
+    assert_eq!(response.header("x-foreign"), Some("Err(NotFound)"));
+    assert_eq!(response.header("x-grpc"), Some("Err(InternalFailure)"));
 }
 
 fn refused(yaml: &str, env: &[(&str, String)]) -> String {

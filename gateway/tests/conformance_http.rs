@@ -67,12 +67,12 @@ fn filters_read_and_edit_headers_and_pseudo_headers() {
     let pairs: usize = headers["x-pair-count"].as_str().unwrap().parse().unwrap();
     assert!(pairs >= 4 + 3, "pair count {pairs}");
 
-    assert_eq!(response.get("x-upstream-status"), Some("200"));
-    assert_eq!(response.all("x-resp-added"), vec!["a", "b"]);
-    assert_eq!(response.get("x-resp-replaced"), Some("new"));
-    assert_eq!(response.get("x-response-eos"), Some("false"));
+    assert_eq!(response.header("x-upstream-status"), Some("200"));
+    assert_eq!(response.headers_named("x-resp-added"), vec!["a", "b"]);
+    assert_eq!(response.header("x-resp-replaced"), Some("new"));
+    assert_eq!(response.header("x-response-eos"), Some("false"));
     assert!(
-        response.get("x-upstream-secret").is_none(),
+        response.header("x-upstream-secret").is_none(),
         "removed by the filter"
     );
 }
@@ -144,11 +144,11 @@ fn local_responses_keep_every_set_cookie() {
     let response = gateway.get("/login");
     assert_eq!(response.status, 302);
     assert_eq!(
-        response.all("set-cookie"),
+        response.headers_named("set-cookie"),
         vec!["a=1; Path=/", "b=2; HttpOnly", "c=3; SameSite=Lax"]
     );
-    assert_eq!(response.get("x-local"), Some("yes"));
-    assert_eq!(response.get("content-type"), Some("text/plain"));
+    assert_eq!(response.header("x-local"), Some("yes"));
+    assert_eq!(response.header("content-type"), Some("text/plain"));
     assert_eq!(response.text(), "see elsewhere");
     assert_eq!(upstream.request_count(), 0);
 }
@@ -167,7 +167,7 @@ fn bodies_are_buffered_while_a_filter_pauses() {
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.text(), "resp(req(hello streamed world))");
     let calls: u32 = response
-        .get("x-request-body-calls")
+        .header("x-request-body-calls")
         .unwrap()
         .parse()
         .unwrap();
@@ -176,7 +176,7 @@ fn bodies_are_buffered_while_a_filter_pauses() {
     let sized = gateway.request("POST", "/raw", &[], b"0123456789");
     assert_eq!(sized.text(), "resp(req(0123456789))");
     assert_eq!(
-        sized.get("content-length"),
+        sized.header("content-length"),
         Some("21"),
         "the length follows the rewritten body"
     );
@@ -259,7 +259,7 @@ services:
         h.get("x-hop").is_none() && h.get("te").is_none(),
         "hop-by-hop headers are dropped: {h}"
     );
-    assert_eq!(response.get("x-upstream-secret"), Some("s3cret"));
+    assert_eq!(response.header("x-upstream-secret"), Some("s3cret"));
 
     let failed = gateway.get("/dead/x");
     assert_eq!(failed.status, 502);
@@ -294,8 +294,8 @@ fn filter_logs_go_to_stderr_at_the_gateway_level_and_access_logs_to_stdout() {
     let gateway = start(r#"{"mode": "log"}"#, &upstream, "log_level: info");
     let response = gateway.request("GET", "/log", &[("x-log-marker", "m-77")], b"");
     assert_eq!(response.status, 200);
-    assert_eq!(response.get("x-log-level"), Some("Ok(Info)"));
-    let now: u64 = response.get("x-now").unwrap().parse().unwrap();
+    assert_eq!(response.header("x-log-level"), Some("Ok(Info)"));
+    let now: u64 = response.header("x-now").unwrap().parse().unwrap();
     let wall = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -379,7 +379,7 @@ fn with_allow_on_headers_stop_iteration_a_filter_holding_the_headers_sees_the_bo
         "the body went upstream intact"
     );
     let size: usize = response
-        .get("x-response-body-size")
+        .header("x-response-body-size")
         .unwrap()
         .parse()
         .unwrap();

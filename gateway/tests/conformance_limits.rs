@@ -187,7 +187,7 @@ fn a_callback_past_its_deadline_or_memory_cap_fails_the_request_and_replaces_the
     );
     let before = gateway.get("/");
     assert_eq!(before.status, 200);
-    let first_vm = before.get("x-vm-instance").unwrap().to_string();
+    let first_vm = before.header("x-vm-instance").unwrap().to_string();
 
     let started = Instant::now();
     let spun = gateway.get("/spin");
@@ -195,7 +195,7 @@ fn a_callback_past_its_deadline_or_memory_cap_fails_the_request_and_replaces_the
     assert!(started.elapsed() < Duration::from_secs(5));
     let after = gateway.get("/");
     assert_eq!(after.status, 200, "the worker still serves");
-    let second_vm = after.get("x-vm-instance").unwrap().to_string();
+    let second_vm = after.header("x-vm-instance").unwrap().to_string();
     assert_ne!(second_vm, first_vm, "the interrupted instance was replaced");
     assert!(
         gateway.stderr().contains("vm_callback_timeout_ms"),
@@ -219,7 +219,7 @@ fn a_callback_past_its_deadline_or_memory_cap_fails_the_request_and_replaces_the
     );
     let recovered = gateway.get("/");
     assert_eq!(recovered.status, 200);
-    assert_ne!(recovered.get("x-vm-instance").unwrap(), second_vm);
+    assert_ne!(recovered.header("x-vm-instance").unwrap(), second_vm);
     assert!(
         gateway.stderr().contains("vm_memory_limit_bytes"),
         "{}",

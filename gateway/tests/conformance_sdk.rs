@@ -110,7 +110,7 @@ fn a_paused_headers_callback_holds_the_body_until_the_filter_decides() {
     );
     assert_eq!(granted.status, 200, "{}", granted.text());
     assert_eq!(granted.json()["body"], "hello");
-    assert_eq!(granted.get("powered-by"), Some("proxy-wasm"));
+    assert_eq!(granted.header("powered-by"), Some("proxy-wasm"));
     let chunked = request_chunked_then(port, "/orders", &[], &[b"he", b"llo"], release);
     assert_eq!(chunked.status, 200, "{}", chunked.text());
     assert_eq!(chunked.json()["body"], "hello");

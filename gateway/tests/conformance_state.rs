@@ -37,7 +37,7 @@ fn shared_data_compare_and_swap_holds_across_workers() {
                     .map(|_| {
                         let response = gateway.get("/incr");
                         assert_eq!(response.status, 200, "{}", response.text());
-                        response.get("x-vm-instance").unwrap().to_string()
+                        response.header("x-vm-instance").unwrap().to_string()
                     })
                     .collect::<Vec<_>>()
             })
@@ -53,25 +53,29 @@ fn shared_data_compare_and_swap_holds_across_workers() {
         "connections were spread over both workers' VMs"
     );
     let total = gateway.get("/get");
-    assert_eq!(total.get("x-counter"), Some("60"), "no increment was lost");
     assert_eq!(
-        total.get("x-missing"),
+        total.header("x-counter"),
+        Some("60"),
+        "no increment was lost"
+    );
+    assert_eq!(
+        total.header("x-missing"),
         Some("Ok((None, None))"),
         "a missing key reads as NotFound"
     );
 
     let stale = gateway.get("/cas-stale");
     assert!(
-        stale.get("x-cas").unwrap().starts_with("Some("),
+        stale.header("x-cas").unwrap().starts_with("Some("),
         "a CAS value is never 0"
     );
-    assert_eq!(stale.get("x-first"), Some("Ok(())"));
+    assert_eq!(stale.header("x-first"), Some("Ok(())"));
     assert_eq!(
-        stale.get("x-second"),
+        stale.header("x-second"),
         Some("Err(CasMismatch)"),
         "a stale CAS is refused"
     );
-    assert_eq!(stale.get("x-final"), Some("b"));
+    assert_eq!(stale.header("x-final"), Some("b"));
 }
 
 #[test]
@@ -81,8 +85,8 @@ fn ticks_fire_in_every_worker() {
     let mut last = None;
     let ticked = eventually(Duration::from_secs(10), || {
         let response = gateway.get("/");
-        let mine: u64 = response.get("x-ticks").unwrap().parse().unwrap();
-        let total: u64 = response.get("x-ticks-total").unwrap().parse().unwrap();
+        let mine: u64 = response.header("x-ticks").unwrap().parse().unwrap();
+        let total: u64 = response.header("x-ticks-total").unwrap().parse().unwrap();
         last = Some((mine, total));
         mine >= 3 && total > mine
     });
@@ -94,25 +98,25 @@ fn metrics_are_served_as_prometheus_text() {
     let upstream = echo_server();
     let gateway = start(r#"{"mode": "metrics"}"#, &upstream);
     let first = gateway.request("GET", "/", &[("x-value", "7")], b"");
-    assert_eq!(first.get("x-increment"), Some("Ok(())"));
+    assert_eq!(first.header("x-increment"), Some("Ok(())"));
     assert_eq!(
-        first.get("x-decrement"),
+        first.header("x-decrement"),
         Some("Err(BadArgument)"),
         "counters only grow"
     );
-    assert_eq!(first.get("x-unknown-metric"), Some("Err(NotFound)"));
+    assert_eq!(first.header("x-unknown-metric"), Some("Err(NotFound)"));
     let second = gateway.request("GET", "/", &[("x-value", "700")], b"");
     assert_eq!(
-        second.get("x-counter"),
+        second.header("x-counter"),
         Some("Ok(2)"),
         "one counter for both workers"
     );
-    assert_eq!(second.get("x-gauge"), Some("Ok(700)"));
+    assert_eq!(second.header("x-gauge"), Some("Ok(700)"));
 
     let metrics = gateway.admin("GET", "/metrics", &[], b"");
     assert_eq!(metrics.status, 200);
     assert!(metrics
-        .get("content-type")
+        .header("content-type")
         .unwrap()
         .starts_with("text/plain; version=0.0.4"));
     let text = metrics.text();
@@ -137,7 +141,7 @@ fn metrics_are_served_as_prometheus_text() {
 
 fn counts(gateway: &Gateway) -> (u64, u64, u64) {
     let response = gateway.get("/counts");
-    let n = |name: &str| response.get(name).unwrap().parse::<u64>().unwrap();
+    let n = |name: &str| response.header(name).unwrap().parse::<u64>().unwrap();
     (n("x-done"), n("x-log"), n("x-delete"))
 }
 

@@ -1,6 +1,7 @@
 //! Test harness for the conformance tests: builds the conformance filter to wasm once, starts
 //! the real `gateway` binary on free ports (stopped on drop, also when a test fails), runs small
-//! local HTTP servers as upstreams and identity providers, and speaks HTTP/1.1 over std sockets.
+//! local HTTP servers as upstreams and identity providers, and sends requests through the
+//! workspace's test HTTP client (test-support/http-client), whose parser its servers use too.
 // Each conformance suite is its own crate and uses a part of this support, so the rest is dead
 // code there and its `pub` items are unreachable from that crate's root. Like a test body, it
 // may unwrap, panic and index: a broken setup should stop the test where it broke.
@@ -16,13 +17,17 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
+
+use test_http_client as client;
+use test_http_client::Wire;
+pub use test_http_client::{Message, Response};
 
 pub const SERVICE_ID: &str = "5fa9e468-0007-4d7e-9aeb-49ca9edd6ccd";
 pub const ROUTE_ID: &str = "6fa9e468-0007-4d7e-9aeb-49ca9edd6ccd";
@@ -199,41 +204,7 @@ pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP messages
-
-#[derive(Debug, Clone, Default)]
-pub struct Message {
-    pub start: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    pub trailers: Vec<(String, String)>,
-}
-
-impl Message {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn headers_named(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-}
+// Test servers' messages
 
 /// A received request, as a test server sees it.
 pub struct TestRequest {
@@ -256,7 +227,7 @@ impl TestRequest {
     }
 }
 
-/// A response: status, headers, body, optional trailers (sent chunked).
+/// A test server's answer: status, headers, body, optional trailers (sent chunked).
 #[derive(Debug, Clone)]
 pub struct TestResponse {
     pub status: u16,
@@ -288,136 +259,6 @@ impl TestResponse {
             .trailers
             .push((name.to_string(), value.to_string()));
         self
-    }
-
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.message.header(name)
-    }
-
-    pub fn all(&self, name: &str) -> Vec<&str> {
-        self.message.headers_named(name)
-    }
-
-    pub fn text(&self) -> String {
-        self.message.text()
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        self.message.json()
-    }
-}
-
-/// A byte stream with a read buffer, for parsing HTTP/1.1 by hand.
-struct Wire<S> {
-    stream: S,
-    buffer: Vec<u8>,
-    eof: bool,
-}
-
-impl<S: Read + Write> Wire<S> {
-    fn new(stream: S) -> Wire<S> {
-        Wire {
-            stream,
-            buffer: Vec::new(),
-            eof: false,
-        }
-    }
-
-    fn fill(&mut self) -> bool {
-        let mut chunk = [0u8; 16 * 1024];
-        match self.stream.read(&mut chunk) {
-            Ok(0) | Err(_) => {
-                self.eof = true;
-                false
-            }
-            Ok(n) => {
-                self.buffer.extend_from_slice(&chunk[..n]);
-                true
-            }
-        }
-    }
-
-    fn line(&mut self) -> Option<String> {
-        loop {
-            if let Some(at) = self.buffer.windows(2).position(|w| w == b"\r\n") {
-                let line = String::from_utf8_lossy(&self.buffer[..at]).into_owned();
-                self.buffer.drain(..at + 2);
-                return Some(line);
-            }
-            if !self.fill() {
-                return None;
-            }
-        }
-    }
-
-    fn exact(&mut self, n: usize) -> Option<Vec<u8>> {
-        while self.buffer.len() < n {
-            if !self.fill() {
-                return None;
-            }
-        }
-        Some(self.buffer.drain(..n).collect())
-    }
-
-    fn rest(&mut self) -> Vec<u8> {
-        while self.fill() {}
-        std::mem::take(&mut self.buffer)
-    }
-
-    /// Reads one message; `bodyless` for responses to HEAD and 1xx/204/304.
-    fn message(&mut self, read_to_eof_without_length: bool) -> Option<Message> {
-        let start = self.line()?;
-        if start.is_empty() {
-            return None;
-        }
-        let mut headers = Vec::new();
-        loop {
-            let line = self.line()?;
-            if line.is_empty() {
-                break;
-            }
-            let (name, value) = line.split_once(':')?;
-            headers.push((name.trim().to_string(), value.trim().to_string()));
-        }
-        let mut message = Message {
-            start,
-            headers,
-            body: Vec::new(),
-            trailers: Vec::new(),
-        };
-        let chunked = message
-            .header("transfer-encoding")
-            .is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
-        if chunked {
-            loop {
-                let size_line = self.line()?;
-                let size = usize::from_str_radix(size_line.split(';').next()?.trim(), 16).ok()?;
-                if size == 0 {
-                    loop {
-                        let line = self.line()?;
-                        if line.is_empty() {
-                            break;
-                        }
-                        if let Some((n, v)) = line.split_once(':') {
-                            message
-                                .trailers
-                                .push((n.trim().to_string(), v.trim().to_string()));
-                        }
-                    }
-                    break;
-                }
-                message.body.extend(self.exact(size)?);
-                self.line()?;
-            }
-        } else if let Some(length) = message
-            .header("content-length")
-            .and_then(|v| v.parse::<usize>().ok())
-        {
-            message.body = self.exact(length)?;
-        } else if read_to_eof_without_length {
-            message.body = self.rest();
-        }
-        Some(message)
     }
 }
 
@@ -548,7 +389,7 @@ impl Drop for TestServer {
 
 fn serve<S: Read + Write>(stream: S, handler: &Handler, requests: &AtomicUsize) {
     let mut wire = Wire::new(stream);
-    while let Some(message) = wire.message(false) {
+    while let Some(message) = wire.message(false, false) {
         requests.fetch_add(1, Ordering::Relaxed);
         let mut parts = message.start.split_whitespace();
         let method = parts.next().unwrap_or("").to_string();
@@ -638,64 +479,8 @@ pub fn echo_server() -> TestServer {
 // ---------------------------------------------------------------------------------------------
 // Client
 
-fn try_exchange(
-    port: u16,
-    head: &str,
-    body_parts: &[&[u8]],
-    after_sent: impl FnOnce(),
-) -> Result<TestResponse, String> {
-    let mut stream =
-        TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect to :{port}: {e}"))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .map_err(|e| e.to_string())?;
-    stream
-        .write_all(head.as_bytes())
-        .map_err(|e| format!("send the request head: {e}"))?;
-    for part in body_parts {
-        stream
-            .write_all(part)
-            .map_err(|e| format!("send the request body: {e}"))?;
-        stream.flush().map_err(|e| e.to_string())?;
-    }
-    after_sent();
-    let mut wire = Wire::new(stream);
-    let message = wire
-        .message(true)
-        .ok_or_else(|| format!("no HTTP response from :{port} to {head:?}"))?;
-    let _ = wire.stream.shutdown(Shutdown::Both);
-    let status = message
-        .start
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("bad status line {:?}", message.start))?;
-    Ok(TestResponse { status, message })
-}
-
-fn exchange(port: u16, head: &str, body_parts: &[&[u8]]) -> TestResponse {
-    exchange_then(port, head, body_parts, || {})
-}
-
-/// Sends the request, runs `after_sent` once all of it is written, then reads the answer.
-fn exchange_then(
-    port: u16,
-    head: &str,
-    body_parts: &[&[u8]],
-    after_sent: impl FnOnce(),
-) -> TestResponse {
-    try_exchange(port, head, body_parts, after_sent).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn head(method: &str, path: &str, port: u16, headers: &[(&str, &str)], framing: &str) -> String {
-    let mut head =
-        format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str(framing);
-    head.push_str("\r\n");
-    head
+fn addr(port: u16) -> String {
+    format!("127.0.0.1:{port}")
 }
 
 /// One request on a fresh connection (`Connection: close`).
@@ -705,8 +490,8 @@ pub fn request(
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> TestResponse {
-    request_then(port, method, path, headers, body, || {})
+) -> Response {
+    client::send(&addr(port), method, path, headers, body)
 }
 
 /// The same, running `after_sent` once the whole request is written (e.g. releasing a
@@ -718,26 +503,17 @@ pub fn request_then(
     headers: &[(&str, &str)],
     body: &[u8],
     after_sent: impl FnOnce(),
-) -> TestResponse {
-    let framing = if body.is_empty() && (method == "GET" || method == "HEAD") {
-        String::new()
-    } else {
-        format!("content-length: {}\r\n", body.len())
-    };
-    exchange_then(
-        port,
-        &head(method, path, port, headers, &framing),
-        &[body],
-        after_sent,
-    )
+) -> Response {
+    client::send_then(&addr(port), method, path, headers, body, after_sent)
 }
 
 /// A request written by hand (the whole head, `\r\n` line ends, blank line included).
-pub fn raw_request(port: u16, head: &str, body: &[u8]) -> TestResponse {
-    exchange(port, head, &[body])
+pub fn raw_request(port: u16, head: &str, body: &[u8]) -> Response {
+    client::try_exchange(&addr(port), &[head.as_bytes(), body], false, || {})
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
-pub fn get(port: u16, path: &str) -> TestResponse {
+pub fn get(port: u16, path: &str) -> Response {
     request(port, "GET", path, &[], b"")
 }
 
@@ -747,7 +523,7 @@ pub fn request_chunked(
     path: &str,
     headers: &[(&str, &str)],
     chunks: &[&[u8]],
-) -> TestResponse {
+) -> Response {
     request_chunked_then(port, path, headers, chunks, || {})
 }
 
@@ -758,25 +534,8 @@ pub fn request_chunked_then(
     headers: &[(&str, &str)],
     chunks: &[&[u8]],
     after_sent: impl FnOnce(),
-) -> TestResponse {
-    let mut encoded: Vec<Vec<u8>> = chunks
-        .iter()
-        .map(|c| [format!("{:x}\r\n", c.len()).as_bytes(), c, b"\r\n"].concat())
-        .collect();
-    encoded.push(b"0\r\n\r\n".to_vec());
-    let parts: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
-    exchange_then(
-        port,
-        &head(
-            "POST",
-            path,
-            port,
-            headers,
-            "transfer-encoding: chunked\r\n",
-        ),
-        &parts,
-        after_sent,
-    )
+) -> Response {
+    client::send_chunked_then(&addr(port), path, headers, chunks, after_sent)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -861,7 +620,7 @@ impl Gateway {
         fs::read_to_string(self.dir.path.join("stdout.log")).unwrap_or_default()
     }
 
-    pub fn get(&self, path: &str) -> TestResponse {
+    pub fn get(&self, path: &str) -> Response {
         get(self.proxy_port, path)
     }
 
@@ -871,7 +630,7 @@ impl Gateway {
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
-    ) -> TestResponse {
+    ) -> Response {
         request(self.proxy_port, method, path, headers, body)
     }
 
@@ -881,7 +640,7 @@ impl Gateway {
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
-    ) -> TestResponse {
+    ) -> Response {
         request(self.admin_port, method, path, headers, body)
     }
 }
@@ -935,13 +694,7 @@ pub fn wait_ready(child: &mut Child, admin_port: u16) -> Result<(), String> {
             Duration::from_millis(200),
         )
         .is_ok()
-            && try_exchange(
-                admin_port,
-                &head("GET", "/status", admin_port, &[], ""),
-                &[],
-                || {},
-            )
-            .is_ok_and(|r| {
+            && client::try_send(&addr(admin_port), "GET", "/status", &[], b"").is_ok_and(|r| {
                 r.status == 200
                     && serde_json::from_slice::<serde_json::Value>(&r.message.body)
                         .is_ok_and(|status| status["server"]["pid"] == pid)
