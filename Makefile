@@ -30,7 +30,7 @@ wasm: rust-deps
 	@cp filter-config/openid_connect.meta.json $(FILTERS_DIR)/openid_connect.meta.json
 	@size=$$(stat -c %s $(FILTER_WASM)); echo "openid_connect.wasm: $$size bytes ($(FILTER_WASM))"; \
 	if [ "$$size" -gt $(WASM_MAX_BYTES) ]; then \
-		echo "error: openid_connect.wasm is $$size bytes, over the $(WASM_MAX_BYTES)-byte (1 MiB) cap by $$((size - $(WASM_MAX_BYTES))) bytes;" \
+		echo "error: openid_connect.wasm is $$size bytes, over the $(WASM_MAX_BYTES)-byte cap by $$((size - $(WASM_MAX_BYTES))) bytes;" \
 			"see Cargo.toml's [profile.release] and bench/wasm-size.py for where the bytes go" >&2; \
 		exit 1; \
 	fi
