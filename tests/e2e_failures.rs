@@ -284,4 +284,34 @@ fn a_large_unauthenticated_form_is_413() {
     assert_eq!(upstream_requests(&stack), before);
 }
 
+
+/// The harness takes only the gateway it started for ready: another test's server that got
+/// the same free port answers too (here as a gateway would, with its own pid), and is not it.
+#[test]
+fn the_harness_tells_its_gateway_from_another_server_on_the_admin_port() {
+    use std::io::{Read, Write};
+    let stack = stack();
+    let pid = stack.gateway.id();
+    assert!(common::is_the_gateway(&stack.admin(), pid));
+    let squatter = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = squatter.local_addr().unwrap().to_string();
+    let server = std::thread::spawn(move || {
+        let (mut connection, _) = squatter.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && connection.read(&mut byte).unwrap() == 1 {
+            head.push(byte[0]);
+        }
+        let body = json!({"server": {"pid": std::process::id()}}).to_string();
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        connection.write_all(answer.as_bytes()).unwrap();
+        String::from_utf8(head).unwrap()
+    });
+    assert!(!common::is_the_gateway(&addr, pid));
+    assert!(server.join().unwrap().starts_with("GET /status "), "the squatter was asked");
+}
+
 } // on_both_hosts!

@@ -155,16 +155,44 @@ pub fn wait_until_up(addr: &str, path: &str, what: &str) {
 pub fn wait_until_up_within(addr: &str, path: &str, what: &str, limit: Duration) {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
-        if std::net::TcpStream::connect(addr).is_ok() {
-            let ok =
-                std::panic::catch_unwind(|| http::send(addr, "GET", path, &[], b"").status).is_ok();
-            if ok {
-                return;
-            }
+        if http::try_send(addr, "GET", path, &[], b"").is_ok() {
+            return;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("{what} did not come up at {addr}{path}");
+}
+
+/// Waits until `gateway` answers on `admin` ([`is_the_gateway`]).
+fn wait_for_gateway(gateway: &mut Process, admin: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        assert!(
+            gateway.running(),
+            "the gateway exited before it was ready:\n{}",
+            gateway.log_text()
+        );
+        if is_the_gateway(admin, gateway.id()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "the gateway did not answer its own /status at {admin} within 60 s:\n{}",
+        gateway.log_text()
+    );
+}
+
+/// Whether the gateway process `pid` answers `GET /status` on `admin` (it says its pid there,
+/// also in the admin-only mode that plays Kong's Admin API). Any answer is not enough: the admin
+/// port was picked free, and another test's server can take it before the gateway, still
+/// compiling the filter, binds it; that server's answer is not the gateway's.
+pub fn is_the_gateway(admin: &str, pid: u32) -> bool {
+    http::try_send(admin, "GET", "/status", &[], b"").is_ok_and(|status| {
+        status.status == 200
+            && serde_json::from_slice::<Value>(&status.body)
+                .is_ok_and(|status| status["server"]["pid"] == pid)
+    })
 }
 
 /// Options of a stack.
@@ -352,13 +380,8 @@ impl Stack {
                 ));
             std::fs::create_dir_all(kong_dir).unwrap();
         }
-        let gateway = Process::spawn("gateway", gateway_command, dir.path());
-        wait_until_up_within(
-            &format!("127.0.0.1:{admin_port}"),
-            "/",
-            "the gateway",
-            Duration::from_secs(60),
-        );
+        let mut gateway = Process::spawn("gateway", gateway_command, dir.path());
+        wait_for_gateway(&mut gateway, &format!("127.0.0.1:{admin_port}"));
 
         let nginx = kong_dir.as_ref().map(|kong_dir| {
             let status_port = free_port();
