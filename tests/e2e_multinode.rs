@@ -18,7 +18,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::http::{basic, send, Client, Response};
+use common::http::{send, Client, Response};
+use common::support::{login, seed_config};
 use common::{Stack, StackOptions};
 use serde_json::{json, Value};
 
@@ -30,17 +31,11 @@ const SLACK: Duration = Duration::from_secs(4);
 
 on_both_hosts! {
 
-fn fleet_config(extra: Value) -> Value {
-    let mut config = json!({
-        "auth_methods": ["session", "password"],
-        "logout_uri_suffix": "/logout",
-        "logout_methods": ["POST"],
-        "logout_revoke": true,
-        "session_idp_check_interval": INTERVAL,
-    });
-    if let (Value::Object(base), Value::Object(extra)) = (&mut config, extra) {
-        base.extend(extra);
-    }
+/// The user's scenario (sessions, password grant, logout with revocation), each session
+/// checked at the IdP every [`INTERVAL`] seconds.
+fn fleet_config() -> Value {
+    let mut config = seed_config();
+    config["session_idp_check_interval"] = json!(INTERVAL);
     config
 }
 
@@ -57,12 +52,11 @@ fn two_nodes(config: Value) -> (Stack, Stack) {
     (a, b)
 }
 
-/// Logs john in on `node`; returns the client holding the session cookie.
-fn login(node: &Stack) -> Client {
+/// Logs john in on `node` (the shared password login); returns the client holding the
+/// session cookie.
+fn logged_in_client(node: &Stack) -> Client {
     let mut client = node.client();
-    let response = client.request("GET", "/anything", &[("Authorization", &basic("john", "doe"))], b"");
-    assert_eq!(response.status, 200, "login failed: {}", response.text());
-    assert!(client.cookies.contains_key("session"), "no session cookie");
+    login(&mut client);
     client
 }
 
@@ -108,8 +102,8 @@ fn introspections(stack: &Stack) -> usize {
 
 #[test]
 fn a_logout_on_one_node_is_refused_by_the_other_within_the_interval() {
-    let (a, b) = two_nodes(fleet_config(json!({})));
-    let mut client = login(&a);
+    let (a, b) = two_nodes(fleet_config());
+    let mut client = logged_in_client(&a);
     let copy = client.cookie_header().expect("a cookie");
     // The copy opens the session on node B too (same secret, no check yet: a fresh login).
     assert_eq!(with_cookie(&b, &copy).status, 200);
@@ -130,8 +124,8 @@ fn a_logout_on_one_node_is_refused_by_the_other_within_the_interval() {
 
 #[test]
 fn a_user_ended_at_the_idp_is_refused_by_both_nodes_within_the_interval() {
-    let (a, b) = two_nodes(fleet_config(json!({})));
-    let client = login(&a);
+    let (a, b) = two_nodes(fleet_config());
+    let client = logged_in_client(&a);
     let cookie = client.cookie_header().expect("a cookie");
     assert_eq!(with_cookie(&b, &cookie).status, 200);
 
@@ -156,8 +150,10 @@ fn a_user_ended_at_the_idp_is_refused_by_both_nodes_within_the_interval() {
 #[test]
 fn an_idp_that_is_down_ends_nothing_and_grace_runs_from_the_last_confirmation() {
     let grace = 6;
-    let (a, b) = two_nodes(fleet_config(json!({"session_idp_check_grace": grace})));
-    let client = login(&a);
+    let mut config = fleet_config();
+    config["session_idp_check_grace"] = json!(grace);
+    let (a, b) = two_nodes(config);
+    let client = logged_in_client(&a);
     let cookie = client.cookie_header().expect("a cookie");
     let logged_in = Instant::now();
     a.idp_fail(json!({"endpoint": "introspection", "status": 503}));
