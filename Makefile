@@ -86,5 +86,5 @@ fuzz:
 ## and no import cycles between the modules of src/ or gateway/src/.
 lint: rust-deps
 	cargo fmt --all -- --check
-	$(CARGO) clippy -p openid-connect -p gateway --all-targets -- -D warnings
+	$(CARGO) clippy -p openid-connect -p gateway -p test-http-client --all-targets -- -D warnings
 	python3 scripts/check-cycles.py
