@@ -12,7 +12,7 @@ use crate::flows::responses::{self, Rejection};
 use crate::flows::settings::Settings;
 use crate::flows::token_cache;
 use crate::flows::token_lookup::LookupKind;
-use crate::flows::tokens::{self, failure_reason, TokenSet};
+use crate::flows::tokens::{self, TokenSet};
 use crate::flows::verify::{self, VerifiedLogin};
 use crate::flows::{backchannel, bearer, client_credentials, outbound, password, refresh_param};
 use crate::logout;
@@ -236,7 +236,7 @@ impl RequestFlow {
         if response.status.is_none() {
             self.notes.push(Note::Warn(format!(
                 "identity provider call failed: {}",
-                failure_reason(&response)
+                response.failure_reason()
             )));
             self.events.push(Event::IdpCallFailed);
         }
@@ -290,7 +290,7 @@ impl RequestFlow {
         for response in responses.iter().filter(|r| r.status.is_none()) {
             self.notes.push(Note::Warn(format!(
                 "identity provider call failed: {}",
-                failure_reason(response)
+                response.failure_reason()
             )));
             self.events.push(Event::IdpCallFailed);
         }

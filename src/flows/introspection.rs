@@ -7,7 +7,6 @@ use crate::flows::client_auth::{self, Endpoint};
 use crate::flows::outbound;
 use crate::flows::provider::Provider;
 use crate::flows::settings::Settings;
-use crate::flows::tokens::failure_reason;
 use crate::shared::cache as shared_cache;
 use crate::step::{CallResponse, OutboundRequest};
 
@@ -76,7 +75,7 @@ pub fn request_with_hint(
 /// The introspection result: a 200 answer with a JSON object.
 pub fn parse(response: &CallResponse) -> Result<Map<String, Value>, IntrospectionError> {
     match response.status {
-        None => Err(IntrospectionError::Unreachable(failure_reason(response))),
+        None => Err(IntrospectionError::Unreachable(response.failure_reason())),
         Some(200) => match serde_json::from_slice(&response.body) {
             Ok(Value::Object(result)) => Ok(result),
             _ => Err(IntrospectionError::NotJson),
@@ -119,41 +118,27 @@ pub fn cache_expiry(settings: &Settings, result: &Map<String, Value>, now: u64) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flows::harness::fixtures::answer;
     use serde_json::json;
-
-    fn answer(status: Option<u16>, body: &str) -> CallResponse {
-        CallResponse {
-            status,
-            headers: vec![],
-            body: body.as_bytes().to_vec(),
-        }
-    }
 
     #[test]
     fn reads_results() {
-        let result = parse(&answer(
-            Some(200),
-            r#"{"active":true,"exp":1700,"scope":"a b"}"#,
-        ))
-        .unwrap();
+        let result = parse(&answer(200, r#"{"active":true,"exp":1700,"scope":"a b"}"#)).unwrap();
         assert!(is_active(&result));
         assert_eq!(exp(&result), Some(1700));
         assert!(!is_active(
-            &parse(&answer(Some(200), r#"{"active":false}"#)).unwrap()
+            &parse(&answer(200, r#"{"active":false}"#)).unwrap()
         ));
         assert!(!is_active(
-            &parse(&answer(Some(200), r#"{"active":"true"}"#)).unwrap()
+            &parse(&answer(200, r#"{"active":"true"}"#)).unwrap()
         ));
         assert_eq!(
-            parse(&answer(Some(401), "")),
+            parse(&answer(401, "")),
             Err(IntrospectionError::Status(401))
         );
-        assert_eq!(
-            parse(&answer(Some(200), "[1]")),
-            Err(IntrospectionError::NotJson)
-        );
+        assert_eq!(parse(&answer(200, "[1]")), Err(IntrospectionError::NotJson));
         assert!(matches!(
-            parse(&answer(None, "")),
+            parse(&CallResponse::default()),
             Err(IntrospectionError::Unreachable(_))
         ));
         assert_eq!(

@@ -49,46 +49,39 @@ fn oauth_error(body: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn answer(status: Option<u16>, body: &str) -> CallResponse {
-        CallResponse {
-            status,
-            headers: vec![],
-            body: body.as_bytes().to_vec(),
-        }
-    }
+    use crate::flows::harness::fixtures::answer;
 
     #[test]
     fn only_an_inactive_token_or_invalid_grant_ends_a_session() {
         assert_eq!(
-            introspection_answer(&answer(Some(200), r#"{"active":true}"#)),
+            introspection_answer(&answer(200, r#"{"active":true}"#)),
             Answer::Alive
         );
         assert!(matches!(
-            introspection_answer(&answer(Some(200), r#"{"active":false}"#)),
+            introspection_answer(&answer(200, r#"{"active":false}"#)),
             Answer::Ended(_)
         ));
         for unknown in [
-            answer(None, ""),
-            answer(Some(503), "{}"),
-            answer(Some(401), r#"{"error":"invalid_client"}"#),
-            answer(Some(200), "<html>"),
+            CallResponse::default(),
+            answer(503, "{}"),
+            answer(401, r#"{"error":"invalid_client"}"#),
+            answer(200, "<html>"),
         ] {
             assert!(matches!(introspection_answer(&unknown), Answer::Unknown(_)));
         }
         assert_eq!(
-            refresh_answer(&answer(Some(200), r#"{"access_token":"a"}"#)),
+            refresh_answer(&answer(200, r#"{"access_token":"a"}"#)),
             Answer::Alive
         );
         assert!(matches!(
-            refresh_answer(&answer(Some(400), r#"{"error":"invalid_grant"}"#)),
+            refresh_answer(&answer(400, r#"{"error":"invalid_grant"}"#)),
             Answer::Ended(_)
         ));
         for unknown in [
-            answer(None, ""),
-            answer(Some(500), r#"{"error":"server_error"}"#),
-            answer(Some(400), r#"{"error":"invalid_request"}"#),
-            answer(Some(401), r#"{"error":"invalid_client"}"#),
+            CallResponse::default(),
+            answer(500, r#"{"error":"server_error"}"#),
+            answer(400, r#"{"error":"invalid_request"}"#),
+            answer(401, r#"{"error":"invalid_client"}"#),
         ] {
             assert!(matches!(refresh_answer(&unknown), Answer::Unknown(_)));
         }

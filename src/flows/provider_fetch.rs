@@ -10,7 +10,6 @@ use crate::discovery::{self, DiscoveryError, EndpointGaps, OptionalEndpoint, Pro
 use crate::flows::outbound::{self, CallError};
 use crate::flows::provider::{DocumentError, Provider};
 use crate::flows::settings::Settings;
-use crate::flows::tokens::failure_reason;
 use crate::step::{CallResponse, OutboundRequest};
 
 /// Why a fetch (or one of its optional steps) gave no documents.
@@ -207,7 +206,7 @@ pub fn ok_body<'a>(response: &'a CallResponse, what: &'static str) -> Result<&'a
         Some(status) => Err(FetchError::Status { what, status }),
         None => Err(FetchError::NoAnswer {
             what,
-            reason: failure_reason(response),
+            reason: response.failure_reason(),
         }),
     }
 }

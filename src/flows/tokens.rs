@@ -36,7 +36,7 @@ impl TokenSet {
     /// Reads a token endpoint answer: 200 with a JSON object holding `access_token`.
     pub fn from_response(response: &CallResponse) -> Result<TokenSet, TokenEndpointError> {
         let Some(status) = response.status else {
-            return Err(TokenEndpointError::Unreachable(failure_reason(response)));
+            return Err(TokenEndpointError::Unreachable(response.failure_reason()));
         };
         let body: Option<Map<String, Value>> = serde_json::from_slice(&response.body).ok();
         if status != 200 {
@@ -143,31 +143,15 @@ pub fn expiry(tokens: &TokenSet, now: u64) -> u64 {
         .unwrap_or(0)
 }
 
-/// The reason a host gave for a failed call (Kong's `:dispatch_status`), for the log.
-pub fn failure_reason(response: &CallResponse) -> String {
-    response
-        .header(":dispatch_status")
-        .unwrap_or("no response")
-        .to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flows::harness::fixtures::answer;
     use serde_json::json;
-
-    fn answer(status: Option<u16>, body: &str) -> CallResponse {
-        CallResponse {
-            status,
-            headers: vec![],
-            body: body.as_bytes().to_vec(),
-        }
-    }
 
     #[test]
     fn reads_token_answers() {
-        let set = TokenSet::from_response(&answer(
-            Some(200),
+        let set = TokenSet::from_response(&answer(200,
             r#"{"access_token":"at","refresh_token":"rt","id_token":"it","expires_in":300,"token_type":"Bearer"}"#,
         ))
         .unwrap();
@@ -185,8 +169,8 @@ mod tests {
 
     #[test]
     fn classifies_failures() {
-        let refused = TokenSet::from_response(&answer(Some(400), r#"{"error":"invalid_grant"}"#))
-            .unwrap_err();
+        let refused =
+            TokenSet::from_response(&answer(400, r#"{"error":"invalid_grant"}"#)).unwrap_err();
         assert_eq!(
             refused,
             TokenEndpointError::Refused {
@@ -195,28 +179,26 @@ mod tests {
             }
         );
         assert!(!refused.is_provider_failure());
-        assert!(TokenSet::from_response(&answer(Some(503), ""))
+        assert!(TokenSet::from_response(&answer(503, ""))
             .unwrap_err()
             .is_provider_failure());
-        assert!(TokenSet::from_response(&answer(None, ""))
+        assert!(TokenSet::from_response(&CallResponse::default())
             .unwrap_err()
             .is_provider_failure());
-        assert!(TokenSet::from_response(&answer(Some(200), r#"{"token_type":"Bearer"}"#)).is_err());
-        assert!(TokenSet::from_response(&answer(Some(200), "<html>")).is_err());
+        assert!(TokenSet::from_response(&answer(200, r#"{"token_type":"Bearer"}"#)).is_err());
+        assert!(TokenSet::from_response(&answer(200, "<html>")).is_err());
     }
 
     #[test]
     fn refresh_keeps_tokens_the_provider_omitted() {
         let old = TokenSet::from_response(&answer(
-            Some(200),
+            200,
             r#"{"access_token":"a1","refresh_token":"r1","id_token":"i1"}"#,
         ))
         .unwrap();
-        let new = TokenSet::from_response(&answer(
-            Some(200),
-            r#"{"access_token":"a2","expires_in":"60"}"#,
-        ))
-        .unwrap();
+        let new =
+            TokenSet::from_response(&answer(200, r#"{"access_token":"a2","expires_in":"60"}"#))
+                .unwrap();
         let merged = new.merged_after_refresh(&old);
         assert_eq!(
             (

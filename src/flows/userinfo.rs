@@ -6,7 +6,6 @@ use serde_json::{Map, Value};
 use crate::flows::outbound;
 use crate::flows::provider::Provider;
 use crate::flows::settings::Settings;
-use crate::flows::tokens::failure_reason;
 use crate::shared::cache as shared_cache;
 use crate::step::{CallResponse, OutboundRequest};
 
@@ -51,7 +50,7 @@ pub fn request(
 /// The user's claims: a 200 answer with a JSON object.
 pub fn parse(response: &CallResponse) -> Result<Map<String, Value>, UserinfoError> {
     match response.status {
-        None => Err(UserinfoError::Unreachable(failure_reason(response))),
+        None => Err(UserinfoError::Unreachable(response.failure_reason())),
         Some(200) => match serde_json::from_slice(&response.body) {
             Ok(Value::Object(claims)) => Ok(claims),
             _ => Err(UserinfoError::NotJson),
