@@ -280,7 +280,7 @@ services:
         "no Route matched with those values"
     );
     assert!(
-        eventually(Duration::from_secs(5), || gateway
+        wait_until(Duration::from_secs(5), || gateway
             .stdout()
             .contains("\"GET /dead/x HTTP/1.1\" 502")),
         "access log: {}",
@@ -304,7 +304,7 @@ fn filter_logs_go_to_stderr_at_the_gateway_level_and_access_logs_to_stdout() {
         now.abs_diff(wall) < 60,
         "proxy_get_current_time_nanoseconds is wall-clock time"
     );
-    assert!(eventually(Duration::from_secs(5), || gateway
+    assert!(wait_until(Duration::from_secs(5), || gateway
         .stdout()
         .contains("\"GET /log HTTP/1.1\" 200")));
     let stderr = gateway.stderr();
@@ -462,7 +462,7 @@ fn the_access_log_never_shows_credential_arguments() {
         .get("/cb?code=c0de-value&state=st4te&access_token=t0ken&password=pa55&keep=visible");
     assert_eq!(response.status, 200);
     assert!(
-        eventually(Duration::from_secs(5), || gateway
+        wait_until(Duration::from_secs(5), || gateway
             .stdout()
             .contains("keep=visible")),
         "{}",

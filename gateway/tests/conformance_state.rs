@@ -83,7 +83,7 @@ fn ticks_fire_in_every_worker() {
     let upstream = echo_server();
     let gateway = start(r#"{"mode": "tick", "tick_ms": 50}"#, &upstream);
     let mut last = None;
-    let ticked = eventually(Duration::from_secs(10), || {
+    let ticked = wait_until(Duration::from_secs(10), || {
         let response = gateway.get("/");
         let mine: u64 = response.header("x-ticks").unwrap().parse().unwrap();
         let total: u64 = response.header("x-ticks-total").unwrap().parse().unwrap();
@@ -154,7 +154,7 @@ fn every_stream_gets_done_log_and_delete() {
     }
     // Each /counts request finishes too, after it answered.
     let mut seen = (0, 0, 0);
-    let finished = eventually(Duration::from_secs(5), || {
+    let finished = wait_until(Duration::from_secs(5), || {
         seen = counts(&gateway);
         seen.0 >= 3 && seen.1 >= 3 && seen.2 >= 3
     });
@@ -188,7 +188,7 @@ fn a_context_may_finish_later_with_proxy_done() {
     assert_eq!(early.1, 0, "proxy_on_log waits for proxy_done: {early:?}");
     answer.release();
     let mut seen = (0, 0, 0);
-    let finished = eventually(Duration::from_secs(10), || {
+    let finished = wait_until(Duration::from_secs(10), || {
         seen = counts(&gateway);
         seen.1 >= 1 && seen.2 >= 1
     });

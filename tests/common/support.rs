@@ -3,7 +3,7 @@
 //! the upstream got, the IdP's events, Kong's 401, and waiting on a condition (never a fixed
 //! sleep). Add a helper here when a second suite would need it.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
@@ -219,19 +219,7 @@ pub fn unix_now() -> u64 {
         .as_secs()
 }
 
-/// Polls `condition` until it holds (`true`) or `limit` has passed (`false`).
-pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+pub use test_http_client::wait_until;
 
 /// Waits until the clock (whole seconds, as the hosts compare times) has reached `epoch`.
 pub fn wait_for_second(epoch: u64) {

@@ -7,6 +7,7 @@
 // may unwrap, panic and index: a broken setup should stop the test where it broke.
 #![allow(
     dead_code,
+    unused_imports,
     unreachable_pub,
     clippy::unwrap_used,
     clippy::expect_used,
@@ -189,19 +190,7 @@ pub fn dead_port() -> u16 {
     free_port()
 }
 
-/// Polls `condition` every 20 ms until it holds or `timeout` passes.
-pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+pub use test_http_client::wait_until;
 
 // ---------------------------------------------------------------------------------------------
 // Test servers' messages
