@@ -153,15 +153,7 @@ fn the_callback_exchanges_the_code_and_the_upstream_gets_the_tokens() {
     let started = start_login(&settings, "/app/page");
     let mut run = started.good_callback(&settings, "/app/page");
     let call = run.call().clone();
-    assert_eq!(
-        (call.method.as_str(), call.path.as_str()),
-        ("POST", "/token")
-    );
-    assert_eq!(
-        header(&call.headers, "authorization"),
-        Some(basic::client_authorization("kong", CLIENT_SECRET).as_str())
-    );
-    let body = form::decode(&call.body);
+    let body = token_request_form(&call, &basic::client_authorization("kong", CLIENT_SECRET));
     assert_eq!(arg(&body, "grant_type"), Some("authorization_code"));
     assert_eq!(arg(&body, "code"), Some("c1"));
     assert_eq!(

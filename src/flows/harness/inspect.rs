@@ -51,6 +51,25 @@ pub(crate) fn body_of(call: &OutboundRequest) -> Vec<(String, String)> {
     form::decode(&call.body)
 }
 
+/// Checks that `call` is a POST to the token endpoint that authenticates with `authorization`,
+/// and returns its form arguments.
+pub(crate) fn token_request_form(
+    call: &OutboundRequest,
+    authorization: &str,
+) -> Vec<(String, String)> {
+    assert_eq!(
+        (call.method.as_str(), call.path.as_str()),
+        ("POST", "/token"),
+        "a token request"
+    );
+    assert_eq!(
+        header(&call.headers, "authorization"),
+        Some(authorization),
+        "the client's authentication"
+    );
+    body_of(call)
+}
+
 pub(crate) fn query_of(location: &str) -> Vec<(String, String)> {
     form::decode(
         url::split_path_query(location)

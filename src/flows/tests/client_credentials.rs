@@ -22,15 +22,7 @@ fn client_credentials_are_exchanged_as_the_callers_client() {
         NOW,
     );
     let call = run.last_call().clone();
-    assert_eq!(
-        (call.method.as_str(), call.path.as_str()),
-        ("POST", "/token")
-    );
-    assert_eq!(
-        header(&call.headers, "authorization"),
-        Some(caller.as_str())
-    );
-    let body = body_of(&call);
+    let body = token_request_form(&call, &caller);
     assert_eq!(
         (arg(&body, "grant_type"), arg(&body, "scope")),
         (Some("client_credentials"), Some("api"))

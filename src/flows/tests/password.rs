@@ -51,15 +51,7 @@ fn password_grant_creates_a_session_and_forwards_the_access_token() {
         NOW,
     );
     let call = run.last_call().clone();
-    assert_eq!(
-        (call.method.as_str(), call.path.as_str()),
-        ("POST", "/token")
-    );
-    assert_eq!(
-        header(&call.headers, "authorization"),
-        Some(basic::client_authorization("kong", CLIENT_SECRET).as_str())
-    );
-    let body = body_of(&call);
+    let body = token_request_form(&call, &basic::client_authorization("kong", CLIENT_SECRET));
     assert_eq!(arg(&body, "grant_type"), Some("password"));
     assert_eq!(arg(&body, "username"), Some("john"));
     assert_eq!(arg(&body, "password"), Some("doe"));
