@@ -16,7 +16,8 @@ use crate::flows::tokens::{self, TokenSet};
 use crate::flows::verify::{self, VerifiedLogin};
 use crate::flows::{backchannel, bearer, client_credentials, outbound, password, refresh_param};
 use crate::logout;
-use crate::session::{ended, Session};
+use crate::session::header::SID_SIZE;
+use crate::session::{ended, Session, SessionCodec};
 use crate::shared::SharedState;
 use crate::step::{CallResponse, Note, OutboundRequest, Step};
 
@@ -617,6 +618,21 @@ impl RequestFlow {
                 "the host gave no randomness: no session id, state or nonce can be drawn",
             ),
         )
+    }
+
+    /// The cookies of `session` saved under the new id `sid`, or the 500 a session that cannot
+    /// be written gets (boxed: a `Step` is large, and this is the rare path).
+    fn save_session(
+        &mut self,
+        settings: &Settings,
+        codec: &SessionCodec,
+        session: &mut Session,
+        now: u64,
+        sid: [u8; SID_SIZE],
+    ) -> Result<Vec<String>, Box<Step>> {
+        codec.save(session, now, sid).map_err(|e| {
+            Box::new(self.unexpected(settings, Rejection::new("session_save", e.to_string())))
+        })
     }
 
     fn unexpected(&mut self, settings: &Settings, rejection: Rejection) -> Step {

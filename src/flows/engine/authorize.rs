@@ -253,12 +253,9 @@ impl RequestFlow {
                 let Some(sid) = (env.random)() else {
                     return self.no_randomness(settings);
                 };
-                match codec.save(&mut session, env.now, sid) {
+                match self.save_session(settings, codec, &mut session, env.now, sid) {
                     Ok(cookies) => cookies,
-                    Err(e) => {
-                        return self
-                            .unexpected(settings, Rejection::new("session_save", e.to_string()))
-                    }
+                    Err(refused) => return *refused,
                 }
             }
             SessionStep::Create { subject } => {
@@ -273,14 +270,9 @@ impl RequestFlow {
                     let login_id = ended::new_login_id(&sid);
                     SessionPayload::new(tokens.fields().clone(), expires, method, Some(login_id))
                         .store(&mut session, &config.session_audience, subject);
-                    match codec.save(&mut session, env.now, sid) {
+                    match self.save_session(settings, codec, &mut session, env.now, sid) {
                         Ok(cookies) => cookies,
-                        Err(e) => {
-                            return self.unexpected(
-                                settings,
-                                Rejection::new("session_save", e.to_string()),
-                            )
-                        }
+                        Err(refused) => return *refused,
                     }
                 }
             }

@@ -5,7 +5,6 @@
 
 use std::collections::VecDeque;
 
-use crate::flows::responses::Rejection;
 use crate::flows::revocation::revocation_request;
 use crate::flows::settings::Settings;
 use crate::flows::token_cache;
@@ -67,12 +66,9 @@ impl RequestFlow {
                 let Some(sid) = (env.random)() else {
                     return self.no_randomness(settings);
                 };
-                match codec.save(&mut session, env.now, sid) {
+                match self.save_session(settings, codec, &mut session, env.now, sid) {
                     Ok(cookies) => cookies,
-                    Err(e) => {
-                        return self
-                            .unexpected(settings, Rejection::new("session_save", e.to_string()))
-                    }
+                    Err(refused) => return *refused,
                 }
             };
         }
