@@ -305,15 +305,7 @@ impl Pipeline {
         if self.hold(position).stopped_all {
             return Ok(self.resume_stopped_all(filters, position));
         }
-        let mut out: Vec<Event> = self
-            .release_headers(filters, position)
-            .into_iter()
-            .collect();
-        let held = std::mem::take(&mut self.hold(position).buffer);
-        if !held.is_empty() {
-            out.push(Event::Data(held, false));
-        }
-        Ok(out)
+        Ok(self.release_held(filters, position))
     }
 
     /// One filter handles one event; returns what it lets through.
@@ -538,14 +530,7 @@ impl Pipeline {
                     .exchange()
                     .borrow_mut()
                     .revoke(index, Bits::of(self.direction).trailers);
-                let mut out: Vec<Event> = self
-                    .release_headers(filters, position)
-                    .into_iter()
-                    .collect();
-                let held = std::mem::take(&mut self.hold(position).buffer);
-                if !held.is_empty() {
-                    out.push(Event::Data(held, false));
-                }
+                let mut out = self.release_held(filters, position);
                 out.push(Event::Trailers);
                 Ok(out)
             }
@@ -597,6 +582,20 @@ impl Pipeline {
     }
 
     /// Marks the headers as let through by the filter at `position` (once).
+    /// Lets through what the filter at `position` held: its headers (unless already passed),
+    /// then the body chunks buffered behind them, as one chunk that does not end the stream.
+    fn release_held(&mut self, filters: &mut impl Filters, position: usize) -> Vec<Event> {
+        let mut out: Vec<Event> = self
+            .release_headers(filters, position)
+            .into_iter()
+            .collect();
+        let held = std::mem::take(&mut self.hold(position).buffer);
+        if !held.is_empty() {
+            out.push(Event::Data(held, false));
+        }
+        out
+    }
+
     fn release_headers(&mut self, filters: &mut impl Filters, position: usize) -> Option<Event> {
         let hold = self.hold(position);
         if hold.headers_passed {
