@@ -3,13 +3,12 @@
 // at the end_session endpoint POSTs a logout_token naming that sid to the URI.
 // Run: node --test tests/idp/test/
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  CookieJar, basic, decodeJwt, postForm, startServer, tempDir,
+  CookieJar, codeLogin, decodeJwt, startServer, tempDir,
 } from './helpers.js';
 
 const dir = tempDir();
@@ -42,29 +41,6 @@ after(async () => {
 });
 
 // Logs john in through the login form; returns the code flow's tokens.
-async function codeLogin(jar) {
-  const verifier = randomBytes(32).toString('base64url');
-  const challenge = createHash('sha256').update(verifier).digest('base64url');
-  const start = await jar.fetch(`${discovery.authorization_endpoint}?${new URLSearchParams({
-    client_id: 'kong', response_type: 'code', scope: 'openid', redirect_uri: redirectUri,
-    state: 's', nonce: 'n', code_challenge: challenge, code_challenge_method: 'S256',
-  })}`);
-  const page = await jar.fetch(new URL(start.headers.get('location'), idp.url));
-  const action = /<form method="post" action="([^"]+)"/.exec(await page.text())?.[1];
-  const login = await jar.fetch(new URL(action, idp.url), {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ username: 'john', password: 'doe' }).toString(),
-  });
-  const resume = await jar.fetch(new URL(login.headers.get('location'), idp.url));
-  const code = new URL(resume.headers.get('location')).searchParams.get('code');
-  const tokens = await postForm(discovery.token_endpoint, {
-    grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier,
-  }, { authorization: basic('kong', 'secret') });
-  assert.equal(tokens.status, 200);
-  return tokens.json;
-}
-
 test('discovery announces back-channel logout with sessions', () => {
   assert.equal(discovery.backchannel_logout_supported, true);
   assert.equal(discovery.backchannel_logout_session_supported, true);
@@ -73,7 +49,7 @@ test('discovery announces back-channel logout with sessions', () => {
 test('ending the IdP session POSTs a logout_token naming the sid of the ID token', async () => {
   received = [];
   const jar = new CookieJar();
-  const tokens = await codeLogin(jar);
+  const tokens = await codeLogin(jar, idp.url, discovery, redirectUri);
   const { sid, sub } = decodeJwt(tokens.id_token).payload;
   assert.ok(sid, 'the ID token carries the session id');
 

@@ -4,12 +4,12 @@
 // next /auth shows the login form again), and other users keep theirs.
 // Run: node --test tests/idp/test/
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  CookieJar, basic, postForm, startServer, tempDir,
+  CookieJar, authorizeUrl, basic, codeLogin, postForm, startServer, tempDir,
 } from './helpers.js';
 
 const dir = tempDir();
@@ -27,33 +27,6 @@ after(async () => {
   await idp?.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-function authorizeUrl(challenge) {
-  return `${discovery.authorization_endpoint}?${new URLSearchParams({
-    client_id: 'kong', response_type: 'code', scope: 'openid', redirect_uri: redirectUri,
-    state: 's', nonce: 'n', code_challenge: challenge, code_challenge_method: 'S256',
-  })}`;
-}
-
-async function codeLogin(jar) {
-  const verifier = randomBytes(32).toString('base64url');
-  const challenge = createHash('sha256').update(verifier).digest('base64url');
-  const start = await jar.fetch(authorizeUrl(challenge));
-  const page = await jar.fetch(new URL(start.headers.get('location'), idp.url));
-  const action = /<form method="post" action="([^"]+)"/.exec(await page.text())?.[1];
-  const login = await jar.fetch(new URL(action, idp.url), {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ username: 'john', password: 'doe' }).toString(),
-  });
-  const resume = await jar.fetch(new URL(login.headers.get('location'), idp.url));
-  const code = new URL(resume.headers.get('location')).searchParams.get('code');
-  const tokens = await postForm(discovery.token_endpoint, {
-    grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier,
-  }, client);
-  assert.equal(tokens.status, 200);
-  return tokens.json;
-}
 
 async function password(username) {
   const { status, json } = await postForm(discovery.token_endpoint, {
@@ -77,7 +50,7 @@ async function endUser(body) {
 
 test('ending a user makes every token of theirs inactive, and only theirs', async () => {
   const jar = new CookieJar();
-  const code = await codeLogin(jar);
+  const code = await codeLogin(jar, idp.url, discovery, redirectUri);
   const grant = await password('john');
   const other = await password('jane');
   for (const tokens of [code, grant, other]) {
@@ -101,7 +74,7 @@ test('ending a user makes every token of theirs inactive, and only theirs', asyn
   assert.equal(await active(other.refresh_token, 'refresh_token'), true, 'jane keeps hers');
 
   // The OP session is gone: the browser must log in again.
-  const again = await jar.fetch(authorizeUrl(randomBytes(32).toString('base64url')));
+  const again = await jar.fetch(authorizeUrl(discovery, redirectUri, randomBytes(32).toString('base64url')));
   const location = again.headers.get('location');
   assert.match(location, /\/interaction\//, 'no SSO back in');
 

@@ -1,7 +1,9 @@
 // Helpers for the IdP's tests: start the real server as a child process, a
 // tiny cookie jar, token decoding and signature checks.
 import { spawn } from 'node:child_process';
-import { createPublicKey, verify as verifySignature } from 'node:crypto';
+import {
+  createHash, createPublicKey, randomBytes, verify as verifySignature,
+} from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -122,4 +124,35 @@ export class CookieJar {
     this.store(res);
     return res;
   }
+}
+
+// The authorization request of client kong (code flow, PKCE S256) to `redirectUri`.
+export function authorizeUrl(discovery, redirectUri, challenge) {
+  return `${discovery.authorization_endpoint}?${new URLSearchParams({
+    client_id: 'kong', response_type: 'code', scope: 'openid', redirect_uri: redirectUri,
+    state: 's', nonce: 'n', code_challenge: challenge, code_challenge_method: 'S256',
+  })}`;
+}
+
+// Logs john in as a browser does (authorization request, the login form, the
+// redirect with the code), then redeems the code as client kong; returns the
+// token endpoint's JSON answer.
+export async function codeLogin(jar, idpUrl, discovery, redirectUri) {
+  const verifier = randomBytes(32).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const start = await jar.fetch(authorizeUrl(discovery, redirectUri, challenge));
+  const page = await jar.fetch(new URL(start.headers.get('location'), idpUrl));
+  const action = /<form method="post" action="([^"]+)"/.exec(await page.text())?.[1];
+  const login = await jar.fetch(new URL(action, idpUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ username: 'john', password: 'doe' }).toString(),
+  });
+  const resume = await jar.fetch(new URL(login.headers.get('location'), idpUrl));
+  const code = new URL(resume.headers.get('location')).searchParams.get('code');
+  const tokens = await postForm(discovery.token_endpoint, {
+    grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier,
+  }, { authorization: basic('kong', 'secret') });
+  if (tokens.status !== 200) throw new Error(`code redemption answered ${tokens.status}`);
+  return tokens.json;
 }
