@@ -26,6 +26,11 @@
 # the table shows the median round. The authenticated scenarios log in again right before each
 # of their runs, so no run outlives the cookie's touch interval (ours 60 s, the peer's 30 s):
 # the cookie wrk sends is never one that every request would have to re-issue.
+#
+# PROFILE=DIR adds a profile of each of our OIDC scenarios after the table: the gateway is built
+# with wasmtime's perf map (`--features profiling`, GATEWAY_WASM_PROFILER=perfmap) and the
+# filter with its function names (unstripped, target/profile-wasm), `perf record` samples the
+# gateway during one more run of each scenario, and DIR/<scenario>.txt gets the top functions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +42,7 @@ WRK_THREADS=${WRK_THREADS:-1}
 PEER=${PEER:-auto}
 CARGO=${CARGO:-cargo}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
+OIDC_WASM_GIVEN=${OIDC_WASM:-}
 OIDC_WASM=${OIDC_WASM:-$TARGET_DIR/filters/openid_connect.wasm}
 SESSIONS=${SESSIONS:-10000}
 PEER_SESSIONS=${PEER_SESSIONS:-$SESSIONS}
@@ -72,8 +78,23 @@ if [ "$PEER" != no ] && { [ ! -x "$APACHE" ] || [ ! -f "$APACHE_MODULES/mod_auth
   fi
 fi
 
+PROFILE=${PROFILE:-}
+GATEWAY_FEATURES=()
+if [ -n "$PROFILE" ]; then
+  command -v perf >/dev/null || apt_install linux-perf
+  mkdir -p "$PROFILE"
+  PROFILE=$(realpath "$PROFILE")
+  GATEWAY_FEATURES=(--features profiling)
+  if [ -z "${OIDC_WASM_GIVEN:-}" ]; then
+    echo "building the filter with its function names (target/profile-wasm)..."
+    CARGO_PROFILE_RELEASE_STRIP=false "$CARGO" build -q --release --target wasm32-wasip1 -p openid-connect \
+      --target-dir "$TARGET_DIR/profile-wasm"
+    OIDC_WASM=$TARGET_DIR/profile-wasm/wasm32-wasip1/release/openid_connect.wasm
+  fi
+fi
+
 echo "building the gateway (profile bench-native) and the conformance filter..."
-"$CARGO" build -q --profile bench-native -p gateway --bin gateway --example bench_upstream
+"$CARGO" build -q --profile bench-native -p gateway "${GATEWAY_FEATURES[@]}" --bin gateway --example bench_upstream
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
 "$CARGO" build -q --release --target wasm32-wasip1 -p conformance-filter
 GATEWAY=$TARGET_DIR/bench-native/gateway
@@ -240,7 +261,8 @@ EOF
   fi
 } >"$WORK/gateway.yaml"
 
-"$GATEWAY" --config "$WORK/gateway.yaml" >/dev/null 2>"$WORK/gateway.log" &
+GATEWAY_WASM_PROFILER=$([ -n "$PROFILE" ] && echo perfmap || echo none) \
+  "$GATEWAY" --config "$WORK/gateway.yaml" >/dev/null 2>"$WORK/gateway.log" &
 GATEWAY_PID=$!
 PIDS+=("$GATEWAY_PID")
 wait_http "http://127.0.0.1:$ADMIN_PORT/status" "the gateway"
@@ -522,6 +544,22 @@ if [ "$OIDC" = yes ]; then
     cached=oidc-$(tr 'A-Z' 'a-z' <<<"$alg")
     awk -v a="$alg" -v c="$CPU_US" -v w="${MED_CPU[$cached]}" -v b="${MED_CPU[no-filter-many]}" -v n="$TOKENS" \
       'BEGIN { printf "bearer %s, CPU per request over the no-filter gateway: cold (%d tokens, each sent once) %.1f µs, cached %.1f µs\n", a, n, c - b, w - b }'
+  done
+fi
+
+# Profiles: one more run of each of our OIDC scenarios with `perf record` on the gateway; the
+# perf map (/tmp/perf-PID.map) names the filter's functions.
+if [ -n "$PROFILE" ] && [ "$OIDC" = yes ]; then
+  echo
+  for name in oidc-session oidc-many oidc-rs256 oidc-es256; do
+    prepare "$name"
+    perf record -q -F 1999 -g -p "$GATEWAY_PID" -o "$PROFILE/$name.data" -- sleep "$DURATION" 2>/dev/null &
+    perf_pid=$!
+    run_wrk "$name" "$DURATION"
+    wait "$perf_pid" || true
+    perf report -q -i "$PROFILE/$name.data" --no-children --sort symbol --percent-limit 0.7 --stdio -g none \
+      2>/dev/null | sed 's/ *$//' | grep -v '^$' >"$PROFILE/$name.txt" || true
+    printf 'profile %-13s %10.0f req/s %8s µs CPU/request: %s\n' "$name" "$RPS" "$CPU_US" "$PROFILE/$name.txt"
   done
 fi
 

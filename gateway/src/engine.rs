@@ -16,6 +16,9 @@ pub(crate) fn engine(interruptible: bool) -> Result<Engine, String> {
     let mut config = wasmtime::Config::new();
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
     config.epoch_interruption(interruptible);
+    if let Some(strategy) = profiler()? {
+        config.profiler(strategy);
+    }
     let engine = Engine::new(&config).map_err(|e| format!("cannot set up wasmtime: {e}"))?;
     if interruptible {
         let ticking = engine.weak();
@@ -31,6 +34,31 @@ pub(crate) fn engine(interruptible: bool) -> Result<Engine, String> {
             .map_err(|e| format!("cannot start the VM epoch thread: {e}"))?;
     }
     Ok(engine)
+}
+
+/// The profiler named by `GATEWAY_WASM_PROFILER` (`perfmap` or `jitdump`), so that `perf`
+/// can name the functions of the filters' JIT code (bench/profile.sh). Only a gateway built
+/// with the `profiling` feature has them; asking another build for one is an error rather
+/// than a profile silently without names.
+fn profiler() -> Result<Option<wasmtime::ProfilingStrategy>, String> {
+    let Ok(name) = std::env::var("GATEWAY_WASM_PROFILER") else {
+        return Ok(None);
+    };
+    let strategy = match name.as_str() {
+        "" | "none" => return Ok(None),
+        "perfmap" => wasmtime::ProfilingStrategy::PerfMap,
+        "jitdump" => wasmtime::ProfilingStrategy::JitDump,
+        other => {
+            return Err(format!(
+                "GATEWAY_WASM_PROFILER: unknown profiler {other:?} (perfmap, jitdump or none)"
+            ))
+        }
+    };
+    if cfg!(feature = "profiling") {
+        Ok(Some(strategy))
+    } else {
+        Err("GATEWAY_WASM_PROFILER needs a gateway built with `--features profiling`".to_string())
+    }
 }
 
 /// The epoch deadline, in ticks, for one callback of at most `timeout`.
