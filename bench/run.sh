@@ -18,8 +18,10 @@
 #
 # KONG=auto (default) adds Kong 3.10's Wasm engine when `make kong-engine` has built it (KONG=yes
 # requires it, KONG=no skips it): plain nginx configured as Kong writes it (hosts/kong/, no
-# filter) and the same nginx with our filter authenticating by session cookie, KONG_WORKERS
-# worker processes each (default WORKERS), printed as a ratio of the two.
+# filter), and the same nginx with our filter in every scenario above (one cookie, many sessions
+# logged in through Kong's engine itself, KONG_SESSIONS of them, default SESSIONS; bearer RS256
+# and ES256, cached and cold), one nginx per filter config, KONG_WORKERS worker processes each
+# (default WORKERS), each row printed as a ratio to the plain nginx run the same way.
 #
 # PEER=auto runs the peer when Apache and mod_auth_openidc are installed or apt-get can install
 # them; PEER=yes requires it; PEER=no skips it. Each round runs every scenario once, in turn;
@@ -46,6 +48,9 @@ OIDC_WASM_GIVEN=${OIDC_WASM:-}
 OIDC_WASM=${OIDC_WASM:-$TARGET_DIR/filters/openid_connect.wasm}
 SESSIONS=${SESSIONS:-10000}
 PEER_SESSIONS=${PEER_SESSIONS:-$SESSIONS}
+KONG=${KONG:-auto}
+KONG_WORKERS=${KONG_WORKERS:-$WORKERS}
+KONG_SESSIONS=${KONG_SESSIONS:-$SESSIONS}
 TOKENS=${TOKENS:-1000}
 LOAD_DURATION=${LOAD_DURATION:-300}
 LOAD_CONNECTIONS=${LOAD_CONNECTIONS:-64}
@@ -109,7 +114,10 @@ BENCH_LOGS=${BENCH_LOGS:-}
 cleanup() {
   if [ -n "$BENCH_LOGS" ]; then
     mkdir -p "$BENCH_LOGS"
-    cp "$WORK"/*.log "$WORK"/*.json "$BENCH_LOGS"/ 2>/dev/null || true
+    cp "$WORK"/*.log "$WORK"/*.json "$WORK"/load-memory.txt "$BENCH_LOGS"/ 2>/dev/null || true
+    for dir in "$WORK"/kong-*; do
+      [ -f "$dir/logs/error.log" ] && cp "$dir/logs/error.log" "$BENCH_LOGS/$(basename "$dir")-error.log"
+    done
     [ -f "$WORK/peer/error.log" ] && cp "$WORK/peer/error.log" "$BENCH_LOGS/apache-error.log"
   fi
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -148,7 +156,7 @@ if command -v node >/dev/null && [ -d tests/idp/node_modules ]; then
     tail -n "$TOKENS" "$WORK/minted-$alg.txt" >"$WORK/cold-tokens-$alg.txt"
   done
   node tests/idp/server.js --port "$IDP_PORT" --jwks-file "$WORK/jwks.json" --quiet \
-    --store-entries $((20 * (SESSIONS + PEER_SESSIONS) + 1000)) >"$WORK/idp.log" 2>&1 &
+    --store-entries $((20 * (SESSIONS + PEER_SESSIONS + KONG_SESSIONS) + 1000)) >"$WORK/idp.log" 2>&1 &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$IDP_PORT/.well-known/openid-configuration" "the test IdP"
   if [ "$LOAD_DURATION" -gt 0 ]; then
@@ -267,32 +275,44 @@ GATEWAY_PID=$!
 PIDS+=("$GATEWAY_PID")
 wait_http "http://127.0.0.1:$ADMIN_PORT/status" "the gateway"
 
-# Kong's Wasm engine: two nginx instances from hosts/kong/ (Kong's nginx.conf), one without the
-# filter and one with it, on the same upstream.
-KONG=${KONG:-auto}
-KONG_WORKERS=${KONG_WORKERS:-$WORKERS}
+# Kong's Wasm engine: nginx instances from hosts/kong/ (Kong's nginx.conf), one without the
+# filter and one per filter config the scenarios need (as Kong would run one plugin instance per
+# route), all on the same upstream; each is its own process tree, so CPU per request is its own.
 if [ "$KONG" != no ] && { [ ! -x target/kong-engine/sbin/nginx ] || [ "$OIDC" = no ]; }; then
   [ "$KONG" = yes ] && { echo "KONG=yes needs make kong-engine, the test IdP and $OIDC_WASM" >&2; exit 1; }
   KONG=no
 fi
 if [ "$KONG" != no ]; then
-  start_kong() { # name plain(0|1) -> sets KONG_PORT_<name>, KONG_PID_<name>
-    local dir=$WORK/kong-$1 port status
+  KONG_STATUS=()
+  start_kong() { # name filter-config-json-or-"" (none: no filter) -> sets KONG_PORT_<name>, KONG_PID_<name>
+    local dir=$WORK/kong-$1 port status plain=1
     port=$(free_port)
     status=$(free_port)
     mkdir -p "$dir"
-    printf '{"issuer":"http://127.0.0.1:%s","client_id":["kong"],"client_secret":["secret"],"session_secret":"benchmark-session-secret-0123456789","auth_methods":["password","session"]}' \
-      "$IDP_PORT" >"$dir/filter-config.json"
+    if [ -n "$2" ]; then
+      plain=0
+      printf '%s' "$2" >"$dir/filter-config.json"
+    fi
     PROXY_LISTEN=127.0.0.1:$port UPSTREAM=127.0.0.1:$UPSTREAM_PORT STATUS_LISTEN=127.0.0.1:$status \
-      PLAIN=$2 FILTER_WASM=$(realpath "$OIDC_WASM") FILTER_CONFIG_FILE=$dir/filter-config.json \
+      PLAIN=$plain FILTER_WASM=$(realpath "$OIDC_WASM") FILTER_CONFIG_FILE=$dir/filter-config.json \
       WORKERS=$KONG_WORKERS LOG_LEVEL=notice hosts/kong/nginx.sh start "$dir" >"$dir/stdout.log" 2>&1 &
     PIDS+=($!)
     printf -v "KONG_PID_$1" '%s' "$!"
     printf -v "KONG_PORT_$1" '%s' "$port"
-    wait_http "http://127.0.0.1:$status/status" "Kong's engine ($1; log: $dir/logs/error.log)"
+    KONG_STATUS+=("$1 $status")
   }
-  start_kong plain 1
-  start_kong oidc 0
+  # The filter configs: those of our gateway's routes above, as Kong's JSON.
+  kong_client='"issuer":"http://127.0.0.1:'$IDP_PORT'","client_id":["kong"],"client_secret":["secret"]'
+  kong_session='"session_secret":"benchmark-session-secret-0123456789","auth_methods":["password","session"]'
+  start_kong plain ""
+  start_kong session "{$kong_client,$kong_session}"
+  start_kong many "{$kong_client,$kong_session,\"cache_tokens\":false}"
+  start_kong bearer "{$kong_client,\"auth_methods\":[\"bearer\"]}"
+  start_kong bearer_cold "{$kong_client,\"auth_methods\":[\"bearer\"]}"
+  # They start together (each worker compiles the filter); wait until every one answers.
+  for entry in "${KONG_STATUS[@]}"; do
+    wait_http "http://127.0.0.1:${entry#* }/status" "Kong's engine (${entry% *}; log: $WORK/kong-${entry% *}/logs/error.log)"
+  done
 fi
 
 if [ "$PEER" != no ]; then
@@ -329,7 +349,7 @@ login_peer() {
 
 # Kong's engine with the filter: the same password grant.
 login_kong() {
-  curl -s -o /dev/null -D - --max-time 10 -u john:doe "http://127.0.0.1:$KONG_PORT_oidc/" \
+  curl -s -o /dev/null -D - --max-time 10 -u john:doe "http://127.0.0.1:$KONG_PORT_session/" \
     | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | paste -sd ';' -
 }
 
@@ -353,7 +373,7 @@ if [ "$OIDC" = yes ]; then
 fi
 if [ "$KONG" != no ]; then
   add_scenario kong-plain "http://127.0.0.1:$KONG_PORT_plain/" "" "$KONG_PID_plain" kong-plain "Kong engine: nginx, no filter"
-  add_scenario kong-session "http://127.0.0.1:$KONG_PORT_oidc/" login_kong "$KONG_PID_oidc" kong-plain "Kong engine: OIDC filter, session"
+  add_scenario kong-session "http://127.0.0.1:$KONG_PORT_session/" login_kong "$KONG_PID_session" kong-plain "Kong engine: OIDC filter, session"
 fi
 if [ "$PEER" != no ]; then
   add_scenario peer-plain "http://127.0.0.1:$APACHE_PORT/plain" "" "$APACHE_PID" peer-plain "peer: Apache, no auth"
@@ -375,6 +395,16 @@ if [ "$OIDC" = yes ]; then
   add_scenario oidc-es256 "http://127.0.0.1:$PROXY_PORT/bearer" "" "$GATEWAY_PID" no-filter-many "ours: OIDC filter, bearer ES256 x$TOKENS"
   FILE[oidc-es256]=$WORK/tokens-ES256.txt
 fi
+if [ "$KONG" != no ]; then
+  add_scenario kong-plain-many "http://127.0.0.1:$KONG_PORT_plain/" "" "$KONG_PID_plain" kong-plain-many "Kong engine: nginx, no filter (script)"
+  FILE[kong-plain-many]=$WORK/plain-headers.txt
+  add_scenario kong-many "http://127.0.0.1:$KONG_PORT_many/" "" "$KONG_PID_many" kong-plain-many "Kong engine: OIDC filter, $KONG_SESSIONS sessions"
+  FILE[kong-many]=$WORK/kong-sessions.txt
+  add_scenario kong-rs256 "http://127.0.0.1:$KONG_PORT_bearer/" "" "$KONG_PID_bearer" kong-plain-many "Kong engine: OIDC filter, bearer RS256 x$TOKENS"
+  FILE[kong-rs256]=$WORK/tokens-RS256.txt
+  add_scenario kong-es256 "http://127.0.0.1:$KONG_PORT_bearer/" "" "$KONG_PID_bearer" kong-plain-many "Kong engine: OIDC filter, bearer ES256 x$TOKENS"
+  FILE[kong-es256]=$WORK/tokens-ES256.txt
+fi
 if [ "$PEER" != no ]; then
   add_scenario peer-plain-many "http://127.0.0.1:$APACHE_PORT/plain" "" "$APACHE_PID" peer-plain-many "peer: Apache, no auth (script)"
   FILE[peer-plain-many]=$WORK/plain-headers.txt
@@ -383,17 +413,30 @@ if [ "$PEER" != no ]; then
 fi
 
 # The many-sessions scenarios' logins, once: every one a real login (bench/login-sessions.py).
-if [ "$OIDC" = yes ]; then
-  echo "logging in $SESSIONS sessions (ours, password grant)..."
-  start=$SECONDS
-  python3 bench/login-sessions.py ours "http://127.0.0.1:$PROXY_PORT/many" "$SESSIONS" "$WORK/ours-sessions.txt"
-  echo "  $((SECONDS - start)) s"
-fi
+# The peer's first: they are the slow ones, and its sessions idle out after an hour
+# (bench/peer/httpd.conf.in), ours and Kong's after Kong's 900 s, so theirs come last. Kong's
+# engine logs in its own sessions through its own filter, at the same time as ours (the two
+# share the IdP, each its own proxy).
 if [ "$PEER" != no ]; then
   echo "logging in $PEER_SESSIONS sessions (peer, authorization code flow)..."
   start=$SECONDS
   python3 bench/login-sessions.py peer "http://127.0.0.1:$APACHE_PORT/peer/" "$PEER_SESSIONS" "$WORK/peer-sessions.txt"
   echo "  $((SECONDS - start)) s"
+fi
+login_many() { # what url count file
+  local start=$SECONDS
+  python3 bench/login-sessions.py ours "$2" "$3" "$4"
+  echo "  $1: $3 sessions in $((SECONDS - start)) s"
+}
+if [ "$OIDC" = yes ]; then
+  echo "logging in $SESSIONS sessions (ours, password grant)$([ "$KONG" != no ] && echo " and $KONG_SESSIONS through Kong's engine (same grant)")..."
+  kong_login_pid=
+  if [ "$KONG" != no ]; then
+    login_many "Kong's engine" "http://127.0.0.1:$KONG_PORT_many/" "$KONG_SESSIONS" "$WORK/kong-sessions.txt" &
+    kong_login_pid=$!
+  fi
+  login_many ours "http://127.0.0.1:$PROXY_PORT/many" "$SESSIONS" "$WORK/ours-sessions.txt"
+  [ -z "$kong_login_pid" ] || wait "$kong_login_pid" || { echo "the logins through Kong's engine failed" >&2; exit 1; }
 fi
 
 # Logs in (when the scenario needs it) and checks the scenario answers 200.
@@ -465,7 +508,7 @@ for round in $(seq 1 "$ROUNDS"); do
     run_wrk "$name" "$DURATION"
     RESULTS[$name]="${RESULTS[$name]:-} $RPS"
     CPU[$name]="${CPU[$name]:-} $CPU_US"
-    printf 'round %d  %-13s %10.0f req/s %8s µs CPU/request\n' "$round" "$name" "$RPS" "$CPU_US"
+    printf 'round %d  %-16s %10.0f req/s %8s µs CPU/request\n' "$round" "$name" "$RPS" "$CPU_US"
   done
 done
 
@@ -479,12 +522,12 @@ done
 echo
 echo "wrk -t$WRK_THREADS -c$CONNECTIONS, ${DURATION}s x $ROUNDS rounds (median), gateway workers: $WORKERS, $(nproc) cores"
 [ "$PEER" != no ] && echo "peer: $(dpkg-query -W -f '${Package} ${Version}, ' apache2 libapache2-mod-auth-openidc 2>/dev/null | sed 's/, $//') (event MPM)"
-printf '%-34s %9s %12s %16s %14s\n' "scenario" "req/s" "vs upstream" "vs own baseline" "CPU µs/req"
+printf '%-46s %9s %12s %16s %14s\n' "scenario" "req/s" "vs upstream" "vs own baseline" "CPU µs/req"
 for name in "${NAMES[@]}"; do
   base=${BASELINE[$name]}
   awk -v n="${DESCRIBE[$name]}" -v r="${MED[$name]}" -v u="${MED[upstream]}" -v b="${MED[${base:-upstream}]}" \
     -v has_base="$base" -v cpu="${MED_CPU[$name]}" \
-    'BEGIN { vs = has_base ? sprintf("%.3f", r / b) : "-"; printf "%-34s %9.0f %12.3f %16s %14.1f\n", n, r, r / u, vs, cpu }'
+    'BEGIN { vs = has_base ? sprintf("%.3f", r / b) : "-"; printf "%-46s %9.0f %12.3f %16s %14.1f\n", n, r, r / u, vs, cpu }'
 done
 echo "(CPU µs/req: the server's own CPU time, all its processes and threads, per request)"
 
@@ -519,7 +562,7 @@ echo "(script) rows and those after them: wrk -t$CONNECTIONS -c$CONNECTIONS with
 if [ "$OIDC" = yes ]; then
   for name in oidc-many oidc-rs256 oidc-es256; do
     awk -v d="${DESCRIBE[$name]}" -v r="${MED[$name]}" -v b="${MED[no-filter-many]}" -v c="${MED_CPU[$name]}" -v bc="${MED_CPU[no-filter-many]}" \
-      'BEGIN { printf "%-42s %.3f of the no-filter gateway, auth cost %.1f µs CPU per request\n", d ":", r / b, c - bc }'
+      'BEGIN { printf "%-47s %.3f of the no-filter gateway, auth cost %.1f µs CPU per request\n", d ":", r / b, c - bc }'
   done
 fi
 if [ "$OIDC" = yes ] && [ "$PEER" != no ]; then
@@ -529,22 +572,38 @@ if [ "$OIDC" = yes ] && [ "$PEER" != no ]; then
       printf "ours / peer, %d / %d sessions: %.2f x the req/s, %.2f x the CPU per request\n", n, pn, o / p, oc / pc
     }'
 fi
+if [ "$KONG" != no ]; then
+  for name in kong-many kong-rs256 kong-es256; do
+    ours=oidc-${name#kong-}
+    awk -v d="${DESCRIBE[$name]}" -v r="${MED[$name]}" -v b="${MED[kong-plain-many]}" -v c="${MED_CPU[$name]}" -v bc="${MED_CPU[kong-plain-many]}" \
+      -v o="${MED[$ours]}" -v ob="${MED[no-filter-many]}" -v base="Kong's nginx without filter" \
+      'BEGIN { printf "%-47s %.3f of %s, auth cost %.1f µs CPU per request (our gateway: %.3f)\n", d ":", r / b, base, c - bc, o / ob }'
+  done
+fi
 
 # Cold bearer tokens: each of TOKENS tokens per algorithm sent once to a route (its own plugin
 # instance, so its own memory of verified tokens) that has seen none of them, so every request
 # verifies a signature; against the cached rows above, where every token was verified before.
-if [ "$OIDC" = yes ]; then
+# Kong's engine gets the same tokens on an nginx of its own, which has seen none of them either.
+cold_bearer() { # side url pid baseline cached-prefix what
+  local alg name cached
   for alg in RS256 ES256; do
-    name=oidc-cold-$alg
-    URL[$name]="http://127.0.0.1:$PROXY_PORT/bearer-cold"
-    SERVER_PID[$name]=$GATEWAY_PID
+    name=$1-cold-$alg
+    URL[$name]=$2
+    SERVER_PID[$name]=$3
     FILE[$name]=$WORK/cold-tokens-$alg.txt
     ONCE[$name]=once
     run_wrk "$name" "$DURATION"
-    cached=oidc-$(tr 'A-Z' 'a-z' <<<"$alg")
-    awk -v a="$alg" -v c="$CPU_US" -v w="${MED_CPU[$cached]}" -v b="${MED_CPU[no-filter-many]}" -v n="$TOKENS" \
-      'BEGIN { printf "bearer %s, CPU per request over the no-filter gateway: cold (%d tokens, each sent once) %.1f µs, cached %.1f µs\n", a, n, c - b, w - b }'
+    cached=$5-$(tr 'A-Z' 'a-z' <<<"$alg")
+    awk -v a="$alg" -v what="$6" -v c="$CPU_US" -v w="${MED_CPU[$cached]}" -v b="${MED_CPU[$4]}" -v n="$TOKENS" \
+      'BEGIN { printf "bearer %s, CPU per request over %s: cold (%d tokens, each sent once) %.1f µs, cached %.1f µs\n", a, what, n, c - b, w - b }'
   done
+}
+if [ "$OIDC" = yes ]; then
+  cold_bearer oidc "http://127.0.0.1:$PROXY_PORT/bearer-cold" "$GATEWAY_PID" no-filter-many oidc "the no-filter gateway"
+fi
+if [ "$KONG" != no ]; then
+  cold_bearer kong "http://127.0.0.1:$KONG_PORT_bearer_cold/" "$KONG_PID_bearer_cold" kong-plain-many kong "Kong's nginx without filter"
 fi
 
 # Profiles: one more run of each of our OIDC scenarios with `perf record` on the gateway; the
@@ -563,20 +622,60 @@ if [ -n "$PROFILE" ] && [ "$OIDC" = yes ]; then
   done
 fi
 
+# Resident memory of processes, in KiB: "all wasm", where wasm is the resident part of the
+# filters' linear memories. wasmtime reserves each 32-bit linear memory as one region (a guard,
+# the accessible pages, then the rest of its 4 GiB and guard pages inaccessible): the readable
+# mappings that run contiguously up to an inaccessible mapping of 1 GiB or more are a linear
+# memory, which grows to its high-water mark and never shrinks. The rest is the host's own
+# heap, stacks and code.
+memory_kb() { # pid...
+  local pid
+  for pid in "$@"; do cat "/proc/$pid/smaps" 2>/dev/null || true; done | awk '
+    /^[0-9a-f]+-[0-9a-f]+ / { split($1, range, "-"); contiguous = range[1] == end; end = range[2]; perms = $2 }
+    /^Size:/ { size = $2 }
+    /^Rss:/ {
+      all += $2
+      if (perms ~ /^---/) { if (size >= 1048576 && contiguous) wasm += run; run = 0 }
+      else run = contiguous ? run + $2 : $2
+    }
+    END { printf "%d %d\n", all, wasm }'
+}
+# Appends "seconds all wasm" to a file every RSS_INTERVAL seconds, until killed.
+sample_memory() { # file pid...
+  local file=$1 start=$SECONDS
+  shift
+  while :; do
+    echo "$((SECONDS - start)) $(memory_kb "$@")" >>"$file"
+    sleep "$RSS_INTERVAL" &
+    wait $! || true
+  done
+}
+# Prints a sample file as MiB, one sample per line.
+print_memory() { # file what
+  echo "  $2 resident memory, MiB (every ${RSS_INTERVAL} s; wasm: the filters' linear memories):"
+  awk '{ printf "    %5d s  all %6.1f  wasm %6.1f  the rest %6.1f\n", $1, $2 / 1024, $3 / 1024, ($2 - $3) / 1024 }' "$1"
+}
+RSS_INTERVAL=${RSS_INTERVAL:-30}
+
 # The load run: LOAD_CONNECTIONS connections for LOAD_DURATION seconds over SESSIONS sessions of
 # the /load route, whose IdP's tokens live LOAD_TOKEN_TTL seconds: sessions refresh their
-# tokens during the run (one refresh per session, its new cookie kept by the wrk script).
+# tokens during the run (one refresh per session, its new cookie kept by the wrk script). The
+# gateway's memory is sampled every RSS_INTERVAL seconds during the run (default 30).
 if [ "$OIDC" = yes ] && [ "$LOAD_DURATION" -gt 0 ]; then
   echo
   echo "load run: logging in $SESSIONS sessions..."
   python3 bench/login-sessions.py ours "http://127.0.0.1:$PROXY_PORT/load" "$SESSIONS" "$WORK/load-sessions.txt"
   curl -fs -o /dev/null -X DELETE "http://127.0.0.1:$LOAD_IDP_PORT/__test/events"
-  rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$GATEWAY_PID/status"; }
-  rss_start=$(rss_kb)
+  load_start=$SECONDS
+  sample_memory "$WORK/load-memory.txt" "$GATEWAY_PID" &
+  sampler=$!
+  PIDS+=("$sampler")
   echo "load run: wrk -t$LOAD_CONNECTIONS -c$LOAD_CONNECTIONS for ${LOAD_DURATION}s, tokens live ${LOAD_TOKEN_TTL}s (load $(cut -d' ' -f1-3 /proc/loadavg))..."
   out=$(timeout $((LOAD_DURATION + 60)) wrk -t "$LOAD_CONNECTIONS" -c "$LOAD_CONNECTIONS" -d "${LOAD_DURATION}s" --latency \
     -s bench/pick-header.lua "http://127.0.0.1:$PROXY_PORT/load" -- "$WORK/load-sessions.txt" "$LOAD_CONNECTIONS")
-  rss_end=$(rss_kb)
+  kill "$sampler"
+  wait "$sampler" 2>/dev/null || true
+  echo "$((SECONDS - load_start)) $(memory_kb "$GATEWAY_PID")" >>"$WORK/load-memory.txt"
   curl -fs "http://127.0.0.1:$LOAD_IDP_PORT/__test/events?type=token" >"$WORK/load-idp-events.json" || true
   refreshes=$(python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin) if e.get("grant_type") == "refresh_token" and e.get("status") == 200))' <"$WORK/load-idp-events.json")
   non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
@@ -586,7 +685,8 @@ if [ "$OIDC" = yes ] && [ "$LOAD_DURATION" -gt 0 ]; then
   echo "  latency: p50 $(latency 50%), p90 $(latency 90%), p99 $(latency 99%), max $(awk '/Latency/ {print $4; exit}' <<<"$out")"
   echo "  non-2xx answers: ${non2xx:-0}; socket errors: ${socket_errors:-none}"
   echo "  token refreshes at the IdP: $refreshes$([ "$refreshes" -ge 10000 ] && echo ' (or more: the IdP keeps 10000 events)'); cookies re-issued: $(awk '/^cookies_set/ {print $2}' <<<"$out")"
-  echo "  gateway RSS: $((rss_start / 1024)) MiB at the start, $((rss_end / 1024)) MiB at the end"
+  awk 'NR == 1 { first = $2 } { last = $2 } END { printf "  gateway RSS: %d MiB at the start, %d MiB at the end\n", first / 1024, last / 1024 }' "$WORK/load-memory.txt"
+  print_memory "$WORK/load-memory.txt" gateway
   if [ -n "$non2xx" ] || [ -n "$socket_errors" ]; then
     echo "load run: errors (above)" >&2
     exit 1
