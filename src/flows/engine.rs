@@ -198,18 +198,25 @@ impl RequestFlow {
     ) -> Option<Session> {
         let audience = settings.config.session_audience.as_str();
         let identity = ended::identity(&session, audience);
-        if backchannel::ended_by_provider(settings, env.shared, &session, env.now) {
-            self.notes.push(Note::Info(
-                "session cookie not usable: the identity provider ended the session (back-channel logout)".into(),
-            ));
-            return None;
+        // Read before the marks (see `MarksGeneration`): a session a worker found unmarked
+        // at this generation is still unmarked, and its marks need not be read again.
+        let generation = env.shared.marks_generation();
+        let unmarked = generation.is_some_and(|g| session.notes().unmarked_at(&g));
+        if !unmarked {
+            if backchannel::ended_by_provider(settings, env.shared, &session, env.now) {
+                self.notes.push(Note::Info(
+                    "session cookie not usable: the identity provider ended the session (back-channel logout)".into(),
+                ));
+                return None;
+            }
+            if ended::is_ended(env.shared, &identity, env.now) {
+                self.notes.push(Note::Info(
+                    "session cookie not usable: the session was ended on this node (logout)".into(),
+                ));
+                return None;
+            }
         }
-        if ended::is_ended(env.shared, &identity, env.now) {
-            self.notes.push(Note::Info(
-                "session cookie not usable: the session was ended on this node (logout)".into(),
-            ));
-            return None;
-        }
+        session.notes().set_not_ended_at(generation);
         let codec = settings.session_codec(&self.request.scheme);
         let until = ended::open_until(codec.settings(), &session, env.now);
         self.opened = Some((identity, until));
@@ -554,7 +561,8 @@ impl RequestFlow {
                 true,
             );
         };
-        if token_cache::any_revoked(env.shared, &tokens, env.now) {
+        let unmarked = session.notes().tokens_unmarked();
+        if !unmarked && token_cache::any_revoked(env.shared, &tokens, env.now) {
             // A copy of a session whose tokens a logout revoked (finding 13.9).
             return self.reject(
                 settings,
@@ -565,6 +573,7 @@ impl RequestFlow {
                 true,
             );
         }
+        session.notes().set_tokens_unmarked();
         let expires = payload.expires;
         if expires != 0 && expires <= env.now {
             let refresh_token = tokens.refresh_token().map(str::to_string);

@@ -7,6 +7,11 @@
 //! inside it is kept), and a pair whose name does not match is skipped up to the next `;` *or*
 //! `,`. So in `a=1,session=V` nginx finds the session `V`; stripping must therefore remove it,
 //! which the old `;`-only splitter did not (the session reached the upstream).
+//!
+//! Looking for many names at once (the session and authorization cookies and their chunks, on
+//! every forwarded request) scans each line once, not once per name: see [`LineScan`].
+
+use std::borrow::Cow;
 
 /// The value of cookie `name` as nginx's `$cookie_NAME` reads it.
 pub fn find<'a>(cookie_headers: &[&'a str], name: &str) -> Option<&'a str> {
@@ -18,13 +23,15 @@ pub fn find<'a>(cookie_headers: &[&'a str], name: &str) -> Option<&'a str> {
 
 /// Whether any of `names` is present (as [`find`] sees it, or as a pair of its own).
 pub fn has_any(cookie_headers: &[&str], names: &[String]) -> bool {
-    names.iter().any(|n| find(cookie_headers, n).is_some())
-        || cookie_headers
-            .iter()
-            .any(|line| segments(line).iter().any(|s| names_match(names, s.name)))
+    // A pair of its own is the usual case and the cheaper test, so it goes first.
+    cookie_headers.iter().any(|line| {
+        segments(line).any(|s| names_match(names, s.name))
+            || LineScan::new(line).first_found(names).is_some()
+    })
 }
 
-/// `base` and its chunks `base2` .. `base9` (lua-resty-session's chunked cookies).
+/// `base` and its chunks `base2` .. `base9` (lua-resty-session's chunked cookies). Built once
+/// per configuration (see `flows::settings`), not per request.
 pub fn chunk_names(base: &str) -> Vec<String> {
     std::iter::once(base.to_string())
         .chain((2..=9).map(|i| format!("{base}{i}")))
@@ -35,11 +42,14 @@ pub fn chunk_names(base: &str) -> Vec<String> {
 /// nothing is left. Whatever [`find`] could read under one of those names is gone from the
 /// result, and so is every other pair of that name. Lines with nothing to drop are kept as sent.
 pub fn without(cookie_headers: &[&str], names: &[String]) -> Option<String> {
-    let kept: Vec<String> = cookie_headers
+    let mut kept: Vec<Cow<'_, str>> = cookie_headers
         .iter()
         .filter_map(|line| line_without(line, names))
         .collect();
-    (!kept.is_empty()).then(|| kept.join("; "))
+    if kept.len() > 1 {
+        return Some(kept.join("; "));
+    }
+    kept.pop().map(Cow::into_owned)
 }
 
 /// Whether `name` is the session cookie `base` or one of its chunks (`base2` .. `base9`),
@@ -58,51 +68,116 @@ pub fn is_chunk_of(name: &str, base: &str) -> bool {
 }
 
 /// Where nginx found a cookie in a line: the pair's start and its value's byte range.
+#[derive(Debug, PartialEq, Eq)]
 struct Found {
     start: usize,
     value: (usize, usize),
 }
 
-/// nginx's scan for one name (see the module comment), with byte offsets.
+/// nginx's scan for one name (see the module comment), with byte offsets. The exact reference:
+/// [`LineScan`] gives the same answers for many names in one pass and falls back to this.
 fn find_in_line(line: &str, name: &str) -> Option<Found> {
     if name.is_empty() {
         return None;
     }
     let bytes = line.as_bytes();
-    let wanted = name.as_bytes();
     let mut pos = 0;
     while pos < bytes.len() {
         let start = pos;
-        let name_matches = bytes
-            .get(pos..pos.saturating_add(wanted.len()))
-            .is_some_and(|candidate| candidate.eq_ignore_ascii_case(wanted));
-        if name_matches {
-            pos = skip_spaces(bytes, pos + wanted.len());
+        if name_at(bytes, pos, name) {
+            pos = skip_spaces(bytes, pos + name.len());
             let next = bytes.get(pos).copied();
             // nginx consumes this byte whatever it is: after a bare name the `;` is eaten
             // and the scan below skips the following pair too.
             pos += 1;
             if next == Some(b'=') {
-                let value_start = skip_spaces(bytes, pos);
-                let value_end = bytes
-                    .get(value_start..)
-                    .and_then(|rest| rest.iter().position(|&b| b == b';'))
-                    .map_or(bytes.len(), |offset| value_start + offset);
                 return Some(Found {
                     start,
-                    value: (value_start, value_end),
+                    value: value_range(bytes, pos),
                 });
             }
         }
-        while let Some(&byte) = bytes.get(pos) {
-            pos += 1;
-            if byte == b';' || byte == b',' {
-                break;
-            }
-        }
-        pos = skip_spaces(bytes, pos);
+        pos = next_pair(bytes, pos);
     }
     None
+}
+
+/// The pairs nginx's scan visits in one line while the name it looks for has not matched.
+///
+/// At a pair that does not match, the scan skips past the next `;` or `,` and the spaces after
+/// it, whatever the name: so for every name the scan visits these same starts up to the first
+/// one where that name matches. There, a `=` after optional spaces is nginx's answer. A bare
+/// name instead (nginx eats the byte after it, which may be a separator, and its path leaves
+/// these starts) is rare: for it the exact [`find_in_line`] runs again.
+struct LineScan<'a> {
+    line: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineScan<'a> {
+    fn new(line: &'a str) -> LineScan<'a> {
+        let bytes = line.as_bytes();
+        let mut starts = Vec::new();
+        let mut pos = 0;
+        while pos < bytes.len() {
+            starts.push(pos);
+            pos = next_pair(bytes, pos);
+        }
+        LineScan { line, starts }
+    }
+
+    /// What [`find_in_line`] finds for `name`.
+    fn find(&self, name: &str) -> Option<Found> {
+        if name.is_empty() {
+            return None;
+        }
+        let bytes = self.line.as_bytes();
+        let start = self
+            .starts
+            .iter()
+            .copied()
+            .find(|&start| name_at(bytes, start, name))?;
+        let after_name = skip_spaces(bytes, start + name.len());
+        if bytes.get(after_name) == Some(&b'=') {
+            Some(Found {
+                start,
+                value: value_range(bytes, after_name + 1),
+            })
+        } else {
+            find_in_line(self.line, name)
+        }
+    }
+
+    /// The first of `names`, in their order, that nginx finds in the line.
+    fn first_found(&self, names: &[String]) -> Option<Found> {
+        names.iter().find_map(|name| self.find(name))
+    }
+}
+
+/// Whether `name` (case-insensitively) starts at `pos`.
+fn name_at(bytes: &[u8], pos: usize, name: &str) -> bool {
+    bytes
+        .get(pos..pos.saturating_add(name.len()))
+        .is_some_and(|candidate| candidate.eq_ignore_ascii_case(name.as_bytes()))
+}
+
+/// Past the next `;` or `,` from `pos` and the spaces after it: where nginx looks next.
+fn next_pair(bytes: &[u8], pos: usize) -> usize {
+    let after_separator = bytes
+        .get(pos..)
+        .and_then(|rest| rest.iter().position(|&b| b == b';' || b == b','))
+        .map_or(bytes.len(), |offset| pos + offset + 1);
+    skip_spaces(bytes, after_separator)
+}
+
+/// A value that follows `=` at `pos - 1`: leading spaces skipped, up to the next `;`.
+fn value_range(bytes: &[u8], pos: usize) -> (usize, usize) {
+    let value_start = skip_spaces(bytes, pos);
+    let value_end = bytes
+        .get(value_start..)
+        .and_then(|rest| rest.iter().position(|&b| b == b';'))
+        .map_or(bytes.len(), |offset| value_start + offset);
+    (value_start, value_end)
 }
 
 fn skip_spaces(bytes: &[u8], mut pos: usize) -> usize {
@@ -119,63 +194,71 @@ struct Segment<'a> {
     end: usize,
 }
 
-fn segments(line: &str) -> Vec<Segment<'_>> {
-    let mut out = Vec::new();
+/// The pieces of a line with a non-empty name, in order.
+fn segments(line: &str) -> impl Iterator<Item = Segment<'_>> {
+    let ends = line
+        .bytes()
+        .enumerate()
+        .filter(|&(_, byte)| byte == b';' || byte == b',')
+        .map(|(index, _)| index)
+        .chain([line.len()]);
     let mut start = 0;
-    for (index, byte) in line.bytes().enumerate().chain([(line.len(), b';')]) {
-        if byte != b';' && byte != b',' {
-            continue;
-        }
-        if let Some(piece) = line.get(start..index) {
-            let name = piece.split('=').next().unwrap_or_default().trim();
-            if !name.is_empty() {
-                out.push(Segment {
-                    name,
-                    start,
-                    end: index,
-                });
-            }
-        }
-        start = index + 1;
-    }
-    out
+    ends.filter_map(move |end| {
+        let piece_start = start;
+        start = end + 1;
+        let name = line
+            .get(piece_start..end)?
+            .split('=')
+            .next()
+            .unwrap_or_default()
+            .trim();
+        (!name.is_empty()).then_some(Segment {
+            name,
+            start: piece_start,
+            end,
+        })
+    })
 }
 
 fn names_match(names: &[String], name: &str) -> bool {
     names.iter().any(|n| n.eq_ignore_ascii_case(name))
 }
 
-/// One line without the named cookies; `None` when nothing is left.
-fn line_without(line: &str, names: &[String]) -> Option<String> {
+/// One line without the named cookies; `None` when nothing is left. A line with nothing to
+/// drop is returned as it is, without a copy.
+fn line_without<'a>(line: &'a str, names: &[String]) -> Option<Cow<'a, str>> {
+    let Some(first) = span_to_drop(line, names) else {
+        return (!line.trim().is_empty()).then_some(Cow::Borrowed(line));
+    };
     let mut text = line.to_string();
-    let mut changed = false;
-    loop {
-        // What nginx reads under a dropped name goes first, through the end of its value.
-        let found = names
-            .iter()
-            .find_map(|n| find_in_line(&text, n).map(|f| (f.start, f.value.1)));
-        let span = found.or_else(|| {
-            segments(&text)
-                .into_iter()
-                .find(|s| names_match(names, s.name))
-                .map(|s| (s.start, s.end))
-        });
-        let Some((start, end)) = span else {
-            break;
-        };
+    let mut span = Some(first);
+    while let Some((start, end)) = span {
         text.replace_range(start..end, "");
-        changed = true;
-    }
-    if !changed {
-        return (!line.trim().is_empty()).then(|| line.to_string());
+        span = span_to_drop(&text, names);
     }
     let kept: Vec<&str> = text
         .split(';')
         .map(|piece| piece.trim_matches(|c: char| c == ' ' || c == '\t' || c == ','))
         .filter(|piece| !piece.is_empty())
         .collect();
-    (!kept.is_empty()).then(|| kept.join("; "))
+    (!kept.is_empty()).then(|| Cow::Owned(kept.join("; ")))
 }
+
+/// The next piece of `text` to drop: what nginx reads under the first of `names` it finds,
+/// through the end of its value; else the first pair of one of those names.
+fn span_to_drop(text: &str, names: &[String]) -> Option<(usize, usize)> {
+    LineScan::new(text)
+        .first_found(names)
+        .map(|found| (found.start, found.value.1))
+        .or_else(|| {
+            segments(text)
+                .find(|s| names_match(names, s.name))
+                .map(|s| (s.start, s.end))
+        })
+}
+
+#[cfg(test)]
+mod equivalence;
 
 #[cfg(test)]
 mod tests {

@@ -50,7 +50,7 @@ impl OidcHttp {
         let parts = Parts {
             settings,
             provider,
-            shared: HostSharedState::new(HostData, keys, host::now),
+            shared: HostSharedState::new(HostData, keys, host::now).with_random(host::random_bytes),
             metrics,
         };
         OidcHttp {

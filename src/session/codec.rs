@@ -4,6 +4,8 @@
 //! own, split over up to nine cookies (see `chunking`). Reading validates in the library's
 //! order: header shape, timeouts, MAC, payload size, decryption, inflate, JSON.
 
+use std::rc::Rc;
+
 use super::attributes::{cookie_attributes, expire_cookie, set_cookie};
 use super::base64url;
 use super::chunking::{chunk_count, chunk_name, split_payload};
@@ -206,16 +208,17 @@ impl SessionCodec {
         }
         let entries = parse_entries(&plaintext)?;
 
-        let session = Session {
+        let created_at = header.created_at;
+        let session = Session::read(
             entries,
-            created_at: header.created_at,
-            cookie: Some(StoredCookie {
+            created_at,
+            StoredCookie {
                 header,
                 first_chunk,
                 chunk_count: chunks,
                 ikm,
-            }),
-        };
+            },
+        );
         self.verified.remember(header_bytes, &payload, &session);
         Ok(session)
     }
@@ -289,12 +292,12 @@ impl SessionCodec {
             .unwrap_or_default()
             .to_string();
         session.created_at = created_at;
-        session.cookie = Some(StoredCookie {
+        session.cookie = Some(Rc::new(StoredCookie {
             header: encoded.header,
             first_chunk,
             chunk_count: values.len(),
             ikm: self.ikm.clone(),
-        });
+        }));
         Ok(set_cookies)
     }
 
@@ -323,7 +326,7 @@ impl SessionCodec {
     /// The library's touch(): the first cookie again, same sid, tag and data, with the idling
     /// offset set to the seconds since the last save and a new MAC.
     pub fn touch(&self, session: &mut Session, now: u64) -> Result<String, SessionError> {
-        let stored = session.cookie.as_mut().ok_or(SessionError::NotPersisted)?;
+        let stored = Rc::make_mut(session.cookie.as_mut().ok_or(SessionError::NotPersisted)?);
         let mut header = stored.header.clone();
         header.idling_offset = timeouts::touch_idling_offset(&header, now);
         header.mac = crypto::mac(&stored.ikm, &header.sid, mac_input(&header.to_bytes()?))?;

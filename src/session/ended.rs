@@ -27,12 +27,19 @@ const WITHOUT_TIMEOUTS: u64 = 365 * 24 * 3600;
 /// A login id from the first session id of the login (random, and public like every sid).
 /// It is kept in [`SessionPayload::login_id`] and carried over every refresh.
 pub fn new_login_id(first_sid: &[u8; 32]) -> String {
-    first_sid[..16].iter().map(|b| format!("{b:02x}")).collect()
+    base16ct::lower::encode_string(first_sid.get(..16).unwrap_or_default())
 }
 
 /// The name every copy of this session shares: its login id, or (sessions made without one,
 /// e.g. by Kong) its subject and creation time.
+/// Worked out once per session content: a remembered cookie's copies share it.
 pub fn identity(session: &Session, audience: &str) -> String {
+    session
+        .notes()
+        .identity(audience, || identity_of(session, audience))
+}
+
+fn identity_of(session: &Session, audience: &str) -> String {
     if let Some(id) = SessionPayload::login_id_of(session, audience) {
         return shared_cache::digest(&["ended#", audience, "#login#", id]);
     }

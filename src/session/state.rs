@@ -2,6 +2,9 @@
 //! held (the header, the first chunk, how many cookies) so that it can be touched, renewed,
 //! shrunk or cleared later.
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
 use serde_json::Value;
 
 use super::header::Header;
@@ -9,11 +12,70 @@ use super::keys::Ikm;
 use super::plaintext::AudienceEntry;
 
 /// `Debug` shows the audiences and cookie metadata but not the data (it holds tokens).
+///
+/// A copy is cheap: the entries and the cookie are shared until one copy changes them (a
+/// remembered cookie hands out a copy of its session on every request, see
+/// `verified_cookies`), and so are the [`SessionNotes`] about the entries.
 #[derive(Clone)]
 pub struct Session {
-    pub(super) entries: Vec<AudienceEntry>,
+    pub(super) entries: Rc<Vec<AudienceEntry>>,
     pub(super) created_at: u64,
-    pub(super) cookie: Option<StoredCookie>,
+    pub(super) cookie: Option<Rc<StoredCookie>>,
+    notes: Rc<SessionNotes>,
+}
+
+/// What the flows worked out about a session's entries, kept with them so that the copies a
+/// remembered cookie hands out do not work it out again. Any change to the entries starts
+/// new notes; the cookie's header may change (touch, save) without changing them.
+#[derive(Default)]
+pub struct SessionNotes {
+    /// The session's name for the ended-session marks, and its audience (see `ended::identity`).
+    identity: RefCell<Option<(String, String)>>,
+    /// The marks generation of the last ended-session check (`None`: unknown), which found
+    /// the session not ended (see `shared::state::MarksGeneration`).
+    not_ended_at: Cell<Option<[u8; 16]>>,
+    /// The marks generation at which no mark refused this session or its tokens.
+    unmarked_at: Cell<Option<[u8; 16]>>,
+}
+
+impl SessionNotes {
+    /// The identity noted for `audience`, or `compute`d and noted now.
+    pub fn identity(&self, audience: &str, compute: impl FnOnce() -> String) -> String {
+        if let Some((noted_audience, identity)) = &*self.identity.borrow() {
+            if noted_audience == audience {
+                return identity.clone();
+            }
+        }
+        let identity = compute();
+        *self.identity.borrow_mut() = Some((audience.to_string(), identity.clone()));
+        identity
+    }
+
+    /// Whether no mark refused the session or its tokens at this generation.
+    pub fn unmarked_at(&self, generation: &[u8; 16]) -> bool {
+        self.unmarked_at.get().as_ref() == Some(generation)
+    }
+
+    /// Notes that the ended-session marks did not refuse the session at `generation`.
+    pub fn set_not_ended_at(&self, generation: Option<[u8; 16]>) {
+        self.not_ended_at.set(generation);
+    }
+
+    /// Notes that the token marks did not refuse the session either, at the generation of the
+    /// last ended-session check (nothing when that was unknown).
+    pub fn set_tokens_unmarked(&self) {
+        if let Some(generation) = self.not_ended_at.get() {
+            self.unmarked_at.set(Some(generation));
+        }
+    }
+
+    /// The generation of the last ended-session check, if no mark refused the session
+    /// or its tokens at it: the token marks need not be read again.
+    pub fn tokens_unmarked(&self) -> bool {
+        self.not_ended_at
+            .get()
+            .is_some_and(|generation| self.unmarked_at(&generation))
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -48,10 +110,36 @@ pub(super) struct StoredCookie {
 impl Session {
     pub(super) fn new(created_at: u64) -> Session {
         Session {
-            entries: Vec::new(),
+            entries: Rc::default(),
             created_at,
             cookie: None,
+            notes: Rc::default(),
         }
+    }
+
+    /// A session read from a cookie.
+    pub(super) fn read(
+        entries: Vec<AudienceEntry>,
+        created_at: u64,
+        cookie: StoredCookie,
+    ) -> Session {
+        Session {
+            entries: Rc::new(entries),
+            created_at,
+            cookie: Some(Rc::new(cookie)),
+            notes: Rc::default(),
+        }
+    }
+
+    /// What the flows noted about these entries (shared by every copy of them).
+    pub fn notes(&self) -> &SessionNotes {
+        &self.notes
+    }
+
+    /// The entries, to change: the notes were about the old ones.
+    fn entries_mut(&mut self) -> &mut Vec<AudienceEntry> {
+        self.notes = Rc::default();
+        Rc::make_mut(&mut self.entries)
     }
 
     /// The data stored for `audience` (Kong stores its tokens under `session_audience`).
@@ -72,16 +160,13 @@ impl Session {
 
     /// Replaces the data and subject of `audience`, or adds the audience after the others.
     pub fn set(&mut self, audience: &str, data: serde_json::Value, subject: Option<String>) {
-        match self
-            .entries
-            .iter_mut()
-            .find(|entry| entry.audience == audience)
-        {
+        let entries = self.entries_mut();
+        match entries.iter_mut().find(|entry| entry.audience == audience) {
             Some(entry) => {
                 entry.data = data;
                 entry.subject = subject;
             }
-            None => self.entries.push(AudienceEntry {
+            None => entries.push(AudienceEntry {
                 data,
                 audience: audience.to_string(),
                 subject,
@@ -96,7 +181,7 @@ impl Session {
             .iter()
             .position(|entry| entry.audience == audience)
         {
-            self.entries.remove(index);
+            self.entries_mut().remove(index);
         }
         self.entries.is_empty()
     }

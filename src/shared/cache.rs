@@ -16,8 +16,6 @@
 //! cost of an attack is only that it may push other entries out sooner (for the marks, the
 //! ones closest to their own end).
 
-use std::fmt::Write as _;
-
 use sha2::{Digest, Sha256};
 
 use super::{read, SharedData, WRITE_ATTEMPTS};
@@ -42,6 +40,14 @@ pub enum CacheKind {
     /// When the identity provider last confirmed a session alive (and when a check last
     /// failed), with `session_idp_check_interval` (see `session::liveness`).
     Liveness,
+}
+
+impl CacheKind {
+    /// Whether a record of this kind refuses sessions or tokens (an ended session, a revoked
+    /// token): writing one moves the marks generation (see `state::MarksGeneration`).
+    pub fn marks_sessions(self) -> bool {
+        matches!(self, CacheKind::Revoked | CacheKind::Ended)
+    }
 }
 
 /// How much of the shared data a kind may use.
@@ -136,11 +142,16 @@ impl CacheKind {
     }
 
     /// The bucket of an entry's key (a hex digest; anything else still lands somewhere).
+    #[cfg(test)]
     fn bucket_of(self, key: &str) -> u16 {
-        let hash = Sha256::digest(key.as_bytes());
-        let [first, second, ..] = <[u8; 32]>::from(hash);
-        let n = u16::from_be_bytes([first, second]);
-        n % self.limits().buckets
+        self.bucket_of_id(&record_id(key))
+    }
+
+    /// The bucket of a record id: its first two bytes (the id is already a SHA-256, so
+    /// hashing it again would spread the records no better).
+    fn bucket_of_id(self, id: &[u8; 32]) -> u16 {
+        let [first, second, ..] = *id;
+        u16::from_be_bytes([first, second]) % self.limits().buckets
     }
 }
 
@@ -202,12 +213,28 @@ fn record_id(key: &str) -> [u8; 32] {
 
 /// The value stored under `key` that is still valid at `now` (valid strictly before its expiry).
 pub fn get(data: &dyn SharedData, kind: CacheKind, key: &str, now: u64) -> Option<Vec<u8>> {
-    let (bytes, _) = read(data, &kind.bucket_key(kind.bucket_of(key)))?;
     let id = record_id(key);
-    parse_bucket(&bytes)
-        .into_iter()
-        .find(|r| r.id == id && now < r.expires_at)
-        .map(|r| r.value)
+    let (bytes, _) = read(data, &kind.bucket_key(kind.bucket_of_id(&id)))?;
+    find_record(&bytes, &id, now).map(<[u8]>::to_vec)
+}
+
+/// The value of the live record `id` in a bucket's bytes, read in place: a lookup is on
+/// every authenticated request (the ended-session and revocation marks), and copying every
+/// record of the bucket to keep one was most of its cost.
+fn find_record<'a>(bytes: &'a [u8], id: &[u8; 32], now: u64) -> Option<&'a [u8]> {
+    let mut rest = bytes;
+    while rest.len() >= RECORD_HEADER {
+        let expiry = rest.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok())?;
+        let record_id = rest.get(8..40)?;
+        let len = rest.get(40..44).and_then(|b| <[u8; 4]>::try_from(b).ok())?;
+        let end = RECORD_HEADER.saturating_add(u32::from_be_bytes(len) as usize);
+        let value = rest.get(RECORD_HEADER..end)?;
+        if record_id == id && now < u64::from_be_bytes(expiry) {
+            return Some(value);
+        }
+        rest = rest.get(end..).unwrap_or_default();
+    }
+    None
 }
 
 /// What a [`put`] did.
@@ -236,8 +263,8 @@ pub fn put(
     if value.len() > limits.max_value() || expires_at <= now {
         return PutOutcome::Skipped;
     }
-    let bucket = kind.bucket_key(kind.bucket_of(key));
     let id = record_id(key);
+    let bucket = kind.bucket_key(kind.bucket_of_id(&id));
     for _ in 0..WRITE_ATTEMPTS {
         let (records, cas) = match read(data, &bucket) {
             Some((bytes, cas)) => (parse_bucket(&bytes), cas),
@@ -328,11 +355,7 @@ pub fn digest(parts: &[&str]) -> String {
     for part in parts {
         hasher.update(part.as_bytes());
     }
-    let mut hex = String::with_capacity(64);
-    for byte in hasher.finalize() {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
+    base16ct::lower::encode_string(&hasher.finalize())
 }
 
 /// When an entry about a token stops being used: `cache_ttl` seconds from now (0: no limit),

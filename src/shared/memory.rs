@@ -44,6 +44,11 @@ impl MemoryData {
         }
     }
 
+    /// Drops a key as Kong's shm does when it evicts one to make room.
+    pub fn forget(&self, key: &str) {
+        self.entries.borrow_mut().remove(key);
+    }
+
     /// Keys ever written (shared data cannot delete one) and the bytes of keys and values.
     pub fn footprint(&self) -> (usize, usize) {
         let entries = self.entries.borrow();

@@ -137,3 +137,37 @@ fn refreshed_tokens_revoked_at_logout_are_not_picked_up() {
         Some("rt-at-1")
     );
 }
+
+/// Three requests with `cookie`, each forwarded: from the second on the worker has found the
+/// remembered session unmarked at the current marks generation.
+fn forwarded_again_and_again(settings: &Settings, shared: &Rc<MemoryShared>, cookie: &str) {
+    for second in 1..=3 {
+        Run::get_over(settings, ("cookie", cookie), NOW + second, shared).forward();
+    }
+}
+
+/// Issue 11: a worker that found a remembered cookie unmarked skips reading the marks while
+/// the marks generation stays the same; a logout's mark moves it, so the very next request
+/// with a copy reads the marks again and is refused. Fails with the generation not moved.
+#[test]
+fn a_session_found_unmarked_before_is_refused_after_a_logout() {
+    let settings = logout_settings();
+    let shared = Rc::new(MemoryShared::default());
+    let copy = login_cookie(&settings, &shared);
+    forwarded_again_and_again(&settings, &shared, &copy);
+    log_out(&settings, &shared, &copy, NOW + 10);
+    let replay = Run::get_over(&settings, ("cookie", &copy), NOW + 11, &shared);
+    assert_unauthorized(&replay, "no_credentials", "no suitable");
+}
+
+/// The same for the revocation marks: tokens revoked after the session was found unmarked.
+#[test]
+fn a_session_found_unmarked_before_is_refused_after_its_tokens_are_revoked() {
+    let settings = logout_settings();
+    let shared = Rc::new(MemoryShared::default());
+    let cookie = login_cookie(&settings, &shared);
+    forwarded_again_and_again(&settings, &shared, &cookie);
+    revoke(&shared, "at-1", NOW + 300);
+    let run = Run::get_over(&settings, ("cookie", &cookie), NOW + 11, &shared);
+    assert_unauthorized(&run, "invalid_token", "revoked at logout");
+}
