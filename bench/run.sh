@@ -14,7 +14,9 @@
 # picked at random per request by bench/pick-header.lua), bearer JWTs (TOKENS distinct RS256
 # and ES256 access tokens), each against a baseline run with the same wrk script; then the
 # load run (LOAD_CONNECTIONS connections for LOAD_DURATION seconds over SESSIONS sessions whose
-# tokens expire every LOAD_TOKEN_TTL seconds, so refreshes happen; LOAD_DURATION=0 skips it).
+# tokens expire every LOAD_TOKEN_TTL seconds, so refreshes happen; LOAD_DURATION=0 skips it),
+# with the gateway's memory sampled every RSS_INTERVAL seconds (30). KONG_LOAD=yes runs the same
+# load run through Kong's engine afterwards (its own logins; its workers' memory sampled).
 #
 # KONG=auto (default) adds Kong 3.10's Wasm engine when `make kong-engine` has built it (KONG=yes
 # requires it, KONG=no skips it): plain nginx configured as Kong writes it (hosts/kong/, no
@@ -51,6 +53,7 @@ PEER_SESSIONS=${PEER_SESSIONS:-$SESSIONS}
 KONG=${KONG:-auto}
 KONG_WORKERS=${KONG_WORKERS:-$WORKERS}
 KONG_SESSIONS=${KONG_SESSIONS:-$SESSIONS}
+KONG_LOAD=${KONG_LOAD:-no}
 TOKENS=${TOKENS:-1000}
 LOAD_DURATION=${LOAD_DURATION:-300}
 LOAD_CONNECTIONS=${LOAD_CONNECTIONS:-64}
@@ -114,7 +117,7 @@ BENCH_LOGS=${BENCH_LOGS:-}
 cleanup() {
   if [ -n "$BENCH_LOGS" ]; then
     mkdir -p "$BENCH_LOGS"
-    cp "$WORK"/*.log "$WORK"/*.json "$WORK"/load-memory.txt "$BENCH_LOGS"/ 2>/dev/null || true
+    cp "$WORK"/*.log "$WORK"/*.json "$WORK"/*-memory.txt "$BENCH_LOGS"/ 2>/dev/null || true
     for dir in "$WORK"/kong-*; do
       [ -f "$dir/logs/error.log" ] && cp "$dir/logs/error.log" "$BENCH_LOGS/$(basename "$dir")-error.log"
     done
@@ -163,7 +166,8 @@ if command -v node >/dev/null && [ -d tests/idp/node_modules ]; then
     # The load run's IdP: short-lived tokens, so sessions refresh theirs during the run.
     LOAD_IDP_PORT=$(free_port)
     node tests/idp/server.js --port "$LOAD_IDP_PORT" --jwks-file "$WORK/jwks.json" --quiet \
-      --access-token-ttl "$LOAD_TOKEN_TTL" --store-entries $((20 * SESSIONS + 1000)) >"$WORK/load-idp.log" 2>&1 &
+      --access-token-ttl "$LOAD_TOKEN_TTL" --store-entries $((20 * SESSIONS * $([ "$KONG_LOAD" = yes ] && echo 2 || echo 1) + 1000)) \
+      >"$WORK/load-idp.log" 2>&1 &
     PIDS+=($!)
     wait_http "http://127.0.0.1:$LOAD_IDP_PORT/.well-known/openid-configuration" "the load run's IdP"
   fi
@@ -282,6 +286,7 @@ if [ "$KONG" != no ] && { [ ! -x target/kong-engine/sbin/nginx ] || [ "$OIDC" = 
   [ "$KONG" = yes ] && { echo "KONG=yes needs make kong-engine, the test IdP and $OIDC_WASM" >&2; exit 1; }
   KONG=no
 fi
+[ "$KONG" != no ] || KONG_LOAD=no
 if [ "$KONG" != no ]; then
   KONG_STATUS=()
   start_kong() { # name filter-config-json-or-"" (none: no filter) -> sets KONG_PORT_<name>, KONG_PID_<name>
@@ -309,6 +314,9 @@ if [ "$KONG" != no ]; then
   start_kong many "{$kong_client,$kong_session,\"cache_tokens\":false}"
   start_kong bearer "{$kong_client,\"auth_methods\":[\"bearer\"]}"
   start_kong bearer_cold "{$kong_client,\"auth_methods\":[\"bearer\"]}"
+  if [ "$KONG_LOAD" = yes ] && [ "$LOAD_DURATION" -gt 0 ]; then
+    start_kong load "{\"issuer\":\"http://127.0.0.1:$LOAD_IDP_PORT\",\"client_id\":[\"kong\"],\"client_secret\":[\"secret\"],$kong_session,\"cache_tokens\":false}"
+  fi
   # They start together (each worker compiles the filter); wait until every one answers.
   for entry in "${KONG_STATUS[@]}"; do
     wait_http "http://127.0.0.1:${entry#* }/status" "Kong's engine (${entry% *}; log: $WORK/kong-${entry% *}/logs/error.log)"
@@ -640,12 +648,12 @@ memory_kb() { # pid...
     }
     END { printf "%d %d\n", all, wasm }'
 }
-# Appends "seconds all wasm" to a file every RSS_INTERVAL seconds, until killed.
-sample_memory() { # file pid...
+# Appends "seconds all wasm" to a file every RSS_INTERVAL seconds, until killed; the processes
+# are asked for each time (nginx's workers are the master's children of the moment).
+sample_memory() { # file pids-function
   local file=$1 start=$SECONDS
-  shift
   while :; do
-    echo "$((SECONDS - start)) $(memory_kb "$@")" >>"$file"
+    echo "$((SECONDS - start)) $(memory_kb $("$2"))" >>"$file"
     sleep "$RSS_INTERVAL" &
     wait $! || true
   done
@@ -660,24 +668,27 @@ RSS_INTERVAL=${RSS_INTERVAL:-30}
 # The load run: LOAD_CONNECTIONS connections for LOAD_DURATION seconds over SESSIONS sessions of
 # the /load route, whose IdP's tokens live LOAD_TOKEN_TTL seconds: sessions refresh their
 # tokens during the run (one refresh per session, its new cookie kept by the wrk script). The
-# gateway's memory is sampled every RSS_INTERVAL seconds during the run (default 30).
-if [ "$OIDC" = yes ] && [ "$LOAD_DURATION" -gt 0 ]; then
+# server's memory is sampled every RSS_INTERVAL seconds during the run (default 30).
+LOAD_FAILED=no
+load_run() { # id (files) name (output) what url pids-function
+  local id=$1 name=$2 what=$3 url=$4 pids=$5 memory=$WORK/$1-memory.txt sampler start out
+  local refreshes non2xx socket_errors
   echo
-  echo "load run: logging in $SESSIONS sessions..."
-  python3 bench/login-sessions.py ours "http://127.0.0.1:$PROXY_PORT/load" "$SESSIONS" "$WORK/load-sessions.txt"
+  echo "$name: logging in $SESSIONS sessions..."
+  python3 bench/login-sessions.py ours "$url" "$SESSIONS" "$WORK/$id-sessions.txt"
   curl -fs -o /dev/null -X DELETE "http://127.0.0.1:$LOAD_IDP_PORT/__test/events"
-  load_start=$SECONDS
-  sample_memory "$WORK/load-memory.txt" "$GATEWAY_PID" &
+  start=$SECONDS
+  sample_memory "$memory" "$pids" &
   sampler=$!
   PIDS+=("$sampler")
-  echo "load run: wrk -t$LOAD_CONNECTIONS -c$LOAD_CONNECTIONS for ${LOAD_DURATION}s, tokens live ${LOAD_TOKEN_TTL}s (load $(cut -d' ' -f1-3 /proc/loadavg))..."
+  echo "$name: wrk -t$LOAD_CONNECTIONS -c$LOAD_CONNECTIONS for ${LOAD_DURATION}s ($what), tokens live ${LOAD_TOKEN_TTL}s (load $(cut -d' ' -f1-3 /proc/loadavg))..."
   out=$(timeout $((LOAD_DURATION + 60)) wrk -t "$LOAD_CONNECTIONS" -c "$LOAD_CONNECTIONS" -d "${LOAD_DURATION}s" --latency \
-    -s bench/pick-header.lua "http://127.0.0.1:$PROXY_PORT/load" -- "$WORK/load-sessions.txt" "$LOAD_CONNECTIONS")
+    -s bench/pick-header.lua "$url" -- "$WORK/$id-sessions.txt" "$LOAD_CONNECTIONS")
   kill "$sampler"
   wait "$sampler" 2>/dev/null || true
-  echo "$((SECONDS - load_start)) $(memory_kb "$GATEWAY_PID")" >>"$WORK/load-memory.txt"
-  curl -fs "http://127.0.0.1:$LOAD_IDP_PORT/__test/events?type=token" >"$WORK/load-idp-events.json" || true
-  refreshes=$(python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin) if e.get("grant_type") == "refresh_token" and e.get("status") == 200))' <"$WORK/load-idp-events.json")
+  echo "$((SECONDS - start)) $(memory_kb $("$pids"))" >>"$memory"
+  curl -fs "http://127.0.0.1:$LOAD_IDP_PORT/__test/events?type=token" >"$WORK/$id-idp-events.json" || true
+  refreshes=$(python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin) if e.get("grant_type") == "refresh_token" and e.get("status") == 200))' <"$WORK/$id-idp-events.json")
   non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
   socket_errors=$(grep "Socket errors" <<<"$out" | sed 's/^ *//' || true)
   latency() { awk -v p="$1" '$1 == p {print $2}' <<<"$out"; }
@@ -685,10 +696,19 @@ if [ "$OIDC" = yes ] && [ "$LOAD_DURATION" -gt 0 ]; then
   echo "  latency: p50 $(latency 50%), p90 $(latency 90%), p99 $(latency 99%), max $(awk '/Latency/ {print $4; exit}' <<<"$out")"
   echo "  non-2xx answers: ${non2xx:-0}; socket errors: ${socket_errors:-none}"
   echo "  token refreshes at the IdP: $refreshes$([ "$refreshes" -ge 10000 ] && echo ' (or more: the IdP keeps 10000 events)'); cookies re-issued: $(awk '/^cookies_set/ {print $2}' <<<"$out")"
-  awk 'NR == 1 { first = $2 } { last = $2 } END { printf "  gateway RSS: %d MiB at the start, %d MiB at the end\n", first / 1024, last / 1024 }' "$WORK/load-memory.txt"
-  print_memory "$WORK/load-memory.txt" gateway
+  awk -v what="$what" 'NR == 1 { first = $2 } { last = $2 } END { printf "  %s RSS: %d MiB at the start, %d MiB at the end\n", what, first / 1024, last / 1024 }' "$memory"
+  print_memory "$memory" "$what"
   if [ -n "$non2xx" ] || [ -n "$socket_errors" ]; then
-    echo "load run: errors (above)" >&2
-    exit 1
+    echo "$name: errors (above)" >&2
+    LOAD_FAILED=yes
   fi
+}
+gateway_pids() { echo "$GATEWAY_PID"; }
+kong_load_pids() { pgrep -P "$KONG_PID_load" || true; }
+if [ "$OIDC" = yes ] && [ "$LOAD_DURATION" -gt 0 ]; then
+  load_run load "load run" gateway "http://127.0.0.1:$PROXY_PORT/load" gateway_pids
+  if [ "$KONG_LOAD" = yes ]; then
+    load_run kong-load "Kong load run" "Kong's engine workers" "http://127.0.0.1:$KONG_PORT_load/" kong_load_pids
+  fi
+  [ "$LOAD_FAILED" = no ] || exit 1
 fi
