@@ -164,8 +164,17 @@ pub fn verify(
         }
         jwt
     };
-    if token_cache::is_revoked(shared, token, now) {
-        return Err(BearerError::Revoked);
+    // Read before the mark (see `MarksGeneration`); a remembered token found not revoked at
+    // this generation is still not revoked.
+    let generation = shared.marks_generation();
+    let unmarked = generation.is_some_and(|g| memo.unmarked_at(&digest, &g));
+    if !unmarked {
+        if token_cache::is_revoked_digest(shared, &digest, now) {
+            return Err(BearerError::Revoked);
+        }
+        if let Some(generation) = generation {
+            memo.set_unmarked_at(&digest, generation);
+        }
     }
     Ok(jwt)
 }

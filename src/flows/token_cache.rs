@@ -8,6 +8,7 @@
 
 use crate::flows::settings::Settings;
 use crate::flows::tokens::TokenSet;
+use crate::flows::verified_tokens::TokenDigest;
 use crate::flows::SharedState;
 use crate::shared::cache::{self as shared_cache, CacheKind};
 
@@ -45,7 +46,13 @@ pub fn decode(bytes: &[u8]) -> Option<TokenSet> {
 
 /// The key of the mark a logout leaves on an access token it revoked.
 pub fn revoked_key(access_token: &str) -> String {
-    shared_cache::digest(&["revoked#", access_token])
+    revoked_key_of(&TokenDigest::of(access_token))
+}
+
+/// The same from the token's digest, which a bearer request has already computed for its
+/// memory of verified tokens: the token is hashed once per request.
+pub fn revoked_key_of(token: &TokenDigest) -> String {
+    shared_cache::digest_bytes(&[b"revoked#", token.as_bytes()])
 }
 
 /// Marks tokens a logout revokes until `expires_at` (the access token's expiry when the
@@ -68,8 +75,13 @@ pub fn any_revoked(shared: &dyn SharedState, tokens: &TokenSet, now: u64) -> boo
 
 /// Whether a logout revoked this access token.
 pub fn is_revoked(shared: &dyn SharedState, access_token: &str, now: u64) -> bool {
+    is_revoked_digest(shared, &TokenDigest::of(access_token), now)
+}
+
+/// [`is_revoked`] from the token's digest.
+pub fn is_revoked_digest(shared: &dyn SharedState, token: &TokenDigest, now: u64) -> bool {
     shared
-        .cache_get(CacheKind::Revoked, &revoked_key(access_token), now)
+        .cache_get(CacheKind::Revoked, &revoked_key_of(token), now)
         .is_some()
 }
 

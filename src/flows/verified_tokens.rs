@@ -16,6 +16,8 @@
 //! - At most [`CAPACITY`] entries: when full, expired entries go first, and if none had expired
 //!   the memory starts over (only tokens that verified get in, so filling it takes that many
 //!   valid tokens, and the worst case is today's cost: a verification per request).
+//! - An entry also notes the marks generation at which the token was found not revoked, so
+//!   that the revocation mark is read again only once a mark was written since.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -23,6 +25,7 @@ use std::rc::{Rc, Weak};
 use sha2::{Digest, Sha256};
 
 use crate::flows::provider::Provider;
+use crate::shared::state::MarksGeneration;
 
 /// Tokens remembered per configuration and worker (about 50 bytes each).
 pub const CAPACITY: usize = 4096;
@@ -35,17 +38,41 @@ impl TokenDigest {
     pub fn of(token: &str) -> TokenDigest {
         TokenDigest(Sha256::digest(token.as_bytes()).into())
     }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
 }
 
 #[derive(Default)]
 struct Memo {
     /// The provider documents whose keys verified every entry.
     keys: Weak<Provider>,
-    /// (token digest, the token's `exp` in seconds since the epoch), sorted by digest: a
-    /// lookup is a binary search, and the insertion's move only happens on a miss, next to a
-    /// signature verification that costs far more (a sorted Vec is also less code in the
-    /// module than a hash map).
-    expires: Vec<(TokenDigest, u64)>,
+    /// The remembered tokens, sorted by digest: a lookup is a binary search, and the
+    /// insertion's move only happens on a miss, next to a signature verification that costs
+    /// far more (a sorted Vec is also less code in the module than a hash map).
+    entries: Vec<Entry>,
+}
+
+struct Entry {
+    digest: TokenDigest,
+    /// The token's `exp`, in seconds since the epoch.
+    exp: u64,
+    /// The marks generation at which no logout had revoked the token (see
+    /// `shared::state::MarksGeneration`): while it stands, the mark need not be read.
+    unmarked_at: Option<MarksGeneration>,
+}
+
+impl Memo {
+    fn find(&self, digest: &TokenDigest) -> Option<&Entry> {
+        let index = self.index(digest).ok()?;
+        self.entries.get(index)
+    }
+
+    fn index(&self, digest: &TokenDigest) -> Result<usize, usize> {
+        self.entries
+            .binary_search_by(|entry| entry.digest.cmp(digest))
+    }
 }
 
 impl Memo {
@@ -54,7 +81,7 @@ impl Memo {
         // A Weak keeps its allocation alive, so a new provider cannot reuse the address.
         if !Weak::ptr_eq(&self.keys, &Rc::downgrade(provider)) {
             self.keys = Rc::downgrade(provider);
-            self.expires.clear();
+            self.entries.clear();
         }
     }
 }
@@ -71,12 +98,7 @@ impl VerifiedTokens {
     pub fn contains(&self, provider: &Rc<Provider>, digest: &TokenDigest, now: u64) -> bool {
         let mut memo = self.memo.borrow_mut();
         memo.follow(provider);
-        let live = memo
-            .expires
-            .binary_search_by(|(d, _)| d.cmp(digest))
-            .ok()
-            .and_then(|index| memo.expires.get(index))
-            .is_some_and(|(_, exp)| now < *exp);
+        let live = memo.find(digest).is_some_and(|entry| now < entry.exp);
         if live {
             self.hits.set(self.hits.get().saturating_add(1));
         }
@@ -90,28 +112,53 @@ impl VerifiedTokens {
         }
         let mut memo = self.memo.borrow_mut();
         memo.follow(provider);
-        let mut place = memo.expires.binary_search_by(|(d, _)| d.cmp(&digest));
+        let mut place = memo.index(&digest);
         if let Ok(index) = place {
-            if let Some(entry) = memo.expires.get_mut(index) {
-                entry.1 = exp;
+            if let Some(entry) = memo.entries.get_mut(index) {
+                entry.exp = exp;
             }
             return;
         }
-        if memo.expires.len() >= CAPACITY {
-            memo.expires.retain(|(_, exp)| now < *exp);
-            if memo.expires.len() >= CAPACITY {
-                memo.expires.clear();
+        if memo.entries.len() >= CAPACITY {
+            memo.entries.retain(|entry| now < entry.exp);
+            if memo.entries.len() >= CAPACITY {
+                memo.entries.clear();
             }
-            place = memo.expires.binary_search_by(|(d, _)| d.cmp(&digest));
+            place = memo.index(&digest);
         }
         if let Err(index) = place {
-            memo.expires.insert(index, (digest, exp));
+            memo.entries.insert(
+                index,
+                Entry {
+                    digest,
+                    exp,
+                    unmarked_at: None,
+                },
+            );
+        }
+    }
+
+    /// Whether the remembered token was found not revoked at this marks generation.
+    pub fn unmarked_at(&self, digest: &TokenDigest, generation: &MarksGeneration) -> bool {
+        let memo = self.memo.borrow();
+        memo.find(digest)
+            .is_some_and(|entry| entry.unmarked_at.as_ref() == Some(generation))
+    }
+
+    /// Notes that the remembered token was not revoked at this generation (read before the
+    /// revocation mark was).
+    pub fn set_unmarked_at(&self, digest: &TokenDigest, generation: MarksGeneration) {
+        let mut memo = self.memo.borrow_mut();
+        if let Ok(index) = memo.index(digest) {
+            if let Some(entry) = memo.entries.get_mut(index) {
+                entry.unmarked_at = Some(generation);
+            }
         }
     }
 
     /// Tokens remembered now.
     pub fn len(&self) -> usize {
-        self.memo.borrow().expires.len()
+        self.memo.borrow().entries.len()
     }
 
     pub fn is_empty(&self) -> bool {

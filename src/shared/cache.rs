@@ -351,9 +351,15 @@ pub fn sweep(data: &dyn SharedData, kind: CacheKind, first: u16, count: u16, now
 
 /// The hex SHA-256 of the parts written one after the other.
 pub fn digest(parts: &[&str]) -> String {
+    let parts: Vec<&[u8]> = parts.iter().map(|part| part.as_bytes()).collect();
+    digest_bytes(&parts)
+}
+
+/// [`digest`] of byte strings.
+pub fn digest_bytes(parts: &[&[u8]]) -> String {
     let mut hasher = Sha256::new();
     for part in parts {
-        hasher.update(part.as_bytes());
+        hasher.update(part);
     }
     base16ct::lower::encode_string(&hasher.finalize())
 }

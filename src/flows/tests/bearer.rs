@@ -320,3 +320,34 @@ mod properties {
         }
     }
 }
+
+/// Issue 11: a remembered token found not revoked skips reading its revocation mark while the
+/// marks generation stands still; a logout's revocation moves it, so the next request reads the
+/// mark and is refused. Fails with the generation not moved.
+#[test]
+fn a_remembered_token_is_refused_once_a_logout_revoked_it() {
+    let settings = settings(json!({"auth_methods": ["bearer"]}));
+    let shared = Rc::new(MemoryShared::default());
+    let token = access_token(json!({}));
+    // One provider for all requests, as a worker keeps it: the memory belongs to its keys.
+    let keys = provider();
+    let ask = |now| {
+        Run::start(
+            &settings,
+            request("GET", "/api", &[("authorization", &bearer(&token))]),
+            Some(keys.clone()),
+            now,
+            shared.clone(),
+        )
+    };
+    for second in 0..3 {
+        ask(NOW + second).forward();
+    }
+    assert_eq!(settings.verified_tokens.hits(), 2);
+    let tokens =
+        crate::flows::tokens::TokenSet::from_session_value(&json!({"access_token": token}))
+            .unwrap();
+    crate::flows::token_cache::mark_revoked(shared.as_ref(), &tokens, NOW + 300);
+    let refused = ask(NOW + 4);
+    assert_eq!(refused.response().status, 401);
+}
