@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::config::{self, Config};
 use crate::flows::request::IncomingRequest;
+use crate::http::cookies;
 use crate::session::{SameSite, Session, SessionCodec, SessionError, SessionSettings};
 
 /// The audience the data is kept under: the library's default, which is what Kong uses for it.
@@ -82,6 +83,8 @@ pub struct AuthorizationCookies {
     secure: SessionCodec,
     secure_setting: Option<bool>,
     name: String,
+    /// `name` and its chunks, built once (see [`Self::is_sent`]).
+    names: Vec<String>,
 }
 
 impl AuthorizationCookies {
@@ -91,12 +94,18 @@ impl AuthorizationCookies {
             secure: SessionCodec::new(settings(config, true), secret),
             secure_setting: config.authorization_cookie_secure,
             name: config.authorization_cookie_name.clone(),
+            names: cookies::chunk_names(&config.authorization_cookie_name),
         }
     }
 
     /// The cookie name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The cookie name and its chunks' (`authorization2` .. `authorization9`).
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
     pub fn codec(&self, scheme: &str) -> &SessionCodec {
@@ -112,7 +121,7 @@ impl AuthorizationCookies {
 
     /// Whether the request carries the cookie (or one of its chunks).
     pub fn is_sent(&self, request: &IncomingRequest) -> bool {
-        request.has_cookie(&self.name)
+        request.has_any_cookie(&self.names)
     }
 
     /// The login state the request's cookie holds (checked for age, MAC and encryption).

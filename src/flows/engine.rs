@@ -372,9 +372,7 @@ impl RequestFlow {
             return self.backchannel_logout(settings, env, true);
         }
         let codec = settings.session_codec(&self.request.scheme);
-        let cookie_sent = self
-            .request
-            .has_cookie(&settings.config.session_cookie_name);
+        let cookie_sent = self.request.has_any_cookie(&settings.session_cookie_names);
         let session = if cookie_sent {
             match codec.open(&self.request.cookie_headers(), env.now) {
                 Ok(session) => self.unless_ended(settings, env, session),

@@ -4,6 +4,7 @@
 use crate::config::{self, ClientAuthMethod, Config};
 use crate::flows::authorization_cookie::AuthorizationCookies;
 use crate::flows::verified_tokens::VerifiedTokens;
+use crate::http::cookies;
 use crate::http::url::HttpUrl;
 use crate::session::{SameSite, SessionCodec, SessionSettings};
 
@@ -21,6 +22,11 @@ pub struct Settings {
     pub authorization_cookies: AuthorizationCookies,
     /// Bearer JWTs whose signature verified in this worker (see `verified_tokens`).
     pub verified_tokens: VerifiedTokens,
+    /// The session cookie's name and its chunks' (`session`, `session2` .. `session9`): built
+    /// once here, as every session request looks for them.
+    pub session_cookie_names: Vec<String>,
+    /// The session and authorization cookies and their chunks: what never goes upstream.
+    pub filter_cookie_names: Vec<String>,
 }
 
 /// What reads only the configuration (the provider's endpoint overrides) takes any holder of it.
@@ -49,6 +55,12 @@ impl Settings {
         let session_plain = SessionCodec::new(session_settings(&config, false), session_secret);
         let session_secure = SessionCodec::new(session_settings(&config, true), session_secret);
         let authorization_cookies = AuthorizationCookies::new(&config, session_secret);
+        let session_cookie_names = cookies::chunk_names(&config.session_cookie_name);
+        let filter_cookie_names = [
+            session_cookie_names.as_slice(),
+            authorization_cookies.names(),
+        ]
+        .concat();
         Ok(Settings {
             config,
             realm,
@@ -56,6 +68,8 @@ impl Settings {
             session_secure,
             authorization_cookies,
             verified_tokens: VerifiedTokens::default(),
+            session_cookie_names,
+            filter_cookie_names,
         })
     }
 

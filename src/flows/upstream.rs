@@ -9,7 +9,8 @@ use crate::flows::request::IncomingRequest;
 use crate::flows::settings::Settings;
 use crate::flows::tokens::TokenSet;
 use crate::flows::used_credential::UsedCredential;
-use crate::http::{cookies, form, url};
+use crate::http::cookies::{self, Remaining};
+use crate::http::{form, url};
 use crate::step::Forward;
 use crate::token;
 
@@ -202,21 +203,31 @@ pub fn strip_filter_cookies(
     extra: Option<&str>,
     edits: &mut Forward,
 ) {
-    let config = &settings.config;
-    let mut names = cookies::chunk_names(&config.session_cookie_name);
-    names.extend(cookies::chunk_names(&config.authorization_cookie_name));
-    names.extend(extra.map(str::to_string));
-    let lines = request.cookie_headers();
-    if !cookies::has_any(&lines, &names) {
-        return;
-    }
+    // The names are built once per configuration; only a hidden bearer cookie (rare) adds one.
+    let with_extra: Vec<String>;
+    let names = match extra {
+        Some(extra) => {
+            with_extra = [
+                settings.filter_cookie_names.as_slice(),
+                &[extra.to_string()],
+            ]
+            .concat();
+            &with_extra
+        }
+        None => &settings.filter_cookie_names,
+    };
+    let rest = match cookies::strip(&request.cookie_headers(), names) {
+        Remaining::Unchanged => return,
+        Remaining::Rest(rest) => Some(rest),
+        Remaining::Nothing => None,
+    };
     edits
         .set_request_headers
         .retain(|(n, _)| !n.eq_ignore_ascii_case("cookie"));
     edits
         .remove_request_headers
         .retain(|n| !n.eq_ignore_ascii_case("cookie"));
-    match cookies::without(&lines, &names) {
+    match rest {
         Some(rest) => edits.set_request_headers.push(("cookie".into(), rest)),
         None => edits.remove_request_headers.push("cookie".into()),
     }
@@ -354,6 +365,43 @@ mod tests {
             token_header("X-Access-Token", "t"),
             ("x-access-token".into(), "t".into())
         );
+    }
+
+    #[test]
+    fn the_configured_filter_cookies_and_their_chunks_never_go_upstream() {
+        use crate::flows::harness::{request, settings};
+        let settings = settings(serde_json::json!({
+            "session_cookie_name": "sid", "authorization_cookie_name": "authz",
+        }));
+        let strip = |cookie: &str, extra: Option<&str>| {
+            let mut edits = Forward::default();
+            // A Cookie edit made before is replaced, not added to.
+            edits.remove_request_headers.push("Cookie".into());
+            strip_filter_cookies(
+                &settings,
+                &request("GET", "/", &[("cookie", cookie)]),
+                extra,
+                &mut edits,
+            );
+            edits
+        };
+        let edits = strip(
+            "a=1; SID=s; sid9=c, Authz3=x; b=2,authz=y; session=kept; at=t",
+            Some("at"),
+        );
+        assert_eq!(edits.remove_request_headers, Vec::<String>::new());
+        assert_eq!(
+            edits.set_request_headers,
+            [("cookie".to_string(), "a=1; b=2; session=kept".to_string())]
+        );
+        assert_eq!(
+            strip("sid2=c; authz=y", None).remove_request_headers,
+            ["cookie"]
+        );
+        // Nothing of the filter's: the request's Cookie header and earlier edits stay as they are.
+        let edits = strip("session=a; sid10=b; authorization=c", None);
+        assert_eq!(edits.remove_request_headers, ["Cookie"]);
+        assert!(edits.set_request_headers.is_empty());
     }
 
     #[test]

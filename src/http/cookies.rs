@@ -42,10 +42,52 @@ pub fn chunk_names(base: &str) -> Vec<String> {
 /// nothing is left. Whatever [`find`] could read under one of those names is gone from the
 /// result, and so is every other pair of that name. Lines with nothing to drop are kept as sent.
 pub fn without(cookie_headers: &[&str], names: &[String]) -> Option<String> {
-    let mut kept: Vec<Cow<'_, str>> = cookie_headers
-        .iter()
-        .filter_map(|line| line_without(line, names))
-        .collect();
+    fold(lines_without(cookie_headers, names).1)
+}
+
+/// What is left of the Cookie header once some cookies are dropped (see [`strip`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remaining {
+    /// None of them was there ([`has_any`] is false): the header goes as sent.
+    Unchanged,
+    /// The header's new value, as [`without`] folds it.
+    Rest(String),
+    /// Nothing else was in it: the header goes.
+    Nothing,
+}
+
+/// [`has_any`] and [`without`] in one go: a line with one of `names` is scanned to find it
+/// and drop it, not once for each.
+pub fn strip(cookie_headers: &[&str], names: &[String]) -> Remaining {
+    let (changed, kept) = lines_without(cookie_headers, names);
+    if !changed {
+        return Remaining::Unchanged;
+    }
+    fold(kept).map_or(Remaining::Nothing, Remaining::Rest)
+}
+
+/// Every line without the named cookies (blank ones left out), and whether any had one.
+fn lines_without<'a>(cookie_headers: &[&'a str], names: &[String]) -> (bool, Vec<Cow<'a, str>>) {
+    let mut changed = false;
+    let mut kept = Vec::with_capacity(cookie_headers.len());
+    for &line in cookie_headers {
+        match line_without(line, names) {
+            LineRest::Unchanged => {
+                if !line.trim().is_empty() {
+                    kept.push(Cow::Borrowed(line));
+                }
+            }
+            LineRest::Changed(rest) => {
+                changed = true;
+                kept.extend(rest.map(Cow::Owned));
+            }
+        }
+    }
+    (changed, kept)
+}
+
+/// The lines as one header value; `None` without any.
+fn fold(mut kept: Vec<Cow<'_, str>>) -> Option<String> {
     if kept.len() > 1 {
         return Some(kept.join("; "));
     }
@@ -165,7 +207,7 @@ fn name_at(bytes: &[u8], pos: usize, name: &str) -> bool {
 fn next_pair(bytes: &[u8], pos: usize) -> usize {
     let after_separator = bytes
         .get(pos..)
-        .and_then(|rest| rest.iter().position(|&b| b == b';' || b == b','))
+        .and_then(|rest| memchr::memchr2(b';', b',', rest))
         .map_or(bytes.len(), |offset| pos + offset + 1);
     skip_spaces(bytes, after_separator)
 }
@@ -175,7 +217,7 @@ fn value_range(bytes: &[u8], pos: usize) -> (usize, usize) {
     let value_start = skip_spaces(bytes, pos);
     let value_end = bytes
         .get(value_start..)
-        .and_then(|rest| rest.iter().position(|&b| b == b';'))
+        .and_then(|rest| memchr::memchr(b';', rest))
         .map_or(bytes.len(), |offset| value_start + offset);
     (value_start, value_end)
 }
@@ -196,12 +238,7 @@ struct Segment<'a> {
 
 /// The pieces of a line with a non-empty name, in order.
 fn segments(line: &str) -> impl Iterator<Item = Segment<'_>> {
-    let ends = line
-        .bytes()
-        .enumerate()
-        .filter(|&(_, byte)| byte == b';' || byte == b',')
-        .map(|(index, _)| index)
-        .chain([line.len()]);
+    let ends = memchr::memchr2_iter(b';', b',', line.as_bytes()).chain([line.len()]);
     let mut start = 0;
     ends.filter_map(move |end| {
         let piece_start = start;
@@ -224,11 +261,17 @@ fn names_match(names: &[String], name: &str) -> bool {
     names.iter().any(|n| n.eq_ignore_ascii_case(name))
 }
 
-/// One line without the named cookies; `None` when nothing is left. A line with nothing to
-/// drop is returned as it is, without a copy.
-fn line_without<'a>(line: &'a str, names: &[String]) -> Option<Cow<'a, str>> {
+/// One line without the named cookies.
+enum LineRest {
+    /// It had none of them.
+    Unchanged,
+    /// What is left once they are gone; `None` when nothing is.
+    Changed(Option<String>),
+}
+
+fn line_without(line: &str, names: &[String]) -> LineRest {
     let Some(first) = span_to_drop(line, names) else {
-        return (!line.trim().is_empty()).then_some(Cow::Borrowed(line));
+        return LineRest::Unchanged;
     };
     let mut text = line.to_string();
     let mut span = Some(first);
@@ -241,7 +284,7 @@ fn line_without<'a>(line: &'a str, names: &[String]) -> Option<Cow<'a, str>> {
         .map(|piece| piece.trim_matches(|c: char| c == ' ' || c == '\t' || c == ','))
         .filter(|piece| !piece.is_empty())
         .collect();
-    (!kept.is_empty()).then(|| Cow::Owned(kept.join("; ")))
+    LineRest::Changed((!kept.is_empty()).then(|| kept.join("; ")))
 }
 
 /// The next piece of `text` to drop: what nginx reads under the first of `names` it finds,

@@ -98,9 +98,10 @@ impl IncomingRequest {
         self.header_values("cookie")
     }
 
-    /// Whether any cookie of this name (or one of its chunks) was sent.
-    pub fn has_cookie(&self, name: &str) -> bool {
-        cookies::has_any(&self.cookie_headers(), &cookies::chunk_names(name))
+    /// Whether any cookie of these names was sent (a cookie and its chunks, built once per
+    /// configuration with [`cookies::chunk_names`]).
+    pub fn has_any_cookie(&self, names: &[String]) -> bool {
+        cookies::has_any(&self.cookie_headers(), names)
     }
 }
 

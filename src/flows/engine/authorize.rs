@@ -311,10 +311,7 @@ impl RequestFlow {
     fn forbid(&mut self, settings: &Settings, rejection: Rejection) -> Step {
         self.events.push(Event::Rejected(rejection.label));
         self.ends_session = true;
-        let clear = if self
-            .request
-            .has_cookie(&settings.config.session_cookie_name)
-        {
+        let clear = if self.request.has_any_cookie(&settings.session_cookie_names) {
             settings.session_codec(&self.request.scheme).clear(None)
         } else {
             Vec::new()

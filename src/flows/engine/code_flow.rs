@@ -266,10 +266,7 @@ impl RequestFlow {
         mut clear: Vec<String>,
     ) -> Step {
         self.events.push(Event::Rejected(rejection.label));
-        if self
-            .request
-            .has_cookie(&settings.config.session_cookie_name)
-        {
+        if self.request.has_any_cookie(&settings.session_cookie_names) {
             clear.extend(settings.session_codec(&self.request.scheme).clear(None));
         }
         let mut response = responses::unauthorized(settings, &rejection, clear);

@@ -73,9 +73,7 @@ impl RequestFlow {
             };
         }
         if logout.clear_cookies.is_empty()
-            && self
-                .request
-                .has_cookie(&settings.config.session_cookie_name)
+            && self.request.has_any_cookie(&settings.session_cookie_names)
         {
             // An unreadable (tampered, expired, partly sent) session: expire all it carried.
             logout.clear_cookies = settings

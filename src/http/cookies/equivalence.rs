@@ -1,4 +1,4 @@
-//! The one-pass scans ([`LineScan`], [`has_any`], [`without`]) against the scan they replaced,
+//! The one-pass scans ([`LineScan`], [`has_any`], [`without`], [`strip`]) against the scan they replaced,
 //! which looked for one name at a time: kept here verbatim as the reference, so any line on
 //! which the two disagree fails (random lines built from the pieces that make nginx's scan
 //! tricky: names in other cases, chunk digits, spaces around `=`, both separators, bare names,
@@ -238,6 +238,12 @@ proptest! {
         let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
         prop_assert_eq!(has_any(&lines, &names), reference::has_any(&lines, &names));
         prop_assert_eq!(without(&lines, &names), reference::without(&lines, &names));
+        let expected = if !reference::has_any(&lines, &names) {
+            Remaining::Unchanged
+        } else {
+            reference::without(&lines, &names).map_or(Remaining::Nothing, Remaining::Rest)
+        };
+        prop_assert_eq!(strip(&lines, &names), expected);
     }
 }
 
