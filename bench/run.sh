@@ -672,12 +672,13 @@ RSS_INTERVAL=${RSS_INTERVAL:-30}
 LOAD_FAILED=no
 load_run() { # id (files) name (output) what url pids-function
   local id=$1 name=$2 what=$3 url=$4 pids=$5 memory=$WORK/$1-memory.txt sampler start out
-  local refreshes non2xx socket_errors
+  local refreshes non2xx socket_errors start_epoch
   echo
   echo "$name: logging in $SESSIONS sessions..."
   python3 bench/login-sessions.py ours "$url" "$SESSIONS" "$WORK/$id-sessions.txt"
   curl -fs -o /dev/null -X DELETE "http://127.0.0.1:$LOAD_IDP_PORT/__test/events"
   start=$SECONDS
+  start_epoch=$(date +%s.%N)
   sample_memory "$memory" "$pids" &
   sampler=$!
   PIDS+=("$sampler")
@@ -687,15 +688,29 @@ load_run() { # id (files) name (output) what url pids-function
   kill "$sampler"
   wait "$sampler" 2>/dev/null || true
   echo "$((SECONDS - start)) $(memory_kb $("$pids"))" >>"$memory"
-  curl -fs "http://127.0.0.1:$LOAD_IDP_PORT/__test/events?type=token" >"$WORK/$id-idp-events.json" || true
-  refreshes=$(python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin) if e.get("grant_type") == "refresh_token" and e.get("status") == 200))' <"$WORK/$id-idp-events.json")
+  # The IdP's events since the run began (it keeps the last 10000 of every kind): the refreshes
+  # it granted, and when, to set beside the memory series.
+  curl -fs "http://127.0.0.1:$LOAD_IDP_PORT/__test/events" >"$WORK/$id-idp-events.json" || echo '[]' >"$WORK/$id-idp-events.json"
+  refreshes=$(python3 -c '
+import datetime, json, sys
+events = json.load(open(sys.argv[1]))
+start = float(sys.argv[2])
+times = [datetime.datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp() for e in events
+         if e.get("type") == "token" and e.get("grant_type") == "refresh_token" and e.get("status") == 200]
+full = len(events) >= 10000
+text = ("at least " if full else "") + str(len(times))
+if times:
+    text += ", from %d s to %d s into the run" % (min(times) - start, max(times) - start)
+if full:
+    text += " (the IdP keeps its last 10000 events, of every kind)"
+print(text)' "$WORK/$id-idp-events.json" "$start_epoch")
   non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
   socket_errors=$(grep "Socket errors" <<<"$out" | sed 's/^ *//' || true)
   latency() { awk -v p="$1" '$1 == p {print $2}' <<<"$out"; }
   echo "$out" | grep -E "requests in|Requests/sec" | sed 's/^ */  /'
   echo "  latency: p50 $(latency 50%), p90 $(latency 90%), p99 $(latency 99%), max $(awk '/Latency/ {print $4; exit}' <<<"$out")"
   echo "  non-2xx answers: ${non2xx:-0}; socket errors: ${socket_errors:-none}"
-  echo "  token refreshes at the IdP: $refreshes$([ "$refreshes" -ge 10000 ] && echo ' (or more: the IdP keeps 10000 events)'); cookies re-issued: $(awk '/^cookies_set/ {print $2}' <<<"$out")"
+  echo "  token refreshes at the IdP: $refreshes; cookies re-issued: $(awk '/^cookies_set/ {print $2}' <<<"$out")"
   awk -v what="$what" 'NR == 1 { first = $2 } { last = $2 } END { printf "  %s RSS: %d MiB at the start, %d MiB at the end\n", what, first / 1024, last / 1024 }' "$memory"
   print_memory "$memory" "$what"
   if [ -n "$non2xx" ] || [ -n "$socket_errors" ]; then
