@@ -27,7 +27,6 @@ pub mod support;
 
 pub use hosts::Host;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Once;
@@ -48,14 +47,8 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("target"))
 }
 
-/// A free TCP port on 127.0.0.1.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+/// A free TCP port on 127.0.0.1 that no other test of this binary was given.
+pub use test_http_client::free_port;
 
 /// Builds the filter and the gateway once per test binary when `make` has not already.
 fn ensure_built() {
@@ -161,6 +154,26 @@ pub fn wait_until_up_within(addr: &str, path: &str, what: &str, limit: Duration)
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("{what} did not come up at {addr}{path}");
+}
+
+/// Waits until Kong's engine answers on its status listener; fails at once, with nginx's
+/// output and error log, when nginx exited instead (e.g. it could not bind a port), rather
+/// than after the whole wait.
+fn wait_for_nginx(nginx: &mut Process, kong_dir: &Path, status: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        assert!(
+            nginx.running(),
+            "Kong's Wasm engine exited before it was ready:\n{}\nerror.log:\n{}",
+            nginx.log_text(),
+            std::fs::read_to_string(kong_dir.join("logs/error.log")).unwrap_or_default()
+        );
+        if http::try_send(status, "GET", "/status", &[], b"").is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("Kong's Wasm engine did not come up at {status}/status");
 }
 
 /// Waits until `gateway` answers on `admin` ([`is_the_gateway`]).
@@ -400,12 +413,7 @@ impl Stack {
             process.nginx_master = true;
             // Workers accept connections once they have compiled and configured the filter
             // (seconds per worker; more when the suites run in parallel on 2 cores).
-            wait_until_up_within(
-                &format!("127.0.0.1:{status_port}"),
-                "/status",
-                "Kong's Wasm engine",
-                Duration::from_secs(120),
-            );
+            wait_for_nginx(&mut process, kong_dir, &format!("127.0.0.1:{status_port}"));
             process
         });
 

@@ -177,13 +177,9 @@ impl Drop for TempDir {
     }
 }
 
-/// A port that was free a moment ago (bind :0, read it, release it).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("find a free port")
-}
+/// A port that is free now and that no other test of this binary was given (see
+/// `test_http_client::free_port` for why not the kernel's `bind(0)`).
+pub use test_http_client::free_port;
 
 /// A port nothing listens on.
 pub fn dead_port() -> u16 {

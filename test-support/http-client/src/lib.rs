@@ -13,6 +13,10 @@
     clippy::indexing_slicing
 )]
 
+mod ports;
+
+pub use ports::free_port;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
