@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::header::Header;
 use super::keys::Ikm;
 use super::plaintext::AudienceEntry;
+use crate::shared::state::MarksGeneration;
 
 /// `Debug` shows the audiences and cookie metadata but not the data (it holds tokens).
 ///
@@ -33,9 +34,9 @@ pub struct SessionNotes {
     identity: RefCell<Option<(String, String)>>,
     /// The marks generation of the last ended-session check (`None`: unknown), which found
     /// the session not ended (see `shared::state::MarksGeneration`).
-    not_ended_at: Cell<Option<[u8; 16]>>,
+    not_ended_at: Cell<Option<MarksGeneration>>,
     /// The marks generation at which no mark refused this session or its tokens.
-    unmarked_at: Cell<Option<[u8; 16]>>,
+    unmarked_at: Cell<Option<MarksGeneration>>,
 }
 
 impl SessionNotes {
@@ -52,12 +53,12 @@ impl SessionNotes {
     }
 
     /// Whether no mark refused the session or its tokens at this generation.
-    pub fn unmarked_at(&self, generation: &[u8; 16]) -> bool {
+    pub fn unmarked_at(&self, generation: &MarksGeneration) -> bool {
         self.unmarked_at.get().as_ref() == Some(generation)
     }
 
     /// Notes that the ended-session marks did not refuse the session at `generation`.
-    pub fn set_not_ended_at(&self, generation: Option<[u8; 16]>) {
+    pub fn set_not_ended_at(&self, generation: Option<MarksGeneration>) {
         self.not_ended_at.set(generation);
     }
 

@@ -166,32 +166,44 @@ struct Record {
     value: Vec<u8>,
 }
 
-/// The records of a bucket value; a damaged tail is dropped (it is only a cache).
-fn parse_bucket(bytes: &[u8]) -> Vec<Record> {
-    let mut records = Vec::new();
+/// A record as it lies in a bucket's bytes.
+struct RecordRef<'a> {
+    expires_at: u64,
+    id: &'a [u8; 32],
+    value: &'a [u8],
+}
+
+/// The records of a bucket value, read in place; a damaged tail ends them (it is only a
+/// cache). Lookups (on every authenticated request: the ended-session and revocation marks)
+/// take the one they need without copying the others.
+fn records(bytes: &[u8]) -> impl Iterator<Item = RecordRef<'_>> {
     let mut rest = bytes;
-    while rest.len() >= RECORD_HEADER {
-        let (Some(expiry), Some(id), Some(len)) = (
-            rest.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()),
-            rest.get(8..40).and_then(|b| <[u8; 32]>::try_from(b).ok()),
-            rest.get(40..44).and_then(|b| <[u8; 4]>::try_from(b).ok()),
-        ) else {
-            break;
-        };
-        let len = u32::from_be_bytes(len) as usize;
-        let Some(value) = rest.get(RECORD_HEADER..RECORD_HEADER.saturating_add(len)) else {
-            break;
-        };
-        records.push(Record {
+    std::iter::from_fn(move || {
+        let expiry = rest.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok())?;
+        let id = rest
+            .get(8..40)
+            .and_then(|b| <&[u8; 32]>::try_from(b).ok())?;
+        let len = rest.get(40..44).and_then(|b| <[u8; 4]>::try_from(b).ok())?;
+        let end = RECORD_HEADER.saturating_add(u32::from_be_bytes(len) as usize);
+        let value = rest.get(RECORD_HEADER..end)?;
+        rest = rest.get(end..).unwrap_or_default();
+        Some(RecordRef {
             expires_at: u64::from_be_bytes(expiry),
             id,
-            value: value.to_vec(),
-        });
-        rest = rest
-            .get(RECORD_HEADER.saturating_add(len)..)
-            .unwrap_or_default();
-    }
-    records
+            value,
+        })
+    })
+}
+
+/// The records of a bucket value, copied (to rewrite the bucket).
+fn parse_bucket(bytes: &[u8]) -> Vec<Record> {
+    records(bytes)
+        .map(|r| Record {
+            expires_at: r.expires_at,
+            id: *r.id,
+            value: r.value.to_vec(),
+        })
+        .collect()
 }
 
 fn write_bucket(records: &[Record]) -> Vec<u8> {
@@ -218,23 +230,11 @@ pub fn get(data: &dyn SharedData, kind: CacheKind, key: &str, now: u64) -> Optio
     find_record(&bytes, &id, now).map(<[u8]>::to_vec)
 }
 
-/// The value of the live record `id` in a bucket's bytes, read in place: a lookup is on
-/// every authenticated request (the ended-session and revocation marks), and copying every
-/// record of the bucket to keep one was most of its cost.
+/// The value of the live record `id` in a bucket's bytes.
 fn find_record<'a>(bytes: &'a [u8], id: &[u8; 32], now: u64) -> Option<&'a [u8]> {
-    let mut rest = bytes;
-    while rest.len() >= RECORD_HEADER {
-        let expiry = rest.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok())?;
-        let record_id = rest.get(8..40)?;
-        let len = rest.get(40..44).and_then(|b| <[u8; 4]>::try_from(b).ok())?;
-        let end = RECORD_HEADER.saturating_add(u32::from_be_bytes(len) as usize);
-        let value = rest.get(RECORD_HEADER..end)?;
-        if record_id == id && now < u64::from_be_bytes(expiry) {
-            return Some(value);
-        }
-        rest = rest.get(end..).unwrap_or_default();
-    }
-    None
+    records(bytes)
+        .find(|r| r.id == id && now < r.expires_at)
+        .map(|r| r.value)
 }
 
 /// What a [`put`] did.
@@ -292,7 +292,7 @@ pub fn put(
 }
 
 fn holds(data: &dyn SharedData, bucket: &str, id: &[u8; 32]) -> bool {
-    read(data, bucket).is_some_and(|(bytes, _)| parse_bucket(&bytes).iter().any(|r| r.id == *id))
+    read(data, bucket).is_some_and(|(bytes, _)| records(&bytes).any(|r| r.id == id))
 }
 
 /// Drops the records that expire first until the bucket fits its limits; how many went.
@@ -320,7 +320,7 @@ fn make_room(records: &mut Vec<Record>, limits: Limits) -> usize {
 pub fn entry_count(data: &dyn SharedData, kind: CacheKind) -> usize {
     (0..kind.limits().buckets)
         .filter_map(|index| read(data, &kind.bucket_key(index)))
-        .map(|(bytes, _)| parse_bucket(&bytes).len())
+        .map(|(bytes, _)| records(&bytes).count())
         .sum()
 }
 

@@ -44,6 +44,16 @@ impl MemoryData {
         }
     }
 
+    /// Bytes that differ on every call, as the host's randomness does (for
+    /// `NodeShared::with_random`).
+    pub fn distinct_random() -> Option<[u8; 32]> {
+        static DRAWN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let mut bytes = [0u8; 32];
+        let drawn = DRAWN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        bytes[..8].copy_from_slice(&drawn.to_be_bytes());
+        Some(bytes)
+    }
+
     /// Drops a key as Kong's shm does when it evicts one to make room.
     pub fn forget(&self, key: &str) {
         self.entries.borrow_mut().remove(key);

@@ -192,19 +192,13 @@ mod tests {
     use super::*;
     use crate::shared::memory::{Host, MemoryData};
 
-    /// Distinct bytes on every call, as the host's randomness.
-    fn random() -> Option<[u8; 32]> {
-        static DRAWN: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
-        Some([DRAWN.fetch_add(1, std::sync::atomic::Ordering::Relaxed); 32])
-    }
-
     fn node(host: Host) -> NodeShared<MemoryData> {
         NodeShared::new(
             MemoryData::new(host),
             SharedKeys::for_issuer("http://idp"),
             || 100,
         )
-        .with_random(random)
+        .with_random(MemoryData::distinct_random)
     }
 
     /// The generation is made on first use (that read answers "unknown"), and moves with every

@@ -24,22 +24,13 @@ impl Default for MemoryShared {
     fn default() -> MemoryShared {
         let store = Rc::new(MemoryData::default());
         let node = NodeShared::new(store.clone(), SharedKeys::for_issuer(ISSUER), || 0)
-            .with_random(distinct_bytes);
+            .with_random(MemoryData::distinct_random);
         MemoryShared {
             store,
             node,
             refetches: Cell::new(0),
         }
     }
-}
-
-/// Bytes that differ on every call, as the host's randomness does.
-fn distinct_bytes() -> Option<[u8; 32]> {
-    static DRAWN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let mut bytes = [0u8; 32];
-    let drawn = DRAWN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    bytes[..8].copy_from_slice(&drawn.to_be_bytes());
-    Some(bytes)
 }
 
 impl SharedState for MemoryShared {
