@@ -30,7 +30,7 @@ pub use hosts::Host;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Once;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -146,53 +146,64 @@ pub fn wait_until_up(addr: &str, path: &str, what: &str) {
 
 /// Polls `url` until it answers (any status), for up to `limit`.
 pub fn wait_until_up_within(addr: &str, path: &str, what: &str, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if http::try_send(addr, "GET", path, &[], b"").is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{what} did not come up at {addr}{path}");
+    let up = test_http_client::wait_until(limit, || {
+        http::try_send(addr, "GET", path, &[], b"").is_ok()
+    });
+    assert!(up, "{what} did not come up at {addr}{path}");
 }
 
-/// Waits until Kong's engine answers on its status listener; fails at once, with nginx's
-/// output and error log, when nginx exited instead (e.g. it could not bind a port), rather
-/// than after the whole wait.
+/// Waits up to `limit` until `ready` holds for the server `process` started; fails at once,
+/// with the process's output and `detail`, when the process exited instead (e.g. it could not
+/// bind a port), rather than after the whole wait.
+fn wait_for_process(
+    process: &mut Process,
+    what: &str,
+    limit: Duration,
+    mut ready: impl FnMut() -> bool,
+    detail: impl Fn() -> String,
+) {
+    let mut exited = false;
+    let up = test_http_client::wait_until(limit, || {
+        exited = !process.running();
+        exited || ready()
+    });
+    assert!(
+        !exited,
+        "{what} exited before it was ready:\n{}{}",
+        process.log_text(),
+        detail()
+    );
+    assert!(
+        up,
+        "{what} was not ready within {limit:?}:\n{}{}",
+        process.log_text(),
+        detail()
+    );
+}
+
+/// Waits until Kong's engine answers on its status listener.
 fn wait_for_nginx(nginx: &mut Process, kong_dir: &Path, status: &str) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        assert!(
-            nginx.running(),
-            "Kong's Wasm engine exited before it was ready:\n{}\nerror.log:\n{}",
-            nginx.log_text(),
-            std::fs::read_to_string(kong_dir.join("logs/error.log")).unwrap_or_default()
-        );
-        if http::try_send(status, "GET", "/status", &[], b"").is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("Kong's Wasm engine did not come up at {status}/status");
+    wait_for_process(
+        nginx,
+        &format!("Kong's Wasm engine (status listener {status})"),
+        Duration::from_secs(120),
+        || http::try_send(status, "GET", "/status", &[], b"").is_ok(),
+        || {
+            let log = std::fs::read_to_string(kong_dir.join("logs/error.log"));
+            format!("\nerror.log:\n{}", log.unwrap_or_default())
+        },
+    );
 }
 
 /// Waits until `gateway` answers on `admin` ([`is_the_gateway`]).
 fn wait_for_gateway(gateway: &mut Process, admin: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        assert!(
-            gateway.running(),
-            "the gateway exited before it was ready:\n{}",
-            gateway.log_text()
-        );
-        if is_the_gateway(admin, gateway.id()) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!(
-        "the gateway did not answer its own /status at {admin} within 60 s:\n{}",
-        gateway.log_text()
+    let pid = gateway.id();
+    wait_for_process(
+        gateway,
+        &format!("the gateway (its own /status at {admin})"),
+        Duration::from_secs(60),
+        || is_the_gateway(admin, pid),
+        String::new,
     );
 }
 
